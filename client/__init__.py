@@ -1,0 +1,5 @@
+"""socialfee desktop client."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,121 @@
+"""Navigation and the page views (server-rendered Jinja)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template
+
+from client import settings as settings_mod
+from client.api.context import services
+from client.core import audit, system
+
+bp = Blueprint("pages", __name__)
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    key: str
+    label: str
+    path: str
+    ready: bool
+    # What the module will do, shown on its page while it is not built yet.
+    summary: str = ""
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("home", "首页", "/", True),
+    NavEntry(
+        "notices",
+        "通知公告",
+        "/notices",
+        False,
+        "查看税务机关发布的政策与通知公告，区分已读、未读；重要公告登录时自动弹出。",
+    ),
+    NavEntry(
+        "enrollment",
+        "职工参保信息",
+        "/enrollment",
+        False,
+        "从税务端同步本单位职工参保信息（增量更新、全量更新），按人员三要素、缴费状态、"
+        "单位编号查询，导出职工信息和更新数据。",
+    ),
+    NavEntry(
+        "wage_base",
+        "缴费工资申报",
+        "/wage-base",
+        False,
+        "日常缴费工资申报与年度缴费工资申报：单个录入、导入 Excel、批量修改、提交申报，"
+        "在申报记录中获取反馈。",
+    ),
+    NavEntry(
+        "fee_declaration",
+        "社保费申报",
+        "/fee-declaration",
+        False,
+        "按税务端预处理汇总进行日常申报和特殊缴费申报（补缴、退休补收等），查看申报记录、作废。",
+    ),
+    NavEntry(
+        "payment",
+        "费款缴纳",
+        "/payment",
+        False,
+        "查询欠费，通过三方协议缴款或打印银行端缴款凭证；查看缴款记录和凭证打印记录。",
+    ),
+    NavEntry(
+        "certificate",
+        "职工缴费证明",
+        "/certificate",
+        False,
+        "查询某位职工在本单位一段时期内的缴费记录，打印或导出缴费证明。",
+    ),
+    NavEntry(
+        "queries",
+        "查询统计",
+        "/queries",
+        False,
+        "单位参保信息、职工缴费基数、社保费申报明细、应缴信息、到账信息的查询与导出。",
+    ),
+    NavEntry("settings", "系统设置", "/settings", True),
+    NavEntry("about", "关于", "/about", True),
+)
+
+_COMING = {e.path: e for e in NAV if not e.ready}
+
+
+@bp.get("/")
+def home() -> str:
+    svc = services()
+    return render_template(
+        "home.html", active="home", modules=[e for e in NAV if e.key != "home"],
+        about=system.about(svc.store, svc.home, svc.log_path),
+    )
+
+
+@bp.get("/settings")
+def settings_page() -> str:
+    svc = services()
+    return render_template(
+        "settings.html",
+        active="settings",
+        declared=settings_mod.SETTINGS,
+        values=svc.settings.all(),
+        actions=audit.actions(),
+        page_size=svc.settings.get("page_size"),
+    )
+
+
+@bp.get("/about")
+def about_page() -> str:
+    svc = services()
+    return render_template(
+        "about.html", active="about", about=system.about(svc.store, svc.home, svc.log_path)
+    )
+
+
+@bp.get("/<path:path>")
+def coming_soon(path: str) -> str:
+    entry = _COMING.get("/" + path)
+    if entry is None:
+        abort(404)
+    return render_template("coming_soon.html", active=entry.key, entry=entry)

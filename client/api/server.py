@@ -1,0 +1,134 @@
+"""The embedded UI server: a Flask app on 127.0.0.1 that only its own window may use.
+
+Three gates run before every view:
+1. Host: only ``127.0.0.1:<port>`` and ``localhost:<port>`` (defeats DNS rebinding).
+2. Launch secret: the window's first URL carries ``?key=<secret>``; it is swapped for an
+   HttpOnly SameSite=Strict cookie and the URL is cleaned. No secret: 403.
+3. CSRF: a state-changing request must carry the page's token in ``X-CSRF-Token`` (or a
+   ``csrf_token`` form field). Wrong or missing: 403.
+Anki's mediasrv does the same with a per-process key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, redirect, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from client.api import errors, jobs, pages, system
+from client.api.errors import error_response
+
+if TYPE_CHECKING:
+    from client.app import Services
+
+KEY_PARAM = "key"
+KEY_COOKIE = "sf_key"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token_for(secret: str) -> str:
+    return hmac.new(secret.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
+def create_app(services: Services, secret: str, port: int) -> Flask:
+    app = Flask(
+        "socialfee",
+        template_folder=str(WEB_DIR / "templates"),
+        static_folder=str(WEB_DIR / "static"),
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=200 * 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=0,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["socialfee"] = services
+    allow_port(app, port)
+    csrf_token = csrf_token_for(secret)
+
+    @app.before_request
+    def _gates() -> Response | None:
+        if request.host not in app.config["ALLOWED_HOSTS"]:
+            return error_response(403, "bad_host", "禁止访问：请求的主机名不正确")
+        offered = request.args.get(KEY_PARAM)
+        if offered is not None and hmac.compare_digest(offered, secret):
+            rest = {k: v for k, v in request.args.items(multi=True) if k != KEY_PARAM}
+            target = request.path + (f"?{urlencode(rest)}" if rest else "")
+            response = redirect(target, code=303)
+            response.set_cookie(
+                KEY_COOKIE, secret, httponly=True, samesite="Strict", path="/"
+            )
+            return response
+        cookie = request.cookies.get(KEY_COOKIE, "")
+        if not hmac.compare_digest(cookie, secret):
+            return error_response(
+                403, "no_launch_key", "未授权：请从 socialfee 程序打开此页面"
+            )
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
+            if not hmac.compare_digest(sent, csrf_token):
+                return error_response(403, "csrf", "请求已过期，请刷新页面后重试")
+        g.csrf_token = csrf_token
+        return None
+
+    @app.teardown_request
+    def _close_connection(_exc: BaseException | None) -> None:
+        # Request threads are short-lived: give their SQLite connection back.
+        services.store.db.close()
+
+    @app.context_processor
+    def _inject() -> dict[str, object]:
+        return {"csrf_token": csrf_token, "nav": pages.NAV}
+
+    errors.register(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(system.bp)
+    return app
+
+
+def allow_port(app: Flask, port: int) -> None:
+    app.config["ALLOWED_HOSTS"] = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+
+class UIServer:
+    """The Flask app served from a background thread on 127.0.0.1."""
+
+    def __init__(self, services: Services, port: int = 0) -> None:
+        self.secret = new_secret()
+        self.app = create_app(services, self.secret, port)
+        # Binding raises OSError when the port is taken; the caller words the message.
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.app, threaded=True)
+        self.port = self._server.server_port
+        allow_port(self.app, self.port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ui-server", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def launch_url(self) -> str:
+        return f"{self.base_url}/?{KEY_PARAM}={self.secret}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,80 @@
+"""Settings, the audit log, the data check and the About figures."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+
+from flask import Blueprint, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
+
+from client.api.context import services
+from client.core import audit, export, system
+from client.core.paging import PageRequest
+from client.errors import ValidationError
+
+bp = Blueprint("system", __name__, url_prefix="/api/system")
+
+
+@bp.get("/about")
+def about() -> ResponseReturnValue:
+    svc = services()
+    return jsonify({"ok": True, "about": asdict(system.about(svc.store, svc.home, svc.log_path))})
+
+
+@bp.get("/settings")
+def get_settings() -> ResponseReturnValue:
+    return jsonify({"ok": True, "settings": services().settings.all()})
+
+
+@bp.post("/settings")
+def save_settings() -> ResponseReturnValue:
+    svc = services()
+    changes = request.get_json(silent=True)
+    if not isinstance(changes, dict):
+        raise ValidationError("设置内容格式不正确")
+    saved = svc.settings.update(changes)
+    audit.record(svc.store, "修改设置", "、".join(sorted(changes)))
+    return jsonify({"ok": True, "settings": saved})
+
+
+@bp.get("/audit")
+def audit_page() -> ResponseReturnValue:
+    svc = services()
+    page_request = PageRequest.parse(request.args, svc.settings.get("page_size"))
+    page = audit.search(
+        page_request,
+        action=request.args.get("action", ""),
+        text=request.args.get("q", "").strip(),
+    )
+    return jsonify({"ok": True, **page.to_dict()})
+
+
+@bp.post("/audit/export")
+def audit_export() -> ResponseReturnValue:
+    body = request.get_json(silent=True) or {}
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+        raise ValidationError("请先选择要导出的日志", field="ids")
+    entries = audit.entries_by_ids(ids)
+    data = export.to_xlsx(
+        ["时间", "操作员", "操作", "内容"],
+        [[e.at, e.operator, e.action, e.detail] for e in entries],
+        sheet="操作日志",
+    )
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name="操作日志.xlsx",
+    )
+
+
+@bp.post("/check")
+def start_check() -> ResponseReturnValue:
+    svc = services()
+    job = svc.jobs.start(
+        "data_check", "检查本地数据", lambda ctx: system.check_data(svc.store, ctx).to_dict()
+    )
+    audit.record(svc.store, "检查本地数据", f"任务 {job.id}")
+    return jsonify({"ok": True, "job": job.to_dict()}), 202

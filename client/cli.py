@@ -1,0 +1,115 @@
+"""`socialfee ...`: the command line (click).
+
+Every failure the operator can cause ends in one Chinese message on stderr and a non-zero
+exit code, never a traceback: usage mistakes exit 2, refused operations exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from client import __version__
+from client.errors import SocialFeeError
+
+
+class OperatorError(click.ClickException):
+    """A SocialFeeError on its way to the terminal."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误：{self.message}", err=True)
+
+
+class SocialFeeGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SocialFeeError as exc:
+            raise OperatorError(exc.message) from exc
+
+
+@click.group(cls=SocialFeeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="socialfee", message="%(prog)s %(version)s")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="数据目录（优先于环境变量 SOCIALFEE_HOME 和系统默认位置）",
+)
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """socialfee 单位社保费管理客户端"""
+    ctx.obj = {"home": home}
+
+
+def _mode(browser: bool, headless: bool) -> str:
+    if browser and headless:
+        raise click.UsageError("--browser 和 --headless 只能选一个")
+    return "browser" if browser else "headless" if headless else "window"
+
+
+@cli.command()
+@click.option("--browser", is_flag=True, help="在系统浏览器中打开，而不是程序窗口")
+@click.option("--headless", is_flag=True, help="只启动服务并打印访问地址（服务器、测试用）")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择")
+@click.pass_context
+def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
+    """启动客户端（默认打开程序窗口）"""
+    from client.app import build_services
+    from client.app import run as run_app
+
+    mode = _mode(browser, headless)
+    services = build_services(ctx.obj["home"])
+    run_app(services, mode=mode, port=port, echo=lambda text: click.echo(text))
+
+
+@cli.command()
+@click.option("--browser", is_flag=True, help="在系统浏览器中打开，而不是程序窗口")
+@click.option("--headless", is_flag=True, help="只启动服务并打印访问地址")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择")
+@click.pass_context
+def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
+    """演示：在单独的演示数据目录中启动客户端"""
+    from client.app import build_services
+    from client.app import run as run_app
+    from client.settings import resolve_home
+
+    mode = _mode(browser, headless)
+    home = ctx.obj["home"] or str(resolve_home(None) / "demo")
+    services = build_services(home)
+    click.echo(f"演示数据目录：{services.home}")
+    run_app(services, mode=mode, port=port, echo=lambda text: click.echo(text))
+
+
+def _register() -> None:
+    from rules.cli import check_group, rules_group
+    from taxside.cli import taxside_group
+
+    cli.add_command(rules_group)
+    cli.add_command(check_group)
+    cli.add_command(taxside_group)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        result = cli.main(args=argv, prog_name="socialfee", standalone_mode=False)
+    except click.exceptions.NoSuchOption as exc:
+        click.echo(f"错误：未知的选项 {exc.option_name}。运行 socialfee --help 查看用法。", err=True)
+        sys.exit(2)
+    except click.UsageError as exc:
+        click.echo(f"用法错误：{exc.format_message()}。运行 socialfee --help 查看用法。", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("已取消。", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,64 @@
+"""Server-side paging, sorting and filtering for the shared data table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from client.errors import ValidationError
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int = 1
+    size: int = 50
+    sort: str | None = None
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, args: dict[str, str], default_size: int = 50) -> PageRequest:
+        try:
+            page = int(args.get("page", 1))
+            size = int(args.get("size", default_size))
+        except ValueError:
+            raise ValidationError("页码和每页行数必须是整数", field="page") from None
+        if page < 1:
+            raise ValidationError("页码必须从 1 开始", field="page")
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValidationError(f"每页行数必须在 1 到 {MAX_PAGE_SIZE} 之间", field="size")
+        sort = args.get("sort") or None
+        return cls(page, size, sort, args.get("order", "asc") == "desc")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "total": self.total, "page": self.page, "size": self.size}
+
+
+def paginate(
+    query: peewee.ModelSelect,
+    request: PageRequest,
+    sortable: dict[str, peewee.Field],
+    default_order: list[Any],
+) -> tuple[list[Any], int]:
+    """Rows of one page and the total count; sorting only by the columns offered."""
+    if request.sort is not None:
+        column = sortable.get(request.sort)
+        if column is None:
+            raise ValidationError(f"不能按「{request.sort}」排序", field="sort")
+        order = [column.desc() if request.descending else column.asc(), *default_order]
+    else:
+        order = default_order
+    total = query.count()
+    rows = list(query.order_by(*order).paginate(request.page, request.size))
+    return rows, total

@@ -1,0 +1,90 @@
+"""What the About page shows, and the local data check (a background job)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from client import __version__
+from client.core import migrations
+from client.core.jobs import JobContext
+from client.core.store import Store
+
+
+@dataclass(frozen=True)
+class AboutInfo:
+    version: str
+    data_dir: str
+    database_path: str
+    database_bytes: int
+    schema_version: int
+    schema_latest: int
+    log_path: str
+    python: str
+    platform: str
+
+
+def about(store: Store, home: Path, log_path: Path) -> AboutInfo:
+    return AboutInfo(
+        version=__version__,
+        data_dir=str(home),
+        database_path=str(store.path),
+        database_bytes=store.size_bytes(),
+        schema_version=store.schema_version,
+        schema_latest=migrations.LATEST,
+        log_path=str(log_path),
+        python=sys.version.split()[0],
+        platform=platform.platform(terse=True),
+    )
+
+
+@dataclass(frozen=True)
+class TableCount:
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class DataCheckResult:
+    ok: bool
+    integrity: str
+    foreign_key_problems: int
+    tables: list[TableCount]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "integrity": self.integrity,
+            "foreign_key_problems": self.foreign_key_problems,
+            "tables": [{"table": t.table, "rows": t.rows} for t in self.tables],
+        }
+
+
+def check_data(store: Store, ctx: JobContext) -> DataCheckResult:
+    """SQLite's integrity and foreign-key checks, then a row count per table."""
+    db = store.db
+    try:
+        names = [
+            r[0]
+            for r in db.execute_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        total = len(names) + 2
+        ctx.progress(0, total, "正在检查数据库完整性…")
+        messages = [r[0] for r in db.execute_sql("PRAGMA integrity_check")]
+        integrity = "ok" if messages == ["ok"] else "；".join(messages[:20])
+        ctx.progress(1, total, "正在检查数据关联…")
+        fk_problems = len(list(db.execute_sql("PRAGMA foreign_key_check")))
+        tables = []
+        for i, name in enumerate(names, start=2):
+            ctx.progress(i, total, f"正在统计 {name}…")
+            (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
+            tables.append(TableCount(name, int(rows)))
+        ctx.progress(total, total, "检查完成")
+    finally:
+        db.close()  # this worker thread's connection
+    return DataCheckResult(integrity == "ok" and fk_problems == 0, integrity, fk_problems, tables)

@@ -1,0 +1,162 @@
+"""Settings, declared once with their help text, and the data-directory resolver.
+
+Values live in ``settings.json`` in the data directory (so a backup carries them). Secrets
+never live here: they go to the OS keyring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from client.errors import StoreError, ValidationError
+
+HOME_ENV = "SOCIALFEE_HOME"
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    label: str
+    default: Any
+    help: str
+    kind: type = str
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "taxside_url",
+        "税务端地址",
+        "",
+        "业务服务器（税务端）的地址，例如 https://example.gov.cn/sbf。正式版本由安装包固定；"
+        "演示模式下自动指向本机的参考税务端。",
+    ),
+    Setting(
+        "proxy_url",
+        "代理服务器",
+        "",
+        "访问税务端时使用的代理，留空表示直连。支持 http://主机:端口 和 socks5://主机:端口；"
+        "需要认证时写作 socks5://用户名:密码@主机:端口。",
+    ),
+    Setting(
+        "http_timeout_seconds",
+        "网络超时（秒）",
+        30,
+        "等待税务端应答的最长时间。网络较慢时可以调大。",
+        int,
+        5,
+        300,
+    ),
+    Setting(
+        "page_size",
+        "每页行数",
+        50,
+        "列表每页显示的行数。",
+        int,
+        10,
+        500,
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: explicit argument, then SOCIALFEE_HOME, then the platform default."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(HOME_ENV, "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(platformdirs.user_data_dir("socialfee", appauthor=False)).resolve()
+
+
+def prepare_home(home: Path) -> Path:
+    """Create the data directory and prove it is writable, with a clear message if not."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"数据目录不可用：{home}（{exc.strerror or exc}）。请检查该目录的写入权限，"
+            f"或用 --home 指定其他目录。",
+            code="home_not_writable",
+        ) from exc
+    return home
+
+
+def coerce(setting: Setting, raw: Any) -> Any:
+    """A value from a form or file as the setting's type, or a ValidationError naming it."""
+    if setting.kind is int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValidationError(f"「{setting.label}」必须是整数", field=setting.name) from None
+        if setting.minimum is not None and value < setting.minimum:
+            raise ValidationError(
+                f"「{setting.label}」不能小于 {setting.minimum}", field=setting.name
+            )
+        if setting.maximum is not None and value > setting.maximum:
+            raise ValidationError(
+                f"「{setting.label}」不能大于 {setting.maximum}", field=setting.name
+            )
+        return value
+    return str(raw).strip()
+
+
+class Settings:
+    """The settings file of one data directory; writes are atomic (temp file + rename)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / SETTINGS_FILE
+        self._lock = threading.Lock()
+        self._values = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            # A damaged settings file must not stop the client: defaults apply, and the
+            # next save rewrites it.
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, name: str) -> Any:
+        setting = _BY_NAME[name]
+        if name not in self._values:
+            return setting.default
+        try:
+            return coerce(setting, self._values[name])
+        except ValidationError:
+            return setting.default
+
+    def all(self) -> dict[str, Any]:
+        return {s.name: self.get(s.name) for s in SETTINGS}
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in changes if k not in _BY_NAME]
+        if unknown:
+            raise ValidationError(f"未知的设置项：{'、'.join(unknown)}", field=unknown[0])
+        coerced = {k: coerce(_BY_NAME[k], v) for k, v in changes.items()}
+        with self._lock:
+            values = dict(self._values) | coerced
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            self._values = values
+        return self.all()

@@ -1,0 +1,78 @@
+// The one module that knows how to talk to the embedded server: CSRF header, JSON, and
+// the error shape {ok: false, error: {code, message, field, row}}.
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `请求失败（${status}）`);
+    this.status = status;
+    this.code = error?.code ?? "http_" + status;
+    this.field = error?.field ?? null;
+    this.row = error?.row ?? null;
+  }
+}
+
+async function parse(response) {
+  const type = response.headers.get("content-type") || "";
+  if (!type.includes("application/json")) {
+    if (response.ok) return response;
+    throw new ApiError(response.status, { message: `请求失败（${response.status}）` });
+  }
+  const body = await response.json();
+  if (!response.ok || body.ok === false) throw new ApiError(response.status, body.error);
+  return body;
+}
+
+export async function request(method, url, { json, form, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  let body;
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body, signal, credentials: "same-origin" });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, { code: "offline", message: "无法连接到本机服务，请重新启动 socialfee" });
+  }
+  return parse(response);
+}
+
+export const get = (url, options) => request("GET", url, options);
+export const post = (url, json, options = {}) => request("POST", url, { ...options, json });
+
+// Download a file produced by a POST (exports), keeping the server's file name.
+export async function download(url, json) {
+  const response = await request("POST", url, { json });
+  const blob = await response.blob();
+  const disposition = response.headers.get("content-disposition") || "";
+  const match = /filename\*=UTF-8''([^;]+)/i.exec(disposition) || /filename="?([^";]+)"?/i.exec(disposition);
+  const name = match ? decodeURIComponent(match[1]) : "export.xlsx";
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  return name;
+}
+
+export { csrfToken };
+
+export const endpoints = {
+  jobs: (query = "") => `/api/jobs${query}`,
+  job: (id) => `/api/jobs/${encodeURIComponent(id)}`,
+  jobCancel: (id) => `/api/jobs/${encodeURIComponent(id)}/cancel`,
+  settings: "/api/system/settings",
+  audit: "/api/system/audit",
+  auditExport: "/api/system/audit/export",
+  dataCheck: "/api/system/check",
+  about: "/api/system/about",
+};

@@ -1,0 +1,6 @@
+// Loaded on every page: report script errors visibly instead of failing silently.
+import { toast } from "./toast.js";
+
+window.addEventListener("unhandledrejection", (event) => {
+  toast(event.reason?.message || "操作失败", "error");
+});

@@ -1,0 +1,107 @@
+import { download, endpoints, post } from "../api.js";
+import { JobProgress } from "../job.js";
+import { DataTable } from "../table.js";
+import { toast, toastError } from "../toast.js";
+
+// 常规设置: save, showing each field's error next to it.
+const form = document.getElementById("settings-form");
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  const values = Object.fromEntries(new FormData(form).entries());
+  try {
+    await post(endpoints.settings, values);
+    toast("设置已保存", "success");
+    auditTable.search();
+  } catch (err) {
+    const slot = err.field && form.querySelector(`[data-error-for="${err.field}"]`);
+    if (slot) slot.textContent = err.message;
+    toastError(err);
+  }
+});
+
+// 本地数据检查: a background job with a progress bar that survives a reload.
+const checkButton = document.getElementById("check-start");
+const checkResult = document.getElementById("check-result");
+const progress = new JobProgress(document.getElementById("check-progress"), {
+  onDone: (job) => {
+    checkButton.disabled = false;
+    showCheckResult(job.result);
+    auditTable.search();
+  },
+  onError: (err) => {
+    checkButton.disabled = false;
+    toastError(err);
+  },
+});
+
+function showCheckResult(result) {
+  const verdict = document.createElement("p");
+  verdict.className = result.ok ? "ok-text" : "error-text";
+  verdict.textContent = result.ok
+    ? "检查通过：本地数据完整。"
+    : `发现问题：完整性 ${result.integrity}，数据关联问题 ${result.foreign_key_problems} 处。请从备份恢复。`;
+  const table = document.createElement("table");
+  table.className = "simple";
+  table.innerHTML = "<thead><tr><th>数据表</th><th>行数</th></tr></thead>";
+  const body = document.createElement("tbody");
+  for (const t of result.tables) {
+    const tr = document.createElement("tr");
+    for (const v of [t.table, t.rows]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  table.append(body);
+  checkResult.replaceChildren(verdict, table);
+}
+
+checkButton.addEventListener("click", async () => {
+  checkButton.disabled = true;
+  checkResult.replaceChildren();
+  try {
+    const { job } = await post(endpoints.dataCheck, {});
+    progress.attach(job);
+  } catch (err) {
+    checkButton.disabled = false;
+    toastError(err);
+  }
+});
+progress.reattach("data_check").then((job) => {
+  if (job) checkButton.disabled = true;
+});
+
+// 操作日志: paged, sortable, filterable, selectable; export the selected rows.
+const exportButton = document.getElementById("audit-export");
+const tableBox = document.getElementById("audit-table");
+const auditTable = new DataTable(tableBox, {
+  endpoint: endpoints.audit,
+  pageSize: Number(tableBox.dataset.pageSize) || 50,
+  selectable: true,
+  columns: [
+    { key: "at", label: "时间", sortable: true },
+    { key: "operator", label: "操作员", sortable: true },
+    { key: "action", label: "操作", sortable: true },
+    { key: "detail", label: "内容" },
+  ],
+  params: () => ({
+    action: document.getElementById("audit-action").value,
+    q: document.getElementById("audit-q").value.trim(),
+  }),
+  onSelect: (keys) => {
+    exportButton.disabled = keys.length === 0;
+  },
+});
+document.getElementById("audit-search").addEventListener("click", () => auditTable.search());
+document.getElementById("audit-action").addEventListener("change", () => auditTable.search());
+exportButton.addEventListener("click", async () => {
+  try {
+    const name = await download(endpoints.auditExport, { ids: auditTable.selectedKeys() });
+    toast(`已导出 ${name}`, "success");
+  } catch (err) {
+    toastError(err);
+  }
+});
+auditTable.load();
