@@ -146,13 +146,19 @@ class Settings:
     def all(self) -> dict[str, Any]:
         return {s.name: self.get(s.name) for s in SETTINGS}
 
+    def reset(self) -> dict[str, Any]:
+        """Every setting back to its default."""
+        return self._write({})
+
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = [k for k in changes if k not in _BY_NAME]
         if unknown:
             raise ValidationError(f"未知的设置项：{'、'.join(unknown)}", field=unknown[0])
         coerced = {k: coerce(_BY_NAME[k], v) for k, v in changes.items()}
+        return self._write(dict(self._values) | coerced)
+
+    def _write(self, values: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            values = dict(self._values) | coerced
             tmp = self.path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
             with open(tmp, "rb+") as fh:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,9 +111,19 @@ class UIServer:
     def __init__(self, services: Services, port: int = 0) -> None:
         self.secret = new_secret()
         self.app = create_app(services, self.secret, port)
-        # Binding raises OSError when the port is taken; the caller words the message.
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.app, threaded=True)
-        self.port = self._server.server_port
+        # We bind ourselves so a taken port is an OSError the caller words, not
+        # werkzeug's own English message and exit.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.bind(("127.0.0.1", port))
+            self._socket.listen(64)
+        except OSError:
+            self._socket.close()
+            raise
+        self.port = self._socket.getsockname()[1]
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", self.port, self.app, threaded=True, fd=self._socket.fileno()
+        )
         allow_port(self.app, self.port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="ui-server", daemon=True
@@ -132,3 +143,4 @@ class UIServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._socket.close()

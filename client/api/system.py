@@ -38,6 +38,14 @@ def save_settings() -> ResponseReturnValue:
     return jsonify({"ok": True, "settings": saved})
 
 
+@bp.post("/settings/reset")
+def reset_settings() -> ResponseReturnValue:
+    svc = services()
+    saved = svc.settings.reset()
+    audit.record(svc.store, "恢复默认设置")
+    return jsonify({"ok": True, "settings": saved})
+
+
 @bp.get("/audit")
 def audit_page() -> ResponseReturnValue:
     svc = services()

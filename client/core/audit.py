@@ -31,7 +31,7 @@ def current_operator() -> str:
 def record(store: Store, action: str, detail: str = "", *, unit_id: int | None = None) -> None:
     with store.write():
         AuditLog.create(
-            at=dt.datetime.now().isoformat(timespec="seconds"),
+            at=dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
             operator=current_operator(),
             action=action,
             detail=detail,
@@ -50,7 +50,7 @@ def search(request: PageRequest, *, action: str = "", text: str = "") -> Page:
     if text:
         query = query.where(AuditLog.detail.contains(text) | AuditLog.operator.contains(text))
     sortable = {"at": AuditLog.at, "operator": AuditLog.operator, "action": AuditLog.action}
-    rows, total = paginate(query, request, sortable, [AuditLog.id.desc()])
+    rows, total = paginate(query, request, sortable, AuditLog.id)
     return Page([asdict(_entry(r)) for r in rows], total, request.page, request.size)
 
 

@@ -49,16 +49,21 @@ def paginate(
     query: peewee.ModelSelect,
     request: PageRequest,
     sortable: dict[str, peewee.Field],
-    default_order: list[Any],
+    tiebreak: peewee.Field,
 ) -> tuple[list[Any], int]:
-    """Rows of one page and the total count; sorting only by the columns offered."""
+    """Rows of one page and the total count; sorting only by the columns offered.
+
+    Without a sort the newest rows (highest ``tiebreak``) come first; with one, equal
+    values keep ``tiebreak`` order in the same direction, so pages never overlap.
+    """
     if request.sort is not None:
         column = sortable.get(request.sort)
         if column is None:
             raise ValidationError(f"不能按「{request.sort}」排序", field="sort")
-        order = [column.desc() if request.descending else column.asc(), *default_order]
+        direction = "desc" if request.descending else "asc"
+        order = [getattr(column, direction)(), getattr(tiebreak, direction)()]
     else:
-        order = default_order
+        order = [tiebreak.desc()]
     total = query.count()
     rows = list(query.order_by(*order).paginate(request.page, request.size))
     return rows, total

@@ -71,6 +71,7 @@ export const endpoints = {
   job: (id) => `/api/jobs/${encodeURIComponent(id)}`,
   jobCancel: (id) => `/api/jobs/${encodeURIComponent(id)}/cancel`,
   settings: "/api/system/settings",
+  settingsReset: "/api/system/settings/reset",
   audit: "/api/system/audit",
   auditExport: "/api/system/audit/export",
   dataCheck: "/api/system/check",

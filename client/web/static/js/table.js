@@ -112,6 +112,7 @@ export class DataTable {
         box.addEventListener("change", () => {
           box.checked ? this.selected.add(key) : this.selected.delete(key);
           tr.classList.toggle("selected", box.checked);
+          this.renderStatus();
           this.onSelect(this.selectedKeys());
         });
         td.append(box);

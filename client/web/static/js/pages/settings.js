@@ -1,4 +1,5 @@
 import { download, endpoints, post } from "../api.js";
+import { confirm } from "../dialog.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 import { toast, toastError } from "../toast.js";
@@ -16,6 +17,21 @@ form.addEventListener("submit", async (event) => {
   } catch (err) {
     const slot = err.field && form.querySelector(`[data-error-for="${err.field}"]`);
     if (slot) slot.textContent = err.message;
+    toastError(err);
+  }
+});
+
+document.getElementById("settings-reset").addEventListener("click", async () => {
+  if (!(await confirm("所有设置将恢复为默认值（不影响业务数据）。确定吗？", { ok: "恢复默认" }))) return;
+  try {
+    const { settings } = await post(endpoints.settingsReset, {});
+    for (const [name, value] of Object.entries(settings)) {
+      const input = form.querySelector(`[name="${name}"]`);
+      if (input) input.value = value;
+    }
+    toast("已恢复默认设置", "success");
+    auditTable.search();
+  } catch (err) {
     toastError(err);
   }
 });

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from client.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""Browser tests: Playwright driving Debian's chromium against the real app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = os.environ.get("SOCIALFEE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "artifacts"
+
+# As root in a closed network chromium needs these (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageProblems:
+    """Console errors, failed requests and 5xx answers seen by a page."""
+
+    def __init__(self, page: object) -> None:
+        self.items: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.items.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
+        page.on("requestfailed", self._failed)
+        page.on(
+            "response",
+            lambda r: r.status >= 500 and self.items.append(f"HTTP {r.status} {r.url}"),
+        )
+
+    def unexpected(self, *allowed_statuses: int) -> list[str]:
+        """Problems, less chromium's console line for a 4xx the test provoked on purpose."""
+        allowed = [f"status of {code} " for code in allowed_statuses]
+        return [p for p in self.items if not any(a in p for a in allowed)]
+
+    def _failed(self, request: object) -> None:
+        # A download navigation is reported as aborted; it is not a failure.
+        if "net::ERR_ABORTED" in (request.failure or "") and request.resource_type == "document":
+            return
+        self.items.append(f"request failed: {request.url} {request.failure}")
+
+
+@pytest.fixture
+def app_page(browser: object, ui: object) -> Iterator[tuple[object, PageProblems]]:
+    context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 820})
+    page = context.new_page()
+    problems = PageProblems(page)
+    page.goto(ui.launch_url)
+    yield page, problems
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
