@@ -1,0 +1,51 @@
+"""Smoke test of the real pywebview window (Qt backend) on a virtual X screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is missing: ./dev.sh test installs it")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_window_shows_the_app_and_closes_cleanly(xvfb: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb"}
+    env.pop("WAYLAND_DISPLAY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.gui.window_probe", str(tmp_path / "home")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "TITLE: 首页 - socialfee 单位社保费管理客户端" in lines, result.stdout
+    assert "HEADING: 首页" in lines
+    assert lines[-1] == "CLOSED"
