@@ -123,3 +123,28 @@ def test_run_without_display_falls_back_to_headless(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_what_the_ui_reported_saved_survives_sigkill(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc, url = start_headless(home, "--headless")
+    with httpx.Client(follow_redirects=True, timeout=10) as client:
+        html = client.get(url).text
+        marker = 'name="csrf-token" content="'
+        token = html.split(marker, 1)[1].split('"', 1)[0]
+        base = url.split("/?", 1)[0]
+        for _ in range(5):
+            response = client.post(base + "/api/system/check", headers={"X-CSRF-Token": token})
+            assert response.status_code == 202  # reported as started and logged
+            job = response.json()["job"]["id"]
+            while client.get(f"{base}/api/jobs/{job}").json()["job"]["state"] == "running":
+                time.sleep(0.02)
+    proc.kill()  # no clean shutdown: the WAL is left behind as after a power cut
+    proc.wait(10)
+    import sqlite3
+
+    conn = sqlite3.connect(home / DB_FILE)
+    (count,) = conn.execute("SELECT count(*) FROM audit_log WHERE action = '检查本地数据'").fetchone()
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert count == 5

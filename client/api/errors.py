@@ -1,6 +1,6 @@
 """The one place errors become responses.
 
-API paths (``/api/...``) answer ``{"ok": false, "error": {"code", "message", "field",
+API paths (``/api/...``) and requests that accept only JSON answer ``{"ok": false, "error": {"code", "message", "field",
 "row"}}``; pages answer a Chinese error page.
 """
 
@@ -30,7 +30,8 @@ def error_body(code: str, message: str, field: str | None = None, row: int | Non
 
 
 def error_response(status: int, code: str, message: str, **extra: object) -> Response:
-    if request.path.startswith("/api/"):
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if request.path.startswith("/api/") or wants_json:
         response = jsonify(error_body(code, message, **extra))  # type: ignore[arg-type]
     else:
         response = Response(

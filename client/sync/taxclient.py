@@ -317,7 +317,7 @@ class TaxClient:
         message = data.get("message") if isinstance(data, dict) else None
         if not code or not isinstance(message, str):
             raise _Retryable(NetworkError(MSG_MALFORMED, code="bad_response"))
-        if resp.status_code == 404 and not_found_ok:
+        if resp.status_code == 404 and not_found_ok and code == "idempotency_key_not_found":
             return None
         if code in ("wrong_password", "password_locked"):
             left = int(data.get("attempts_left", 0))
