@@ -9,7 +9,7 @@ import pytest
 from client.api.server import UIServer
 from client.app import Services, build_services, start_server
 
-pytest_plugins = ["tests.taxside_fixtures"] if (Path(__file__).parent / "taxside_fixtures.py").exists() else []
+pytest_plugins = ["tests.taxside_fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from openpyxl import load_workbook
 
@@ -112,7 +114,8 @@ def test_audit_table_pages_sorts_selects_and_exports(app_page, services) -> None
         page.click("#audit-export")
     download = info.value
     assert download.suggested_filename == "操作日志.xlsx"
-    rows = list(load_workbook(download.path()).active.iter_rows(values_only=True))
+    with open(download.path(), "rb") as fh:  # the saved download has no .xlsx suffix
+        rows = list(load_workbook(io.BytesIO(fh.read())).active.iter_rows(values_only=True))
     assert rows[1][3] == "记录003"
     screenshot(page, "settings-audit")
     assert problems.items == []

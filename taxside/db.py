@@ -1,0 +1,219 @@
+"""The reference tax side's store: one SQLite file (WAL), schema declared with Peewee.
+
+Every change to a fed resource takes a sequence number from ``change_log`` (one row per
+change or per batch) and stores it on the changed row together with a ``deleted`` flag,
+so a feed is "rows of this unit ordered by (seq, id) after the cursor": stable order, no
+gaps, deletions served as tombstones. Later resources (payroll-base declarations, fee
+summaries, arrears, payments) get their own table with ``seq``/``deleted`` and share the
+same log; every write of the protocol is recorded in ``idempotency``.
+
+Model classes are built per database (``build_models``) so several tax sides can run in
+one process (tests) without rebinding global classes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import peewee as pw
+
+SCHEMA_VERSION = "1"
+DEFAULT_TODAY = "2025-03-15"  # fixed business date so generated data is deterministic
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def build_models(db: pw.Database) -> SimpleNamespace:
+    class Base(pw.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Meta_(Base):
+        key = pw.TextField(primary_key=True)
+        value = pw.TextField()
+
+        class Meta:
+            table_name = "meta"
+
+    class ChangeLog(Base):
+        seq = pw.AutoField()
+        feed = pw.TextField()  # enrollment, unit, notice, password ...
+        unit_pk = pw.IntegerField(null=True)
+        entity_id = pw.TextField(null=True)  # None for a batch (e.g. bulk load)
+        op = pw.TextField()  # upsert, delete, bulk, password_changed ...
+        at = pw.TextField()
+
+    class Unit(Base):
+        unit_id = pw.TextField(unique=True)
+        taxpayer_id = pw.TextField(index=True)
+        name = pw.TextField()
+        tax_authority = pw.TextField()  # 主管税务机关
+        registration_type = pw.TextField()  # 登记注册类型
+        region = pw.TextField()
+        industry_risk_class = pw.IntegerField()  # 工伤行业风险类别 1-8
+        collection_mode = pw.TextField()  # 税务自主征收 / 税务代征
+        is_government = pw.BooleanField(default=False)
+        initial_number = pw.TextField()  # the unit number whose last 6 chars are the initial password
+        password_hash = pw.TextField(null=True)  # None while the initial password is in force
+        password_salt = pw.TextField(null=True)
+        password_changed_at = pw.TextField(null=True)
+        failed_attempts = pw.IntegerField(default=0)
+        locked_until = pw.TextField(null=True)
+        seq = pw.IntegerField(default=0)
+        updated_at = pw.TextField()
+
+    class UnitNumber(Base):
+        unit_pk = pw.IntegerField(index=True)
+        number = pw.TextField(unique=True)  # 社保单位编号
+        kind = pw.TextField()  # medical / pension / unemployment / injury
+        items = pw.TextField()  # JSON list of insurance items this number covers
+        agency = pw.TextField()  # 社保经办机构
+
+    class Employee(Base):
+        unit_pk = pw.IntegerField()
+        unit_number = pw.TextField()
+        name = pw.TextField()
+        id_type = pw.TextField()
+        id_number = pw.TextField(index=True)
+        gender = pw.TextField()
+        birth_date = pw.TextField()
+        items = pw.TextField()  # JSON list
+        status = pw.TextField()  # 正常缴费 / 停止缴费
+        bases = pw.TextField()  # JSON object item -> "8000.00"
+        seq = pw.IntegerField()
+        deleted = pw.BooleanField(default=False)
+        updated_at = pw.TextField()
+
+        class Meta:
+            indexes = ((("unit_pk", "id"), False), (("unit_pk", "seq", "id"), False))
+
+    class Notice(Base):
+        region = pw.TextField(null=True)  # None: every region
+        title = pw.TextField()
+        body = pw.TextField()
+        published_on = pw.TextField()
+        valid_until = pw.TextField()
+        importance = pw.TextField()  # 重要 / 一般
+        popup = pw.BooleanField(default=False)
+        seq = pw.IntegerField()
+        deleted = pw.BooleanField(default=False)
+
+    class Token(Base):
+        token_hash = pw.TextField(primary_key=True)  # sha256 of the token; the token itself is not stored
+        unit_pk = pw.IntegerField()
+        scope = pw.TextField()  # full / change_password
+        expires_at = pw.TextField()
+
+    class Idempotency(Base):
+        key = pw.TextField(primary_key=True)
+        request_hash = pw.TextField()
+        method = pw.TextField()
+        path = pw.TextField()
+        unit_pk = pw.IntegerField(null=True)
+        status = pw.IntegerField()
+        body = pw.BlobField()
+        created_at = pw.TextField()
+
+    class Release(Base):
+        version = pw.TextField(primary_key=True)
+        url = pw.TextField()
+        sha256 = pw.TextField()
+        notes = pw.TextField()
+        published_on = pw.TextField()
+        content = pw.BlobField(null=True)
+
+    return SimpleNamespace(
+        Meta=Meta_,
+        ChangeLog=ChangeLog,
+        Unit=Unit,
+        UnitNumber=UnitNumber,
+        Employee=Employee,
+        Notice=Notice,
+        Token=Token,
+        Idempotency=Idempotency,
+        Release=Release,
+        all=[Meta_, ChangeLog, Unit, UnitNumber, Employee, Notice, Token, Idempotency, Release],
+    )
+
+
+class Store:
+    """One tax-side database. Thread-safe: Peewee keeps one connection per thread."""
+
+    def __init__(self, path: str | Path, *, now: Callable[[], dt.datetime] = _now) -> None:
+        self.path = Path(path)
+        self.now = now
+        self.db = pw.SqliteDatabase(
+            str(self.path),
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "normal",
+                "busy_timeout": 10000,
+                "foreign_keys": 1,
+                "cache_size": -32000,
+            },
+            check_same_thread=False,
+        )
+        self.m = build_models(self.db)
+        self._init_lock = threading.Lock()
+
+    def create(self) -> None:
+        with self._init_lock, self.db.connection_context():
+            self.db.create_tables(self.m.all, safe=True)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+                self.set_meta("today", DEFAULT_TODAY)
+                self.set_meta("secret", _random_hex())
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute_sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute_sql(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def today(self) -> dt.date:
+        return dt.date.fromisoformat(self.get_meta("today") or DEFAULT_TODAY)
+
+    # -- writes -----------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction; IMMEDIATE so sequence numbers commit in order."""
+        with self.db.atomic(lock_type="IMMEDIATE"):
+            yield
+
+    def log_change(
+        self, feed: str, op: str, *, unit_pk: int | None = None, entity_id: str | None = None
+    ) -> int:
+        """Append to the change log (inside a write transaction); returns the new seq."""
+        cur = self.db.execute_sql(
+            "INSERT INTO change_log(feed, unit_pk, entity_id, op, at) VALUES (?, ?, ?, ?, ?)",
+            (feed, unit_pk, entity_id, op, self.now().isoformat()),
+        )
+        return int(cur.lastrowid)
+
+    def max_seq(self) -> int:
+        row = self.db.execute_sql("SELECT MAX(seq) FROM change_log").fetchone()
+        return int(row[0] or 0)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute_sql(sql, params).fetchall()
+
+
+def _random_hex() -> str:
+    import secrets
+
+    return secrets.token_hex(16)
