@@ -73,16 +73,28 @@ def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择")
 @click.pass_context
 def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
-    """演示：在单独的演示数据目录中启动客户端"""
+    """演示：本机参考税务端 + 演示数据 + 客户端"""
+    from pathlib import Path
+
+    from client import demo as demo_mod
     from client.app import build_services
     from client.app import run as run_app
     from client.settings import resolve_home
 
     mode = _mode(browser, headless)
-    home = ctx.obj["home"] or str(resolve_home(None) / "demo")
-    services = build_services(home)
-    click.echo(f"演示数据目录：{services.home}")
-    run_app(services, mode=mode, port=port, echo=lambda text: click.echo(text))
+    demo_home = Path(ctx.obj["home"]) if ctx.obj["home"] else resolve_home(None) / "demo"
+    creds = demo_mod.prepare(demo_home)
+    services = build_services(demo_mod.client_folder(demo_home))
+    taxside = demo_mod.start_taxside(demo_home)
+    try:
+        services.settings.update({"taxside_url": taxside.url})
+        click.echo(f"演示数据目录：{demo_home}")
+        click.echo(f"参考税务端：{taxside.url}（模拟模式）")
+        for line in demo_mod.credentials_lines(creds):
+            click.echo(line)
+        run_app(services, mode=mode, port=port, echo=lambda text: click.echo(text))
+    finally:
+        taxside.stop()
 
 
 def _register() -> None:
