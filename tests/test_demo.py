@@ -66,11 +66,10 @@ def test_demo_command_starts_taxside_and_client(tmp_path: Path) -> None:
         taxside_url = taxside_line.split("：", 1)[1].split("（", 1)[0]
         assert httpx.get(taxside_url + "/v1/rule-packs", timeout=10).status_code == 200
         assert sum(x.strip().startswith("纳税人识别号") for x in lines) == demo.DEMO_UNITS
-        page = httpx.get(lines[-1][5:], follow_redirects=True, timeout=10)
-        assert page.status_code == 200
-        settings = page.url.copy_with(path="/api/system/settings", query=None)
-        with httpx.Client(cookies=page.cookies) as client:
-            saved = client.get(str(settings)).json()["settings"]
+        with httpx.Client(follow_redirects=True, timeout=10) as client:
+            page = client.get(lines[-1][5:])
+            assert page.status_code == 200
+            saved = client.get(str(page.url.join("/api/system/settings"))).json()["settings"]
         assert saved["taxside_url"] == taxside_url
     finally:
         proc.send_signal(signal.SIGINT)
