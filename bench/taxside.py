@@ -20,10 +20,9 @@ from taxside.server import start  # noqa: E402
 EMPLOYEES = 100_000
 
 
-def figure(name: str, value: float, unit: str, floor: float | None = None) -> None:
+def figure(name: str, value: float, unit: str) -> None:
+    # No floor: the issue sets absolute targets (under 20 s; at least 50,000 rows/s).
     line = f"FIGURE {name} value={value:.3f} unit={unit}"
-    if floor is not None:
-        line += f" floor={floor:g} ratio={value / floor:.3f}"
     print(line, flush=True)
 
 
@@ -63,7 +62,7 @@ def bench_feed(folder: Path) -> None:
                 best = max(best, rows / elapsed)
     finally:
         running.stop()
-    figure("enrollment_feed_rows_per_s", best, "rows/s", floor=50_000)
+    figure("enrollment_feed_rows_per_s", best, "rows/s")
 
 
 def main() -> None:

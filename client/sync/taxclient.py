@@ -18,12 +18,21 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from client import __version__
-from client.errors import AuthError, ConflictError, NetworkError, TaxSideRejection
+from client.errors import (
+    AuthError,
+    ConflictError,
+    NetworkError,
+    TaxSideRejection,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from client.settings import Settings
 
 try:  # faster parsing of big feed pages when available
     import orjson
@@ -515,4 +524,21 @@ def _employee(e: Mapping[str, Any]) -> Employee | Tombstone:
         birth_date=dt.date.fromisoformat(e["birth_date"]), unit_number=str(e["unit_number"]),
         items=tuple(e["items"]), status=str(e["status"]),
         bases={k: Decimal(v) for k, v in e["bases"].items()}, updated_at=str(e["updated_at"]),
+    )
+
+
+def from_settings(settings: Settings, *, token: str | None = None) -> TaxClient:
+    """The client as the operator configured it (系统设置: 税务端地址, 代理服务器, 网络超时)."""
+    base_url = settings.get("taxside_url")
+    if not base_url:
+        raise NetworkError("尚未设置税务端地址，请在「系统设置」中填写", code="no_taxside_url")
+    if not base_url.startswith(("http://", "https://")):
+        raise ValidationError("税务端地址必须以 http:// 或 https:// 开头", field="taxside_url")
+    proxy = settings.get("proxy_url") or None
+    if proxy and not proxy.startswith(("http://", "https://", "socks5://", "socks5h://")):
+        raise ValidationError(
+            "代理服务器地址必须以 http://、https:// 或 socks5:// 开头", field="proxy_url"
+        )
+    return TaxClient(
+        base_url, proxy=proxy, timeout=float(settings.get("http_timeout_seconds")), token=token
     )

@@ -249,3 +249,27 @@ def test_secrets_never_logged(taxside: LiveTaxSide, caplog: pytest.LogCaptureFix
     for secret in secrets:
         for blob in blobs:
             assert secret not in blob
+
+
+def test_client_from_settings_uses_the_operators_configuration(tmp_path, taxside) -> None:
+    from client.errors import NetworkError, ValidationError
+    from client.settings import Settings
+    from client.sync.taxclient import from_settings
+
+    settings = Settings(tmp_path)
+    with pytest.raises(NetworkError, match="尚未设置税务端地址"):
+        from_settings(settings)
+    settings.update({"taxside_url": "ftp://x"})
+    with pytest.raises(ValidationError) as info:
+        from_settings(settings)
+    assert info.value.field == "taxside_url"
+    settings.update({"taxside_url": taxside.url, "proxy_url": "gopher://p"})
+    with pytest.raises(ValidationError, match="代理服务器"):
+        from_settings(settings)
+    settings.update({"proxy_url": ""})
+    with from_settings(settings) as client:
+        assert [p.region for p in client.rule_packs()] == ["110000", "140000", "310000"]
+    # A proxy that is not there is a network error in Chinese, never a hang or a crash.
+    settings.update({"proxy_url": "socks5://clerk:Pr0xy@127.0.0.1:9", "http_timeout_seconds": 5})
+    with from_settings(settings) as client, pytest.raises(NetworkError):
+        client.rule_packs()
