@@ -98,9 +98,11 @@ def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
 
 
 def _register() -> None:
+    from client.backup.cli import backup_group
     from rules.cli import check_group, rules_group
     from taxside.cli import taxside_group
 
+    cli.add_command(backup_group)
     cli.add_command(rules_group)
     cli.add_command(check_group)
     cli.add_command(taxside_group)
