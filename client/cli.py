@@ -52,10 +52,23 @@ def _mode(browser: bool, headless: bool) -> str:
     return "browser" if browser else "headless" if headless else "window"
 
 
+def display_options(command: Any) -> Any:
+    """--browser, --headless and --port, shared by `run` and `demo`."""
+    for option in reversed(
+        (
+            click.option("--browser", is_flag=True, help="在系统浏览器中打开，而不是程序窗口"),
+            click.option("--headless", is_flag=True, help="只启动服务并打印访问地址（服务器、测试用）"),
+            click.option(
+                "--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择"
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option("--browser", is_flag=True, help="在系统浏览器中打开，而不是程序窗口")
-@click.option("--headless", is_flag=True, help="只启动服务并打印访问地址（服务器、测试用）")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择")
+@display_options
 @click.pass_context
 def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
     """启动客户端（默认打开程序窗口）"""
@@ -68,9 +81,7 @@ def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
 
 
 @cli.command()
-@click.option("--browser", is_flag=True, help="在系统浏览器中打开，而不是程序窗口")
-@click.option("--headless", is_flag=True, help="只启动服务并打印访问地址")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="界面服务端口，默认自动选择")
+@display_options
 @click.pass_context
 def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
     """演示：本机参考税务端 + 演示数据 + 客户端"""
