@@ -48,7 +48,9 @@ def build_services(home: str | os.PathLike[str] | None = None) -> Services:
     folder = prepare_home(resolve_home(home))
     log_path = logs.setup_logging(folder)
     store = Store(folder)  # refuses corrupt or newer databases before writing anything
-    return Services(folder, Settings(folder), store, JobRunner(), log_path)
+    # Each job gives its worker thread's SQLite connection back when it ends.
+    jobs = JobRunner(on_finish=store.db.close)
+    return Services(folder, Settings(folder), store, jobs, log_path)
 
 
 class PortInUse(SocialFeeError):
@@ -105,7 +107,13 @@ def gui_available() -> str | None:
     return None
 
 
-def run(services: Services, *, mode: str = "window", port: int = 0, echo=print) -> None:
+def run(
+    services: Services,
+    *,
+    mode: str = "window",
+    port: int = 0,
+    echo: Callable[[str], None] = print,
+) -> None:
     """Serve the UI and show it; blocks until the window closes or the process is stopped."""
     server = start_server(services, port)
     stop = threading.Event()

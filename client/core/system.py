@@ -65,26 +65,23 @@ class DataCheckResult:
 def check_data(store: Store, ctx: JobContext) -> DataCheckResult:
     """SQLite's integrity and foreign-key checks, then a row count per table."""
     db = store.db
-    try:
-        names = [
-            r[0]
-            for r in db.execute_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        total = len(names) + 2
-        ctx.progress(0, total, "正在检查数据库完整性…")
-        messages = [r[0] for r in db.execute_sql("PRAGMA integrity_check")]
-        integrity = "ok" if messages == ["ok"] else "；".join(messages[:20])
-        ctx.progress(1, total, "正在检查数据关联…")
-        fk_problems = len(list(db.execute_sql("PRAGMA foreign_key_check")))
-        tables = []
-        for i, name in enumerate(names, start=2):
-            ctx.progress(i, total, f"正在统计 {name}…")
-            (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
-            tables.append(TableCount(name, int(rows)))
-        ctx.progress(total, total, "检查完成")
-    finally:
-        db.close()  # this worker thread's connection
+    names = [
+        r[0]
+        for r in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    total = len(names) + 2
+    ctx.progress(0, total, "正在检查数据库完整性…")
+    messages = [r[0] for r in db.execute_sql("PRAGMA integrity_check")]
+    integrity = "ok" if messages == ["ok"] else "；".join(messages[:20])
+    ctx.progress(1, total, "正在检查数据关联…")
+    fk_problems = len(list(db.execute_sql("PRAGMA foreign_key_check")))
+    tables = []
+    for i, name in enumerate(names, start=2):
+        ctx.progress(i, total, f"正在统计 {name}…")
+        (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
+        tables.append(TableCount(name, int(rows)))
+    ctx.progress(total, total, "检查完成")
     return DataCheckResult(integrity == "ok" and fk_problems == 0, integrity, fk_problems, tables)
