@@ -46,5 +46,69 @@ def _v2_audit_log(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX audit_log_action ON audit_log (action, at)")
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_units, _v2_audit_log)
+def _v3_enrollment(db: peewee.SqliteDatabase) -> None:
+    # Employees as the tax side's enrollment feed lists them; money as exact decimal text.
+    db.execute_sql(
+        """
+        CREATE TABLE enrollment_employee (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            employee_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            gender TEXT NOT NULL,
+            birth_date TEXT NOT NULL,
+            unit_number TEXT NOT NULL,
+            items TEXT NOT NULL,
+            status TEXT NOT NULL,
+            bases TEXT NOT NULL,
+            taxside_updated_at TEXT NOT NULL,
+            removed INTEGER NOT NULL DEFAULT 0,
+            seen_generation INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT NOT NULL,
+            UNIQUE (unit_id, employee_id)
+        )
+        """
+    )
+    for columns in ("name", "id_number", "status, name", "unit_number, name"):
+        suffix = columns.replace(", ", "_")
+        db.execute_sql(
+            f"CREATE INDEX enrollment_employee_{suffix} "
+            f"ON enrollment_employee (unit_id, removed, {columns})"
+        )
+    db.execute_sql(
+        """
+        CREATE TABLE enrollment_change (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            employee_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX enrollment_change_unit ON enrollment_change (unit_id, changed_at)")
+    # One cursor per unit and feed, written in the transaction of the rows it follows.
+    db.execute_sql(
+        """
+        CREATE TABLE feed_cursor (
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            feed TEXT NOT NULL,
+            cursor TEXT,
+            mode TEXT NOT NULL,
+            generation INTEGER NOT NULL DEFAULT 0,
+            complete INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (unit_id, feed)
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_units, _v2_audit_log, _v3_enrollment)
 LATEST = len(MIGRATIONS)
