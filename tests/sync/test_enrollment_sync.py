@@ -1,0 +1,180 @@
+"""Enrollment sync against the live reference tax side: resumable, exact, never doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from client.core.store import Store
+from client.errors import NetworkError
+from client.sync.enrollment import NOT_LISTED, EnrollmentSync, _row_values, cursor_state
+from client.sync.taxclient import Employee, TaxClient
+from tests.taxside_fixtures import LiveTaxSide
+
+NEW_PASSWORD = "Secure2025pass"
+
+
+@pytest.fixture
+def unit(taxside: LiveTaxSide):
+    return max(taxside.units, key=lambda u: u.employees)
+
+
+@pytest.fixture
+def client(taxside: LiveTaxSide, unit) -> TaxClient:
+    tc = TaxClient(taxside.url, timeout=1.5)
+    tc.login(unit.unit_id, unit.initial_password)
+    tc.change_password(unit.unit_id, unit.initial_password, NEW_PASSWORD)
+    yield tc
+    tc.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def unit_pk(store: Store, unit) -> int:
+    with store.write() as db:
+        cursor = db.execute_sql(
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+            "VALUES (?, ?, ?, ?, '2025-03-15 08:00:00')",
+            (unit.taxpayer_id, unit.unit_id, unit.name, unit.region),
+        )
+    return cursor.lastrowid
+
+
+def taxside_set(client: TaxClient, unit_id: str) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for page in client.iter_enrollment(unit_id, None, 5000):
+        for e in page.items:
+            assert isinstance(e, Employee)
+            found[e.employee_id] = _row_values(e)
+    return found
+
+
+def local_set(store: Store, unit_pk: int) -> dict[str, dict[str, str]]:
+    rows = store.db.execute_sql(
+        "SELECT employee_id, name, id_type, id_number, gender, birth_date, unit_number, items, "
+        "status, bases FROM enrollment_employee WHERE unit_id = ? AND removed = 0",
+        (unit_pk,),
+    ).fetchall()
+    keys = ["name", "id_type", "id_number", "gender", "birth_date", "unit_number", "items", "status", "bases"]
+    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
+
+
+def total_rows(store: Store, unit_pk: int) -> int:
+    return store.db.execute_sql(
+        "SELECT count(*) FROM enrollment_employee WHERE unit_id = ?", (unit_pk,)
+    ).fetchone()[0]
+
+
+def test_full_then_incremental_equals_the_tax_side(taxside, unit, client, store, unit_pk) -> None:
+    first = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=50).run("incremental")
+    assert first.mode == "full"  # no cursor yet: the first sync is a full one
+    assert first.added == first.changed == unit.employees
+    assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+
+    hired = taxside.sim("POST", f"/units/{unit.unit_id}/hires", {"count": 4})["employee_ids"]
+    taxside.sim("POST", f"/units/{unit.unit_id}/leavers", {"count": 2})
+    taxside.sim("POST", f"/units/{unit.unit_id}/removals", {"count": 3})
+    taxside.sim("POST", f"/units/{unit.unit_id}/base-changes", {"count": 5, "ratio": "1.05"})
+    second = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=3).run("incremental")
+    assert second.mode == "incremental"
+    assert second.added == 4 and second.removed == 3
+    assert second.changed == second.added + second.updated + second.removed
+    assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+
+    log = store.db.execute_sql(
+        "SELECT employee_id, kind, fields FROM enrollment_change WHERE unit_id = ? ORDER BY id",
+        (unit_pk,),
+    ).fetchall()
+    assert {r[0] for r in log if r[1] == "新增"} >= set(hired)
+    changed_fields = [f["field"] for r in log if r[1] == "变更" for f in json.loads(r[2])]
+    assert "缴费基数" in changed_fields and "缴费状态" in changed_fields
+    # Nothing new on the tax side: nothing to do, and nothing written twice.
+    third = EnrollmentSync(store, client, unit_pk, unit.unit_id).run("incremental")
+    assert third.changed == 0
+    assert total_rows(store, unit_pk) == unit.employees + 4
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec"),
+    [("error", {"status": 500}), ("malformed_json", {}), ("wrong_content_type", {}), ("timeout", {"hold_s": 2})],
+)
+def test_fault_mid_feed_resumes_from_the_last_committed_page(
+    taxside, unit, client, store, unit_pk, kind, spec
+) -> None:
+    class FaultAfterTwoPages:
+        calls = 0
+
+        def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                taxside.fault(f"/v1/units/{unit.unit_id}/enrollment", kind, **spec)
+
+    sync = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=10)
+    with pytest.raises(NetworkError) as info:
+        sync.run("full", FaultAfterTwoPages())
+    assert info.value.message  # a Chinese message for the operator
+    state = cursor_state(store, unit_pk)
+    assert state.mode == "full" and not state.complete and state.cursor
+    assert total_rows(store, unit_pk) == 20  # exactly the two committed pages
+    taxside.clear_faults()
+    resumed = sync.run("incremental")  # an unfinished full update is finished first
+    assert resumed.mode == "full"
+    assert resumed.added == unit.employees - 20
+    assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+    assert total_rows(store, unit_pk) == unit.employees
+
+
+def test_full_update_marks_what_the_tax_side_no_longer_lists(unit, client, store, unit_pk) -> None:
+    EnrollmentSync(store, client, unit_pk, unit.unit_id).run("full")
+    # A row the tax side does not have (e.g. a removal this PC never heard of).
+    with store.write() as db:
+        db.execute_sql(
+            "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, "
+            "gender, birth_date, unit_number, items, status, bases, taxside_updated_at, synced_at) "
+            "VALUES (?, 'GHOST', '幽灵', '201', '11010519491231002X', '女', '1949-12-31', 'x', '[]', "
+            "'正常缴费', '{}', 't', 't')",
+            (unit_pk,),
+        )
+    result = EnrollmentSync(store, client, unit_pk, unit.unit_id).run("full")
+    assert result.removed == 1 and result.changed == 1
+    (removed,) = store.db.execute_sql(
+        "SELECT removed FROM enrollment_employee WHERE employee_id = 'GHOST'"
+    ).fetchone()
+    assert removed == NOT_LISTED
+    assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+
+
+def test_sigkill_mid_sync_then_resume(taxside, unit, client, store, unit_pk, tmp_path) -> None:
+    home = store.path.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.sync.enrollment_probe", str(home), taxside.url,
+         str(unit_pk), unit.unit_id, NEW_PASSWORD],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ},
+    )
+    taxside.fault(f"/v1/units/{unit.unit_id}/enrollment", "latency", latency_ms=40)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and total_rows(store, unit_pk) < 30:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(10)
+    taxside.clear_faults()
+    partial = total_rows(store, unit_pk)
+    assert 0 < partial < unit.employees, proc.stderr.read()
+    assert partial % 7 == 0  # only whole pages were ever committed
+    result = EnrollmentSync(store, client, unit_pk, unit.unit_id).run("incremental")
+    assert result.mode == "full"
+    assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+    assert total_rows(store, unit_pk) == unit.employees
