@@ -125,6 +125,7 @@ class EnrollmentSync:
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.page_size = page_size
+        self._log_adds = True
         self.store = store
         self.client = client
         self.unit_id = unit_id
@@ -139,6 +140,8 @@ class EnrollmentSync:
             mode, cursor, generation = "full", None, state.generation + 1
         else:
             cursor, generation = state.cursor, state.generation
+        # The unit's first download (even when resumed) is not a change: the log starts after it.
+        self._log_adds = not (mode == "full" and generation == 1)
         added = updated = removed = pages = 0
         total: int | None = None
         done = 0
@@ -167,7 +170,8 @@ class EnrollmentSync:
                 old = existing.get(e.employee_id)
                 if old is None:
                     added += 1
-                    changes.append(self._change(e.employee_id, values, "新增", [], now))
+                    if self._log_adds:
+                        changes.append(self._change(e.employee_id, values, "新增", [], now))
                 else:
                     diff = [
                         {"field": TRACKED_FIELDS[k], "old": old[k], "new": v}
