@@ -15,41 +15,7 @@ from client.core.store import Store
 from client.errors import NetworkError
 from client.sync.enrollment import NOT_LISTED, EnrollmentSync, _row_values, cursor_state
 from client.sync.taxclient import Employee, TaxClient
-from tests.taxside_fixtures import LiveTaxSide
-
-NEW_PASSWORD = "Secure2025pass"
-
-
-@pytest.fixture
-def unit(taxside: LiveTaxSide):
-    return max(taxside.units, key=lambda u: u.employees)
-
-
-@pytest.fixture
-def client(taxside: LiveTaxSide, unit) -> TaxClient:
-    tc = TaxClient(taxside.url, timeout=1.5)
-    tc.login(unit.unit_id, unit.initial_password)
-    tc.change_password(unit.unit_id, unit.initial_password, NEW_PASSWORD)
-    yield tc
-    tc.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def unit_pk(store: Store, unit) -> int:
-    with store.write() as db:
-        cursor = db.execute_sql(
-            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES (?, ?, ?, ?, '2025-03-15 08:00:00')",
-            (unit.taxpayer_id, unit.unit_id, unit.name, unit.region),
-        )
-    return cursor.lastrowid
+from tests.sync.conftest import NEW_PASSWORD
 
 
 def taxside_set(client: TaxClient, unit_id: str) -> dict[str, dict[str, str]]:
