@@ -15,16 +15,18 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from client import __version__, logs
 from client.api.server import UIServer
+from client.backup import service as backup_service
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
 from client.settings import Settings, prepare_home, resolve_home
+from client.sync.session import SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,14 @@ class Services:
     store: Store
     jobs: JobRunner
     log_path: Path
+    # The logged-in unit and its token: in memory only (client/sync/session.py).
+    session: SessionManager = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session = SessionManager(self.store, self.settings, self.jobs)
 
     def close(self) -> None:
+        self.session.close()
         self.jobs.shutdown()
         self.store.close()
 
@@ -47,10 +55,13 @@ class Services:
 def build_services(home: str | os.PathLike[str] | None = None) -> Services:
     folder = prepare_home(resolve_home(home))
     log_path = logs.setup_logging(folder)
+    backup_service.recover(folder)  # finish or discard a restore that a crash interrupted
+    settings = Settings(folder)
+    backup_service.backup_before_migration(folder, settings)
     store = Store(folder)  # refuses corrupt or newer databases before writing anything
     # Each job gives its worker thread's SQLite connection back when it ends.
     jobs = JobRunner(on_finish=store.db.close)
-    return Services(folder, Settings(folder), store, jobs, log_path)
+    return Services(folder, settings, store, jobs, log_path)
 
 
 class PortInUse(SocialFeeError):
@@ -122,6 +133,8 @@ def run(
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
+    periodic = backup_service.PeriodicBackup(services)
+    periodic.start()
     try:
         if mode == "window":
             reason = gui_available()
@@ -142,5 +155,7 @@ def run(
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        periodic.stop()
+        backup_service.backup_on_exit(services)
         services.close()
         log.info("socialfee stopped")

@@ -30,6 +30,8 @@ class Setting:
     kind: type = str
     minimum: int | None = None
     maximum: int | None = None
+    # Which panel of the settings page shows it: "general", or "backup" (备份恢复).
+    group: str = "general"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -64,6 +66,54 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         10,
         500,
+    ),
+    Setting(
+        "backup_on_exit",
+        "退出时自动备份",
+        1,
+        "选中后，每次退出程序时自动备份一次（自上次备份以来数据没有变化时跳过）。",
+        int,
+        0,
+        1,
+        group="backup",
+    ),
+    Setting(
+        "backup_interval_hours",
+        "定时备份间隔（小时）",
+        8,
+        "程序运行期间每隔这么多小时检查一次，数据有变化就自动备份；填 0 表示不定时备份。",
+        int,
+        0,
+        168,
+        group="backup",
+    ),
+    Setting(
+        "backup_folder",
+        "自动备份位置",
+        "",
+        "自动备份和恢复前安全备份存放的文件夹，留空表示数据目录下的 backups 文件夹。"
+        "建议定期把备份复制到其他磁盘或移动存储设备上。",
+        group="backup",
+    ),
+    Setting(
+        "backup_keep",
+        "自动备份最多保留份数",
+        10,
+        "自动备份超过这个数量时删除最旧的（手动备份不会被自动删除）。",
+        int,
+        1,
+        1000,
+        group="backup",
+    ),
+    Setting(
+        "backup_thin",
+        "按时间稀疏保留",
+        0,
+        "选中后，自动备份保留最近一天的全部，之后每天、每周、每月各保留一份，再受最多保留份数限制。",
+        int,
+        0,
+        1,
+        group="backup",
     ),
 )
 
@@ -133,6 +183,11 @@ class Settings:
             # next save rewrites it.
             return {}
         return data if isinstance(data, dict) else {}
+
+    def reload(self) -> None:
+        """Read the file again (a restore has replaced it)."""
+        with self._lock:
+            self._values = self._read()
 
     def get(self, name: str) -> Any:
         setting = _BY_NAME[name]

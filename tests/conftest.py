@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,34 @@ def csrf_of(client: httpx.Client) -> str:
     marker = 'name="csrf-token" content="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+NEW_PASSWORD = "Shenbao2025"
+
+
+def log_in(services: Services, taxside: object, index: int = 2, password: str = NEW_PASSWORD) -> object:
+    """Register and log in a unit through the session service (first use: the initial
+    password, the forced change, the confirmation); returns its credentials."""
+    services.settings.update({"taxside_url": taxside.url})
+    unit = taxside.unit(index)
+    session = services.session
+    session.lookup(unit.taxpayer_id)
+    view = session.login(unit.unit_id, unit.initial_password)
+    if view.state == "must_change":
+        session.change_initial_password(password, password)
+    session.registration()
+    session.confirm()
+    # The refreshes after login run as jobs: let them finish so tests start from known data.
+    deadline = time.monotonic() + 20
+    while services.jobs.find(active_only=True) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return unit
+
+
+@pytest.fixture
+def logged_in(services: Services, taxside_factory: object) -> object:
+    """A small live tax side (3 units; 0 and 1 share a taxpayer) with unit 2 logged in."""
+    live = taxside_factory(units=3, employees=20)
+    log_in(services, live)
+    services.session.popups_shown = True  # pop-ups have their own browser test
+    return live

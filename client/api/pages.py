@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
 
 from client import settings as settings_mod
 from client.api.context import services
-from client.core import audit, system
+from client.api.login import login_needed, requires_unit
+from client.core import audit, rulecache, system, units
+from rules.model import WAGE_BASE_FUNCTIONS
 
 bp = Blueprint("pages", __name__)
 
@@ -29,7 +32,7 @@ NAV: tuple[NavEntry, ...] = (
         "notices",
         "通知公告",
         "/notices",
-        False,
+        True,
         "查看税务机关发布的政策与通知公告，区分已读、未读；重要公告登录时自动弹出。",
     ),
     NavEntry(
@@ -81,13 +84,56 @@ NAV: tuple[NavEntry, ...] = (
 )
 
 _COMING = {e.path: e for e in NAV if not e.ready}
+_BY_KEY = {e.key: e for e in NAV}
+# Rule-pack home-function keys (docs/rules.md) -> the module page that serves them.
+HOME_FUNCTION_PAGES = {
+    "enrollment": "enrollment",
+    "wage_base_daily": "wage_base",
+    "wage_base_annual": "wage_base",
+    "wage_base_records": "wage_base",
+    "fee_daily": "fee_declaration",
+    "fee_special": "fee_declaration",
+    "fee_records": "fee_declaration",
+    "payment": "payment",
+    "annuity_notice": "payment",
+    "certificate": "certificate",
+    "queries": "queries",
+    "notices": "notices",
+}
+
+
+@dataclass(frozen=True)
+class HomeLink:
+    label: str
+    path: str
+    ready: bool
+
+
+def home_links(region: str, collection_mode: str = "") -> tuple[list[HomeLink], str]:
+    """The region's common functions (首页常用功能) and where the list comes from. A unit
+    whose registration says 税务代征 has no payroll-base functions, whatever the pack lists."""
+    found = rulecache.in_force(region)
+    if found is None:
+        return [HomeLink(e.label, e.path, e.ready) for e in NAV if e.key not in ("home", "settings", "about")], ""
+    links = []
+    for function in found.pack.home_functions:
+        if collection_mode == "税务代征" and function.key in WAGE_BASE_FUNCTIONS:
+            continue
+        entry = _BY_KEY.get(HOME_FUNCTION_PAGES.get(function.key, ""))
+        if entry is not None:
+            links.append(HomeLink(function.label, entry.path, entry.ready))
+    return links, f"{found.pack.name}业务规则 {found.pack.version}"
 
 
 @bp.get("/")
+@requires_unit
 def home() -> str:
     svc = services()
+    unit = svc.session.require_entered()
+    registration = units.registration(unit.unit_id)
+    links, source = home_links(unit.region, registration.collection_mode if registration else "")
     return render_template(
-        "home.html", active="home", modules=[e for e in NAV if e.key != "home"],
+        "home.html", active="home", links=links, links_source=source, unit=unit,
         about=system.about(svc.store, svc.home, svc.log_path),
     )
 
@@ -114,8 +160,10 @@ def about_page() -> str:
 
 
 @bp.get("/<path:path>")
-def coming_soon(path: str) -> str:
+def coming_soon(path: str) -> ResponseReturnValue:
     entry = _COMING.get("/" + path)
     if entry is None:
         abort(404)
+    if (elsewhere := login_needed()) is not None:
+        return elsewhere
     return render_template("coming_soon.html", active=entry.key, entry=entry)

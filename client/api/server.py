@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, g, redirect, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from client.api import errors, jobs, pages, system
+from client.api import backup, errors, jobs, login, notices, pages, system, unit_settings
 from client.api.errors import error_response
 
 if TYPE_CHECKING:
@@ -98,6 +98,10 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(system.bp)
+    app.register_blueprint(backup.bp)
+    app.register_blueprint(login.bp)
+    app.register_blueprint(notices.bp)
+    app.register_blueprint(unit_settings.bp)
     return app
 
 

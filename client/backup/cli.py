@@ -1,10 +1,137 @@
-"""`socialfee backup ...`: backups for administrators (click group mounted by client/cli.py)."""
+"""`socialfee backup ...`: backups for administrators (click group mounted by client/cli.py).
+
+Exit codes: 0 done, 1 refused or failed (one Chinese line on stderr), 2 usage.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
+
+from client.backup import service
+from client.backup.service import BackupInfo
+from client.core.store import DB_FILE
+from client.errors import NotFoundError
+from client.settings import Settings, prepare_home, resolve_home
+
+
+def _home(ctx: click.Context) -> Path:
+    return prepare_home(resolve_home((ctx.find_root().obj or {}).get("home")))
+
+
+def _password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.UsageError("--password-stdin 需要从标准输入读到一行密码")
+    return line
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _describe(info: BackupInfo) -> list[str]:
+    lines = [
+        f"文件：{info.path}",
+        f"大小：{_size(info.size)}　时间：{info.created_at}　程序版本：{info.app_version}"
+        f"　{'已加密' if info.encrypted else '未加密'}",
+    ]
+    if info.schema_version is not None:
+        units = "、".join(u.name for u in info.units) or "（无）"
+        rows = "，".join(f"{k} {v}" for k, v in sorted(info.tables.items()))
+        lines += [f"数据结构版本：{info.schema_version}　单位：{units}", f"行数：{rows}"]
+    return lines
 
 
 @click.group("backup")
 def backup_group() -> None:
     """备份与恢复"""
+
+
+@backup_group.command("create")
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="备份到这个文件夹（默认：设置中的自动备份位置）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取备份密码并加密备份")
+@click.pass_context
+def create(ctx: click.Context, to: Path | None, password_stdin: bool) -> None:
+    """立即备份数据目录"""
+    home = _home(ctx)
+    if not (home / DB_FILE).exists():
+        raise NotFoundError(f"数据目录 {home} 中没有 socialfee 的数据库，无需备份。请用 --home 指定数据目录。")
+    folder = to or service.backup_folder(home, Settings(home))
+    info = service.create_backup(home, folder, password=_password(password_stdin), reason="命令行备份")
+    click.echo("备份完成。")
+    for line in _describe(info):
+        click.echo(line)
+
+
+@backup_group.command("list")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="列出这个文件夹中的备份（默认：自动备份位置）")
+@click.pass_context
+def list_cmd(ctx: click.Context, folder: Path | None) -> None:
+    """列出备份文件（最新的在前）"""
+    home = _home(ctx)
+    folder = folder or service.backup_folder(home, Settings(home))
+    found = service.list_backups(folder)
+    if not found:
+        click.echo(f"{folder} 中没有备份文件。")
+        return
+    for b in found:
+        if b.problem:
+            click.echo(f"{b.name}\t无法读取：{b.problem}")
+            continue
+        units = "已加密" if b.schema_version is None else f"{len(b.units)} 个单位"
+        click.echo(f"{b.name}\t{b.created_at}\t{_size(b.size)}\t{b.reason}\t{units}")
+
+
+@backup_group.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取备份密码")
+@click.pass_context
+def verify(ctx: click.Context, file: Path, password_stdin: bool) -> None:
+    """校验备份：清单、校验和、数据库完整性"""
+    result = service.verify_backup(file, _home(ctx), _password(password_stdin))
+    click.echo("校验通过。")
+    for check in result.checks:
+        click.echo(f"✓ {check}")
+    for line in _describe(result.backup):
+        click.echo(line)
+
+
+@backup_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="不再询问，直接恢复")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取备份密码")
+@click.pass_context
+def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> None:
+    """从备份恢复（先自动做一份当前数据的安全备份）"""
+    from client.app import build_services
+
+    if password_stdin and not yes:
+        raise click.UsageError("使用 --password-stdin 时标准输入不能再用于确认，请同时加 --yes")
+    password = _password(password_stdin)
+    services = build_services(_home(ctx))
+    try:
+        preview = service.restore_preview(services, file, password)
+        for line in _describe(preview.backup):
+            click.echo(line)
+        click.echo("当前数据：单位 " + ("、".join(u.name for u in preview.current_units) or "（无）"))
+        for t in preview.tables:
+            if t.current != t.backup:
+                click.echo(f"  {t.table}：当前 {t.current or 0} 行 → 恢复后 {t.backup or 0} 行")
+        if preview.will_migrate:
+            click.echo("该备份来自旧版本，恢复后会自动升级数据结构。")
+        if not yes and not click.confirm("恢复会用备份替换当前全部数据（会先自动备份当前数据）。确定恢复吗？"):
+            click.echo("已取消，数据未改动。")
+            ctx.exit(1)
+        result = service.restore(services, file, password)
+    finally:
+        services.close()
+    click.echo("恢复完成。")
+    click.echo(f"恢复前的数据已保存为安全备份：{result.safety_backup.path}")
+    click.echo("自动同步与发送已暂停：请先在程序中核对备份之后的申报记录。")

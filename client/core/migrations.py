@@ -110,5 +110,68 @@ def _v3_enrollment(db: peewee.SqliteDatabase) -> None:
     )
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_units, _v2_audit_log, _v3_enrollment)
+def _v4_login_notices_rules(db: peewee.SqliteDatabase) -> None:
+    # The unit keeps its last good registration (JSON as the tax side sent it), the
+    # salted hash behind offline entry, and removed_at for "remove but keep the data".
+    for column in (
+        "registration TEXT NOT NULL DEFAULT ''",
+        "registration_at TEXT",
+        "last_login_at TEXT",
+        "offline_hash TEXT",
+        "removed_at TEXT",
+    ):
+        db.execute_sql(f"ALTER TABLE unit ADD COLUMN {column}")
+    db.execute_sql(
+        """
+        CREATE TABLE rule_pack_cache (
+            region TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            content TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE notice (
+            notice_id TEXT PRIMARY KEY,
+            region TEXT,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            published_on TEXT NOT NULL,
+            valid_until TEXT NOT NULL,
+            importance TEXT NOT NULL,
+            popup INTEGER NOT NULL DEFAULT 0,
+            fetched_at TEXT NOT NULL,
+            read_at TEXT
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX notice_region ON notice (region, published_on)")
+    # Local secrets as salted hashes only (登录密码).
+    db.execute_sql(
+        """
+        CREATE TABLE local_credential (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE refresh_state (
+            feed TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            ok_at TEXT,
+            error TEXT,
+            error_at TEXT,
+            PRIMARY KEY (feed, scope)
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_units, _v2_audit_log, _v3_enrollment, _v4_login_notices_rules)
 LATEST = len(MIGRATIONS)

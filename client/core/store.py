@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import peewee
 
 from client.core import migrations
 from client.core.models import database_proxy
-from client.errors import StoreError
+from client.errors import ConflictError, StoreError
 
 DB_FILE = "socialfee.sqlite3"
 
@@ -57,6 +57,34 @@ def inspect_version(path: Path) -> int:
     return int(version)
 
 
+class TrackedSqliteDatabase(peewee.SqliteDatabase):
+    """Knows the open connection of every thread, so a restore can close them all."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[sqlite3.Connection] = set()
+        self._open_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        with self._open_lock:
+            self._open.add(conn)
+        return conn
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        with self._open_lock:
+            self._open.discard(conn)
+        super()._close(conn)
+
+    def close_all(self) -> None:
+        """Close the connections of every thread; each reconnects at its next query."""
+        with self._lock, self._open_lock:
+            conns, self._open = list(self._open), set()
+            self._state = peewee._ConnectionLocal()  # every thread starts out closed
+        for conn in conns:
+            conn.close()
+
+
 class Store:
     """One open database with its migrations applied."""
 
@@ -72,7 +100,7 @@ class Store:
                     f"请安装新版本后再打开。",
                     code="store_too_new",
                 )
-        self.db = peewee.SqliteDatabase(
+        self.db = TrackedSqliteDatabase(
             str(self.path), pragmas=PRAGMAS, check_same_thread=False, timeout=10
         )
         database_proxy.initialize(self.db)
@@ -111,6 +139,33 @@ class Store:
             if part.exists():
                 total += part.stat().st_size
         return total
+
+    def reopen(self, swap: Callable[[], None]) -> None:
+        """Close the file, let ``swap`` replace it on disk, open it again (restore).
+
+        Writers wait on the write lock meanwhile. The WAL is folded in and the file leaves
+        WAL mode first, so no -wal/-shm of the old file is left to be replayed into the new
+        one. Every thread's connection is closed first; SQLite still refuses the switch
+        while another process has the file open, and then nothing is swapped.
+        """
+        with self._write_lock:
+            self.db.close_all()
+            try:
+                # Leaving WAL mode checkpoints and removes the -wal and -shm files.
+                (mode,) = self.db.execute_sql("PRAGMA journal_mode=DELETE").fetchone()
+            except peewee.OperationalError:
+                mode = "busy"
+            if str(mode).lower() != "delete":
+                raise ConflictError(
+                    "本地数据库仍被其他操作占用，暂时不能替换。请稍后重试；现有数据没有被修改。",
+                    code="store_busy",
+                )
+            self.db.close()
+            try:
+                swap()
+            finally:
+                self.db.connect(reuse_if_open=True)  # the pragmas put it back in WAL mode
+                self.migrate()
 
     def close(self) -> None:
         with self._write_lock:

@@ -35,7 +35,7 @@ def test_error_shape_is_pinned(browser_client: httpx.Client) -> None:
     assert unknown.json()["error"]["message"]
 
 
-def test_pages_for_every_module_answer(browser_client: httpx.Client) -> None:
+def test_pages_for_every_module_answer(logged_in: object, browser_client: httpx.Client) -> None:
     from client.api.pages import NAV
 
     for entry in NAV:

@@ -12,7 +12,7 @@ from tests.e2e.conftest import screenshot
 pytestmark = pytest.mark.e2e
 
 
-def test_walk_every_navigation_entry(app_page) -> None:
+def test_walk_every_navigation_entry(logged_in, app_page) -> None:
     page, problems = app_page
     page.wait_for_load_state("networkidle")
     assert page.title().startswith("首页")
@@ -29,9 +29,9 @@ def test_walk_every_navigation_entry(app_page) -> None:
     assert problems.items == []
 
 
-def test_settings_save_errors_and_reset_with_confirmation(app_page) -> None:
+def test_settings_save_errors_and_reset_with_confirmation(app_page, ui) -> None:
     page, problems = app_page
-    page.goto(page.url.rstrip("/") + "/settings")
+    page.goto(ui.base_url + "/settings")
     page.fill("#setting-page_size", "5")
     page.click("text=保存设置")
     error = page.locator('[data-error-for="page_size"]')
@@ -55,7 +55,7 @@ def test_settings_save_errors_and_reset_with_confirmation(app_page) -> None:
     assert problems.unexpected(400) == []
 
 
-def test_data_check_job_progress_survives_a_reload(app_page, services, monkeypatch) -> None:
+def test_data_check_job_progress_survives_a_reload(app_page, ui, services, monkeypatch) -> None:
     page, problems = app_page
     import threading
 
@@ -70,7 +70,7 @@ def test_data_check_job_progress_survives_a_reload(app_page, services, monkeypat
         return real_check(store, ctx)
 
     monkeypatch.setattr(system, "check_data", slow_check)
-    page.goto(page.url.rstrip("/") + "/settings")
+    page.goto(ui.base_url + "/settings")
     page.click("#check-start")
     label = page.locator("#check-progress .job-label")
     label.wait_for()
@@ -85,11 +85,11 @@ def test_data_check_job_progress_survives_a_reload(app_page, services, monkeypat
     assert problems.items == []
 
 
-def test_audit_table_pages_sorts_selects_and_exports(app_page, services) -> None:
+def test_audit_table_pages_sorts_selects_and_exports(app_page, ui, services) -> None:
     page, problems = app_page
     for i in range(75):
         audit.record(services.store, "导入" if i % 3 == 0 else "导出", f"记录{i:03d}")
-    page.goto(page.url.rstrip("/") + "/settings")
+    page.goto(ui.base_url + "/settings")
     assert page.locator("#check-progress").is_hidden()  # no job, no progress bar
     table = page.locator("#audit-table")
     table.locator("tbody tr").first.wait_for()

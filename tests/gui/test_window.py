@@ -46,6 +46,7 @@ def test_window_shows_the_app_and_closes_cleanly(xvfb: str, tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert "TITLE: 首页 - socialfee 单位社保费管理客户端" in lines, result.stdout
-    assert "HEADING: 首页" in lines
+    # A fresh data directory opens on the login wizard.
+    assert "TITLE: 注册登录 - socialfee 单位社保费管理客户端" in lines, result.stdout
+    assert "HEADING: 注册登录" in lines
     assert lines[-1] == "CLOSED"

@@ -1,4 +1,5 @@
 // Loaded on every page: report script errors visibly instead of failing silently.
+import "./shell.js";
 import { toast } from "./toast.js";
 
 window.addEventListener("unhandledrejection", (event) => {

@@ -1,0 +1,287 @@
+"""The backup file: one file, written whole or not at all (see docs/backup.md).
+
+Layout::
+
+    b"SFBACKUP"  | u32 header length | header JSON | SHA-256 of the header JSON | payload
+
+The payload is a zstd stream of a tar stream whose first member is ``manifest.json``
+and whose other members are ``data/<path in the data directory>``; with a password the
+zstd stream is sealed in AES-256-GCM chunks (client/backup/crypto.py). The manifest names
+the SHA-256 and size of every data member; readers check all of them.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import struct
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+import zstandard
+
+from client.backup import crypto
+from client.backup.crypto import DamagedBackup, KeyParams
+from client.errors import AuthError, StoreError
+
+MAGIC = b"SFBACKUP"
+FORMAT = 1
+SUFFIX = ".sfbak"
+ZSTD_LEVEL = 3
+BUF = 1 << 20
+MAX_HEADER = 1 << 16
+
+Progress = Callable[[int, str], None]  # (bytes done, message); may raise JobCancelled
+
+
+@dataclass(frozen=True)
+class Header:
+    raw: bytes  # magic..header hash: the associated data of every encrypted chunk
+    data: dict[str, Any]
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.data.get("encryption"))
+
+
+def space_error(exc: OSError, where: Path) -> StoreError:
+    """An OSError while writing, in words an administrator can act on."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+        return StoreError(
+            f"写入 {where} 时空间不足（磁盘已满或超出文件大小限制）。请清理空间或换一个位置后重试；"
+            f"现有数据没有被修改。",
+            code="no_space",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(
+            f"没有权限写入 {where}。请换一个有写入权限的位置后重试；现有数据没有被修改。",
+            code="no_permission",
+        )
+    return StoreError(f"写入 {where} 失败（{exc.strerror or exc}）。现有数据没有被修改。", code="write_failed")
+
+
+def _header_bytes(data: dict[str, Any]) -> bytes:
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return MAGIC + struct.pack(">I", len(body)) + body + hashlib.sha256(body).digest()
+
+
+def read_header(fh: BinaryIO, path: Path) -> Header:
+    not_ours = DamagedBackup(f"{path.name} 不是 socialfee 的备份文件，或文件已损坏。", code="not_a_backup")
+    if fh.read(len(MAGIC)) != MAGIC:
+        raise not_ours
+    size_raw = fh.read(4)
+    if len(size_raw) != 4:
+        raise not_ours
+    (size,) = struct.unpack(">I", size_raw)
+    if size > MAX_HEADER:
+        raise not_ours
+    body = fh.read(size)
+    digest = fh.read(32)
+    if len(body) != size or hashlib.sha256(body).digest() != digest:
+        raise DamagedBackup(f"备份文件 {path.name} 的文件头已损坏。请换一份备份。")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise not_ours from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DamagedBackup(
+            f"{path.name} 的备份格式（{data.get('format') if isinstance(data, dict) else '?'}）"
+            f"不被当前版本支持。请安装新版本 socialfee 后再试。",
+            code="backup_format",
+        )
+    return Header(MAGIC + size_raw + body + digest, data)
+
+
+class _Counting:
+    """Reads a source file, reporting progress and giving the job a chance to cancel."""
+
+    def __init__(self, fh: BinaryIO, progress: Progress, base: int, message: str) -> None:
+        self._fh, self._progress, self._done, self._message = fh, progress, base, message
+        self._last = 0.0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._done += len(data)
+        now = time.monotonic()
+        if now - self._last > 0.1 or not data:
+            self._last = now
+            self._progress(self._done, self._message)
+        return data
+
+
+def write(
+    dest: Path,
+    header: dict[str, Any],
+    manifest: dict[str, Any],
+    files: Iterable[tuple[str, Path]],
+    *,
+    password: str | None = None,
+    progress: Progress = lambda done, message: None,
+) -> None:
+    """Write a complete, fsynced backup at ``dest`` (the caller renames it into place)."""
+    header = dict(header, format=FORMAT, compression="zstd")
+    key = None
+    if password:
+        params = KeyParams.new()
+        key = crypto.derive_key(password, params)
+        header["encryption"] = params.to_dict(key)
+    else:
+        header["encryption"] = None
+    raw_header = _header_bytes(header)
+    manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+    done = 0
+    with open(dest, "xb") as out:
+        out.write(raw_header)
+        sink: Any = crypto.EncryptingWriter(out, key, params, raw_header) if key else out
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+        with (
+            compressor.stream_writer(sink, closefd=False, write_size=BUF) as zfh,
+            tarfile.open(fileobj=zfh, mode="w|", bufsize=BUF, format=tarfile.PAX_FORMAT) as tar,
+        ):
+            tar.copybufsize = BUF
+            info = tarfile.TarInfo("manifest.json")
+            info.size, info.mtime = len(manifest_bytes), int(time.time())
+            tar.addfile(info, io.BytesIO(manifest_bytes))
+            for name, source in files:
+                info = tar.gettarinfo(str(source), arcname=f"data/{name}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with open(source, "rb") as src:
+                    tar.addfile(info, _Counting(src, progress, done, f"正在写入 {name}…"))  # type: ignore[arg-type]
+                done += info.size
+        if key:
+            sink.close()
+        crypto.fsync(out)
+
+
+@contextmanager
+def open_payload(path: Path, password: str | None) -> Iterator[tuple[Header, tarfile.TarFile]]:
+    """The header and the member stream of a backup, after the password check."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the errors are worded
+    except FileNotFoundError as exc:
+        raise DamagedBackup(f"找不到备份文件 {path}", code="backup_missing") from exc
+    except OSError as exc:
+        raise DamagedBackup(f"无法读取备份文件 {path}（{exc.strerror or exc}）") from exc
+    with fh:
+        header = read_header(fh, path)
+        source: Any = fh
+        if header.encrypted:
+            if not password:
+                raise AuthError("该备份已加密，请输入备份密码。", code="backup_needs_password")
+            params = KeyParams.from_dict(header.data["encryption"])
+            key = crypto.derive_key(password, params)
+            crypto.check_key(key, header.data["encryption"])
+            source = crypto.DecryptingReader(fh, key, params, header.raw)
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=BUF, closefd=False)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", bufsize=BUF) as tar:
+                yield header, tar
+        except (zstandard.ZstdError, tarfile.TarError, EOFError) as exc:
+            raise DamagedBackup(
+                f"备份文件 {path.name} 已损坏或不完整（{exc}）。请换一份备份。"
+            ) from exc
+
+
+def _read_manifest(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
+    first = tar.next()
+    if first is None or first.name != "manifest.json":
+        raise DamagedBackup(f"备份文件 {path.name} 缺少清单（manifest.json），文件已损坏。")
+    member = tar.extractfile(first)
+    assert member is not None
+    try:
+        manifest = json.loads(member.read())
+    except ValueError as exc:
+        raise DamagedBackup(f"备份文件 {path.name} 的清单已损坏。") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise DamagedBackup(f"备份文件 {path.name} 的清单内容不完整。")
+    return manifest
+
+
+def read_manifest(path: Path, password: str | None) -> tuple[Header, dict[str, Any]]:
+    """Header and manifest only: decompresses no more than the first member."""
+    with open_payload(path, password) as (header, tar):
+        return header, _read_manifest(tar, path)
+
+
+def _safe_name(name: str) -> str | None:
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or not pure.parts or pure.parts[0] != "data" or ".." in pure.parts:
+        return None
+    return str(PurePosixPath(*pure.parts[1:]))
+
+
+def extract(
+    path: Path,
+    target: Path,
+    password: str | None,
+    *,
+    progress: Progress = lambda done, message: None,
+) -> tuple[Header, dict[str, Any]]:
+    """Unpack every data member into ``target`` and prove each against the manifest."""
+    done = 0
+    seen: set[str] = set()
+    with open_payload(path, password) as (header, tar):
+        manifest = _read_manifest(tar, path)
+        expected: dict[str, dict[str, Any]] = manifest["files"]
+        # next(), not iteration: iterating a stream starts again from the manifest.
+        while (member := tar.next()) is not None:
+            name = _safe_name(member.name)
+            if name is None or name not in expected or not member.isfile():
+                raise DamagedBackup(f"备份文件 {path.name} 含有清单之外的内容（{member.name}），已拒绝。")
+            src = tar.extractfile(member)
+            assert src is not None
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            try:
+                with open(dest, "wb") as out:
+                    while chunk := src.read(BUF):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        done += len(chunk)
+                        progress(done, f"正在解压并校验 {name}…")
+                    crypto.fsync(out)
+            except OSError as exc:
+                raise space_error(exc, target) from exc
+            want = expected[name]
+            if digest.hexdigest() != want.get("sha256") or member.size != want.get("size"):
+                raise DamagedBackup(
+                    f"备份文件 {path.name} 中的 {name} 校验和不符：文件已损坏。请换一份备份。",
+                    code="backup_checksum",
+                )
+            seen.add(name)
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise DamagedBackup(
+            f"备份文件 {path.name} 不完整，缺少：{'、'.join(missing)}。请换一份备份。",
+            code="backup_incomplete",
+        )
+    return header, manifest
+
+
+def sha256_file(path: Path, progress: Callable[[int], None] = lambda n: None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(BUF):
+            digest.update(chunk)
+            progress(len(chunk))
+    return digest.hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # directories cannot be opened for fsync there; rename is durable
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
