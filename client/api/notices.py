@@ -39,11 +39,9 @@ def popups() -> ResponseReturnValue:
     """Important unread notices to pop up, once per login (after the refresh ran)."""
     session = services().session
     unit = session.require_entered()
-    if session.popups_shown:
-        return jsonify({"ok": True, "pending": False, "items": []})
-    if session.notices_pending():
-        return jsonify({"ok": True, "pending": True, "items": []})
-    session.popups_shown = True
+    due = session.take_popups()
+    if not due:
+        return jsonify({"ok": True, "pending": due is None, "items": []})
     return jsonify({"ok": True, "pending": False, "items": [n.to_dict() for n in notices.popups(unit.region)]})
 
 

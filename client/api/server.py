@@ -23,7 +23,17 @@ from urllib.parse import urlencode
 from flask import Flask, Response, g, redirect, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from client.api import backup, errors, jobs, login, notices, pages, system, unit_settings
+from client.api import (
+    backup,
+    enrollment,
+    errors,
+    jobs,
+    login,
+    notices,
+    pages,
+    system,
+    unit_settings,
+)
 from client.api.errors import error_response
 
 if TYPE_CHECKING:
@@ -102,6 +112,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(login.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(unit_settings.bp)
+    app.register_blueprint(enrollment.bp)
     return app
 
 

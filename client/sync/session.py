@@ -25,6 +25,7 @@ from client.core.store import Store
 from client.errors import AuthError, NetworkError, NotFoundError, SocialFeeError, ValidationError
 from client.settings import Settings
 from client.sync import refresh
+from client.sync.enrollment import EnrollmentSync
 from client.sync.taxclient import (
     PasswordError,
     TaxClient,
@@ -39,6 +40,7 @@ T = TypeVar("T")
 
 NONE, MUST_CHANGE, CONFIRM, ENTERED = "none", "must_change", "confirm", "entered"
 KIND_LABELS = {"medical": "医疗", "pension": "养老", "unemployment": "失业", "injury": "工伤"}
+ENROLLMENT_SYNC = "enrollment_sync"
 REFRESH_KINDS = {
     "unit_refresh": "更新单位信息",
     "rules_refresh": "更新业务规则",
@@ -345,6 +347,29 @@ class SessionManager:
         job = work[kind]
         return self.jobs.start(kind, REFRESH_KINDS[kind], lambda _ctx: self._call(job), unit_id=unit.local_id)
 
+    def start_enrollment_sync(self, mode: str = "incremental") -> JobInfo:
+        """职工参保信息更新 in the background; the first one for a unit is a full download."""
+        if mode not in ("incremental", "full"):
+            raise ValidationError("更新方式只能是增量更新或全量更新", field="mode")
+        unit = self.require_entered()
+        self.client()
+        local_id = unit.local_id
+        if local_id is None:
+            raise NotLoggedIn("请先登录单位")
+
+        def work(ctx: Any) -> dict[str, Any]:
+            def run(client: TaxClient) -> Any:
+                return EnrollmentSync(self.store, client, local_id, unit.unit_id).run(mode, ctx)
+
+            result = self._call(run)
+            audit.record(
+                self.store, "职工参保信息更新", f"{result.to_dict()['message']}（{mode}）",
+                unit_id=unit.local_id,
+            )
+            return result.to_dict()
+
+        return self.jobs.start(ENROLLMENT_SYNC, "职工参保信息更新", work, unit_id=unit.local_id)
+
     def start_refreshes(self) -> list[JobInfo]:
         started = []
         for kind in REFRESH_KINDS:
@@ -352,7 +377,23 @@ class SessionManager:
                 started.append(self.start_refresh(kind))
             except SocialFeeError as exc:  # one already running, or offline
                 log.info("refresh %s not started: %s", kind, exc.code)
+        try:  # each login brings the enrollment up to date (manual 3.1.4)
+            started.append(self.start_enrollment_sync("incremental"))
+        except SocialFeeError as exc:
+            log.info("enrollment sync not started: %s", exc.code)
         return started
+
+    def take_popups(self) -> bool | None:
+        """Whether this request shows the login pop-ups: True once per login, False after;
+        None while the notices refresh still runs (ask again). Atomic: two pages asking at
+        the same moment never both show them."""
+        with self._lock:
+            if self.popups_shown:
+                return False
+            if self.notices_pending():
+                return None
+            self.popups_shown = True
+            return True
 
     def notices_pending(self) -> bool:
         unit = self.require_entered()

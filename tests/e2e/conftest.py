@@ -57,8 +57,9 @@ class PageProblems:
         return [p for p in self.items if not any(a in p for a in allowed)]
 
     def _failed(self, request: object) -> None:
-        # A download navigation is reported as aborted; it is not a failure.
-        if "net::ERR_ABORTED" in (request.failure or "") and request.resource_type == "document":
+        # Chromium reports requests cut short by leaving the page (and download navigations)
+        # as aborted: the page went away, the request did not fail.
+        if "net::ERR_ABORTED" in (request.failure or ""):
             return
         self.items.append(f"request failed: {request.url} {request.failure}")
 

@@ -29,9 +29,11 @@ def close_popups(page, *, expect: bool = True) -> list[str]:
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(500)
     while heading.count():
-        titles.append(heading.inner_text())
+        title = heading.inner_text()
+        titles.append(title)
         page.click("dialog.dialog[open] >> text=我知道了")
-        heading.wait_for(state="detached")
+        # The next pop-up may open at once: wait for this one to go, not for all of them.
+        page.locator("dialog.dialog[open] h2", has_text=title).wait_for(state="detached")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(300)  # the next pop-up, if any, opens now
     return titles

@@ -105,4 +105,10 @@ export const endpoints = {
   declarationPassword: "/api/unit/password",
   loginPassword: "/api/local-password",
   loginPasswordClear: "/api/local-password/clear",
+  enrollment: "/api/enrollment",
+  enrollmentEmployee: (id) => `/api/enrollment/employees/${encodeURIComponent(id)}`,
+  enrollmentSync: "/api/enrollment/sync",
+  enrollmentExport: "/api/enrollment/export",
+  enrollmentChanges: "/api/enrollment/changes",
+  enrollmentChangesExport: "/api/enrollment/changes/export",
 };

@@ -4,8 +4,8 @@
 import { get } from "./api.js";
 
 export class DataTable {
-  constructor(container, { endpoint, columns, rowKey = "id", selectable = false, pageSize = 50, params = () => ({}), onSelect = () => {} }) {
-    Object.assign(this, { container, endpoint, columns, rowKey, selectable, pageSize, params, onSelect });
+  constructor(container, { endpoint, columns, rowKey = "id", selectable = false, pageSize = 50, params = () => ({}), onSelect = () => {}, onLoad = () => {} }) {
+    Object.assign(this, { container, endpoint, columns, rowKey, selectable, pageSize, params, onSelect, onLoad });
     this.page = 1;
     this.sort = null;
     this.order = "asc";
@@ -54,6 +54,7 @@ export class DataTable {
       this.total = data.total;
       this.page = data.page;
       this.error = null;
+      this.onLoad(data); // the whole answer, for pages that show more than rows (counts)
     } catch (err) {
       this.error = err;
     } finally {
