@@ -26,6 +26,7 @@ from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
 from client.settings import Settings, prepare_home, resolve_home
+from client.sync.scheduler import SyncScheduler
 from client.sync.session import SessionManager
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ def run(
     previous = signal.signal(signal.SIGTERM, _on_signal)
     periodic = backup_service.PeriodicBackup(services)
     periodic.start()
+    scheduler = SyncScheduler(services)
+    scheduler.start()
     try:
         if mode == "window":
             reason = gui_available()
@@ -155,6 +158,7 @@ def run(
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        scheduler.stop()
         periodic.stop()
         backup_service.backup_on_exit(services)
         services.close()

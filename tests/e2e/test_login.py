@@ -116,7 +116,7 @@ def test_every_start_checks_the_password_and_units_can_be_switched_and_removed(
     assert second.name in page.inner_text("#unit-indicator")
     page.click("#unit-manager-open")
     manager = page.locator("#unit-manager")
-    manager.wait_for()
+    manager.locator(f'tr[data-unit-id="{first.unit_id}"]').wait_for()  # rows load after the dialog
     assert manager.locator("tr[data-unit-id]").count() == 2
     screenshot(page, "unit-manager")
     manager.locator(f'tr[data-unit-id="{first.unit_id}"] >> text=切换').click()
@@ -136,12 +136,15 @@ def test_every_start_checks_the_password_and_units_can_be_switched_and_removed(
     manager.locator(f'tr[data-unit-id="{second.unit_id}"] >> text=删除').click()
     page.click("dialog.dialog button:text-is('删除，保留本地数据')")
     page.locator(".toast.success", has_text="已删除单位").wait_for()
+    # The list re-renders after the toast: wait for the row to go rather than count at once.
+    manager.locator(f'tr[data-unit-id="{second.unit_id}"]').wait_for(state="detached")
     assert manager.locator("tr[data-unit-id]").count() == 1
     assert problems.unexpected() == []
     # Logging out goes back to the unit list of the login page.
     page.click("#unit-manager button:text-is('关闭')")
     page.click("#logout")
     page.wait_for_selector("#step-units:not([hidden])")
+    page.locator("#local-units li").first.wait_for()
     assert page.locator("#local-units li").count() == 1
 
 
