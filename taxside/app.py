@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -18,8 +20,14 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from rules.codes import check_taxpayer_id, normalize_text
+from rules.model import PackError, RulePack
+from rules.packs import load_pack, parse_pack
+from rules.wage_base import annual_effective_month
+from taxside import wage_base
 from taxside.db import Store
 from taxside.jsonutil import dumps, loads, raw
+
+log = logging.getLogger("taxside")
 
 MAX_ATTEMPTS = 5
 MAX_PAGE = 5000
@@ -59,9 +67,13 @@ def create_app(
     packs_dir: str | Path | None = None,
     lock_minutes: int = 30,
     token_minutes: int = 120,
+    decision_delay: float | None = None,
 ) -> Flask:
     st = db_path if isinstance(db_path, Store) else Store(db_path)
     st.create()
+    if decision_delay is not None:
+        with st.db.connection_context(), st.write():
+            st.set_meta("decision_delay_seconds", str(decision_delay))
     app = Flask("taxside")
     app.config.update(
         STORE=st,
@@ -349,6 +361,7 @@ def create_session(unit_id: str) -> Response:
     return json_response({
         "token": token, "token_type": "Bearer", "scope": scope,
         "must_change_password": scope != "full", "expires_at": expires.isoformat(),
+        "today": st.today().isoformat(),  # the client decides windows by the tax side's date
     }, 201)
 
 
@@ -434,6 +447,7 @@ def enrollment(unit_id: str) -> Response:
     limit = parse_limit()
     st = store()
     unit_pk = g.unit_pk
+    decide_due(unit_pk)  # decided declarations flow back through this feed
     text = request.args.get("cursor")
     total = None
     if not text:
@@ -476,6 +490,94 @@ def enrollment(unit_id: str) -> Response:
     }
     if total is not None:
         body["total"] = total
+    return json_response(body)
+
+
+# -- payroll-base declarations (manual 3.1.5) ------------------------------------------------
+@functools.lru_cache(maxsize=32)
+def _parsed_pack(path: str, mtime_ns: int, size: int) -> RulePack | None:
+    try:
+        return parse_pack(Path(path).read_text(encoding="utf-8"))
+    except (OSError, PackError) as exc:
+        log.warning("rule pack %s not usable for decisions: %s", path, exc)
+        return None
+
+
+def region_pack(region: str) -> RulePack:
+    """The rules the tax side decides by: the pack it serves, else the bundled one (a test
+    may serve a stub pack that does not parse)."""
+    path = packs_dir() / f"{region}.toml"
+    if path.is_file():
+        stat = path.stat()
+        pack = _parsed_pack(str(path), stat.st_mtime_ns, stat.st_size)
+        if pack is not None:
+            return pack
+    try:
+        return load_pack(region)
+    except PackError:
+        raise ApiError(422, "rules_unavailable", "税务端没有本地区的业务规则，暂不能办理缴费工资申报") from None
+
+
+def decide_due(unit_pk: int | None = None) -> None:
+    """Decide the declarations whose delay has passed (lazily, at the start of a request)."""
+    wage_base.decide_due(store(), region_pack, unit_pk)
+
+
+def _declaration_body() -> tuple[str, list[dict[str, Any]]]:
+    try:
+        value = loads(request.get_data() or b"")
+    except ValueError:
+        raise ApiError(400, "bad_json", "请求内容不是有效的JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "bad_request", "申报内容应为JSON对象")
+    kind = value.get("kind")
+    if not isinstance(kind, str) or kind not in wage_base.KINDS:
+        raise ApiError(400, "bad_request", "申报类型 kind 应为 daily（日常申报）或 annual（年度申报）")
+    rows = value.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ApiError(400, "bad_request", "申报明细 rows 应为非空列表")
+    if len(rows) > wage_base.MAX_ROWS:
+        raise ApiError(
+            400, "bad_request", f"一次申报最多{wage_base.MAX_ROWS}行，本次{len(rows)}行，请分批申报"
+        )
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ApiError(400, "bad_request", f"申报明细第{n}行应为JSON对象")
+    return kind, rows
+
+
+@v1.post("/units/<unit_id>/wage-base-declarations")
+@require_token()
+@idempotent
+def submit_wage_base(unit_id: str) -> Response:
+    kind, rows = _declaration_body()
+    st = store()
+    unit = load_unit(unit_id)
+    pack = region_pack(unit["region"])
+    effective = None
+    if kind == "annual":
+        effective = annual_effective_month(pack, st.today())
+        if effective is None:
+            raise ApiError(
+                422, "annual_window_closed",
+                f"年度缴费工资申报开放时间为{pack.annual_window.describe()}，当前不在开放时间内",
+            )
+    if any(r.get("bases") is not None for r in rows):
+        if not pack.per_item_bases_for_government:
+            raise ApiError(422, "per_item_not_allowed", f"{pack.name}不支持按险种申报缴费工资")
+        if not unit["is_government"]:
+            raise ApiError(422, "per_item_not_allowed", "只有机关事业单位可以按险种申报缴费工资")
+    # Rows are checked at the decision, not here: the answer is "received", as in 3.1.5.
+    return json_response(wage_base.receive(st, unit["pk"], kind, rows, effective), 202)
+
+
+@v1.get("/units/<unit_id>/wage-base-declarations/<declaration_id>")
+@require_token()
+def wage_base_declaration(unit_id: str, declaration_id: str) -> Response:
+    decide_due(g.unit_pk)
+    body = wage_base.answer(store(), g.unit_pk, declaration_id)
+    if body is None:
+        raise ApiError(404, "declaration_not_found", "未找到该缴费工资申报记录")
     return json_response(body)
 
 

@@ -42,11 +42,15 @@ def generate_cmd(db_path: str, units: int, employees: int, seed: int, today: str
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help="税务端数据库文件")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="端口（仅监听127.0.0.1）")
 @click.option("--simulation", is_flag=True, help="开放模拟接口 /sim（人员变动、故障注入等）")
-def serve_cmd(db_path: str, port: int, simulation: bool) -> None:
+@click.option(
+    "--decision-delay", type=click.FloatRange(0, 86_400), default=None,
+    help="缴费工资申报受理后多少秒给出审核结果（默认沿用数据库中的设置，初始为3秒）",
+)
+def serve_cmd(db_path: str, port: int, simulation: bool, decision_delay: float | None) -> None:
     """在 127.0.0.1 上运行参考税务端"""
     from taxside.server import start
 
-    running = start(db_path, simulation=simulation, port=port)
+    running = start(db_path, simulation=simulation, port=port, decision_delay=decision_delay)
     click.echo(f"参考税务端已启动：{running.url}{'（模拟模式）' if simulation else ''}，按 Ctrl+C 停止")
     try:
         while running.thread.is_alive():

@@ -25,6 +25,7 @@ import peewee as pw
 
 SCHEMA_VERSION = "1"
 DEFAULT_TODAY = "2025-03-15"  # fixed business date so generated data is deterministic
+DEFAULT_DECISION_DELAY = 3.0  # seconds before a payroll-base declaration is decided
 
 
 def _now() -> dt.datetime:
@@ -123,6 +124,35 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         body = pw.BlobField()
         created_at = pw.TextField()
 
+    class WageBaseDeclaration(Base):
+        """缴费工资申报: received, then decided lazily once its delay has passed."""
+
+        unit_pk = pw.IntegerField()
+        kind = pw.TextField()  # daily / annual
+        status = pw.TextField()  # processing / accepted / rejected
+        received_at = pw.TextField()
+        received_on = pw.TextField()  # business date at receipt: windows and ranges use it
+        effective_month = pw.TextField(null=True)  # annual: fixed at receipt
+        row_count = pw.IntegerField()
+        decided_at = pw.TextField(null=True)
+        rejections = pw.TextField(null=True)  # JSON list, kept as served
+
+        class Meta:
+            table_name = "wage_base_declaration"
+            indexes = ((("unit_pk", "status"), False), (("status", "received_at"), False))
+
+    class WageBaseRow(Base):
+        declaration_pk = pw.IntegerField()
+        row_no = pw.IntegerField()  # 1-based position in the submitted rows
+        employee_id = pw.TextField(null=True)  # copies of text fields, for queries
+        id_number = pw.TextField(null=True)
+        name = pw.TextField(null=True)
+        data = pw.TextField()  # the submitted row as JSON: checked only at the decision
+
+        class Meta:
+            table_name = "wage_base_row"
+            indexes = ((("declaration_pk", "row_no"), True),)
+
     class Release(Base):
         version = pw.TextField(primary_key=True)
         url = pw.TextField()
@@ -141,7 +171,10 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         Token=Token,
         Idempotency=Idempotency,
         Release=Release,
-        all=[Meta_, ChangeLog, Unit, UnitNumber, Employee, Notice, Token, Idempotency, Release],
+        WageBaseDeclaration=WageBaseDeclaration,
+        WageBaseRow=WageBaseRow,
+        all=[Meta_, ChangeLog, Unit, UnitNumber, Employee, Notice, Token, Idempotency, Release,
+             WageBaseDeclaration, WageBaseRow],
     )
 
 
@@ -187,6 +220,11 @@ class Store:
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.get_meta("today") or DEFAULT_TODAY)
+
+    def decision_delay(self) -> float:
+        """Seconds between receipt and decision of a payroll-base declaration."""
+        value = self.get_meta("decision_delay_seconds")
+        return float(value) if value is not None else DEFAULT_DECISION_DELAY
 
     # -- writes -----------------------------------------------------------------------
     @contextmanager

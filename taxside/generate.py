@@ -65,6 +65,11 @@ def generate(
     taken_ids: set[str] = set()
     taken_numbers: set[str] = set()
     counts = _split(employees, units, rng)
+    # The last 山西 unit is always a government unit (机关事业单位), so every data set can
+    # demonstrate 按险种申报缴费工资. Its government-only draws come from a side generator:
+    # the main stream, and so every other unit, stays as it was.
+    shanxi = [i for i in range(units) if REGIONS[i % len(REGIONS)] == "140000"]
+    forced_government = shanxi[-1] if shanxi else None
     db = store.db
     with db.connection_context(), store.write():
         store.set_meta("today", today)
@@ -79,7 +84,10 @@ def generate(
             region = REGIONS[i % len(REGIONS)]
             area = rng.choice(data.AREAS[region])
             government = rng.random() < 0.1 and i > 1  # units 1-2 are one company
-            taxpayer = data.make_uscc(rng, area, government)
+            forced = i == forced_government and not government
+            side = random.Random(f"{seed}:government:{i}") if forced else rng
+            government = government or forced
+            taxpayer = data.make_uscc(rng, area, government)  # same draws either way
             if i == 0:
                 first_taxpayer = taxpayer
             if i == 1:  # 报验户: the same taxpayer also registered in another region
@@ -107,18 +115,23 @@ def generate(
                 )
             initial_kind = "medical" if "medical" in numbers else rng.choice(kinds)
             initial_number = numbers[initial_kind]
-            name = data.company_name(rng, region, government, area)
+            name = data.company_name(rng, region, government and not forced, area)
+            if forced:
+                name = data.company_name(side, region, True, area)
             if i == 0:
                 first_name = name
             if i == 1:
                 name = first_name
             unit_id = f"U{unit_pk:06d}"
+            registration = "机关单位" if government and not forced else rng.choice(data.REGISTRATION_TYPES)
+            risk_class = rng.choice((1, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8))
+            mode = "税务代征" if rng.random() < 0.2 else "税务自主征收"
+            if forced:  # declares its own bases, so it needs the payroll-base module
+                registration, mode = "机关单位", "税务自主征收"
             unit_rows.append(
                 (
                     unit_pk, unit_id, taxpayer, name, data.tax_authority(region, area),
-                    "机关单位" if government else rng.choice(data.REGISTRATION_TYPES),
-                    region, rng.choice((1, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8)),
-                    "税务代征" if rng.random() < 0.2 else "税务自主征收",
+                    registration, region, risk_class, mode,
                     int(government), initial_number, 0, seq, stamp,
                 )
             )
@@ -131,8 +144,8 @@ def generate(
                 person = data.make_person(rng, region, day, taken_ids)
                 base = data.random_base(rng, region)
                 bases = {item: base for item in data.ITEMS}
-                if government and rng.random() < 0.5:  # 按险种申报: medical base may differ
-                    bases["medical"] = data.random_base(rng, region)
+                if government and side.random() < 0.5:  # 按险种申报: medical base may differ
+                    bases["medical"] = data.random_base(side, region)
                 status = data.STATUS_NORMAL if rng.random() < 0.92 else data.STATUS_STOPPED
                 emp_rows.append(
                     (

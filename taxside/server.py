@@ -62,9 +62,13 @@ def start(
     port: int = 0,
     packs_dir: str | Path | None = None,
     lock_minutes: int = 30,
+    decision_delay: float | None = None,
 ) -> RunningTaxSide:
     """Serve the tax side for ``db_path`` (created when missing) on 127.0.0.1:port."""
-    app = create_app(db_path, simulation=simulation, packs_dir=packs_dir, lock_minutes=lock_minutes)
+    app = create_app(
+        db_path, simulation=simulation, packs_dir=packs_dir, lock_minutes=lock_minutes,
+        decision_delay=decision_delay,
+    )
     server = make_server(HOST, port, app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True  # a held (time-out) request must not keep the process alive
     thread = threading.Thread(

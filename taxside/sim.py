@@ -23,10 +23,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from taxside import data
-from taxside.app import ApiError, body_json, json_response, load_unit, store
+from taxside.app import ApiError, body_json, decide_due, json_response, load_unit, store
 from taxside.db import Store
 
 sim = Blueprint("sim", __name__, url_prefix="/sim")
+MAX_DECISION_DELAY = 86_400
 
 FAULT_KINDS = ("latency", "error", "timeout", "malformed_json", "wrong_content_type", "drop_after_commit")
 StartResponse = Callable[..., Any]
@@ -185,6 +186,47 @@ def install(app: Flask) -> None:
 
 def faults() -> FaultRegistry:
     return current_app.config["FAULTS"]
+
+
+@sim.before_request
+def _decide_declarations() -> None:
+    decide_due()  # /sim calls are a point where due payroll-base declarations get decided
+
+
+def _settings(st: Store) -> dict[str, Any]:
+    return {"decision_delay_seconds": st.decision_delay(), "today": st.today().isoformat()}
+
+
+@sim.get("/settings")
+def get_settings() -> Response:
+    return json_response(_settings(store()))
+
+
+@sim.put("/settings")
+def put_settings() -> Response:
+    """``decision_delay_seconds`` (payroll-base decisions) and ``today`` (business date)."""
+    body = body_json()
+    st = store()
+    delay, today = body.get("decision_delay_seconds"), body.get("today")
+    if delay is not None and (
+        isinstance(delay, bool) or not isinstance(delay, int | float)
+        or not 0 <= delay <= MAX_DECISION_DELAY
+    ):
+        raise ApiError(400, "bad_settings", f"decision_delay_seconds 应为0到{MAX_DECISION_DELAY}之间的秒数")
+    if today is not None:
+        try:
+            today = dt.date.fromisoformat(today).isoformat() if isinstance(today, str) else None
+        except ValueError:
+            today = None
+        if today is None:
+            raise ApiError(400, "bad_settings", "today 应为 YYYY-MM-DD 格式的日期")
+    with st.write():
+        if delay is not None:
+            st.set_meta("decision_delay_seconds", str(delay))
+        if today is not None:
+            st.set_meta("today", today)
+    decide_due()  # a shorter delay takes effect at once
+    return json_response(_settings(st))
 
 
 @sim.post("/faults")

@@ -165,6 +165,11 @@ def forget_password() -> ResponseReturnValue:
 @bp.post("/pause/clear")
 def clear_pause() -> ResponseReturnValue:
     svc = services()
+    paused = service.pause_state(svc.home) or {}
+    seen = len(paused.get("journal_entries") or [])
     service.clear_pause(svc.home)
-    audit.record(svc.store, "恢复后核对完成", "自动同步与发送已恢复")
+    audit.record(
+        svc.store, "恢复后核对完成",
+        f"已查看备份之后的 {seen} 条申报记录；自动同步与发送已恢复" if seen else "自动同步与发送已恢复",
+    )
     return jsonify({"ok": True})

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
-from flask import Blueprint, after_this_request, jsonify, render_template, request, send_file
+from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from client.api.context import services
+from client.api.files import send_xlsx
 from client.api.login import requires_unit
 from client.core import enrollment
 from client.core.paging import PageRequest
@@ -18,28 +17,10 @@ from client.sync.session import ENROLLMENT_SYNC
 
 bp = Blueprint("enrollment", __name__)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 def _unit_pk() -> int:
     unit = services().session.require_entered()
     assert unit.local_id is not None  # an entered unit always has its local row
     return unit.local_id
-
-
-def _xlsx(write: object, name: str) -> ResponseReturnValue:
-    """Write to a temporary file (exports can be large), send it, then remove it."""
-    folder = Path(tempfile.mkdtemp(prefix="sf-export-"))
-    target = folder / name
-    write(target)  # type: ignore[operator]
-
-    @after_this_request
-    def _cleanup(response):  # type: ignore[no-untyped-def]
-        response.call_on_close(lambda: (target.unlink(missing_ok=True), folder.rmdir()))
-        return response
-
-    stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
-    return send_file(target, mimetype=XLSX, as_attachment=True, download_name=f"{target.stem}{stamp}.xlsx")
 
 
 @bp.get("/enrollment")
@@ -102,7 +83,7 @@ def export_employees() -> ResponseReturnValue:
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise ValidationError("选中的职工格式不正确", field="ids")
     store, pk = services().store, _unit_pk()
-    return _xlsx(lambda target: enrollment.export_xlsx(store, pk, target, ids), "参保职工.xlsx")
+    return send_xlsx(lambda target: enrollment.export_xlsx(store, pk, target, ids), "参保职工.xlsx")
 
 
 def _change_args() -> tuple[enrollment.EnrollmentFilter, str, str]:
@@ -133,7 +114,7 @@ def list_changes() -> ResponseReturnValue:
 def export_changes() -> ResponseReturnValue:
     filters, since, until = _change_args()
     store, pk = services().store, _unit_pk()
-    return _xlsx(
+    return send_xlsx(
         lambda target: enrollment.export_changes_xlsx(store, pk, target, filters, since=since, until=until),
         "更新数据.xlsx",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
@@ -12,6 +13,9 @@ from client.api.context import services
 from client.api.login import login_needed, requires_unit
 from client.core import audit, rulecache, system, units
 from rules.model import WAGE_BASE_FUNCTIONS
+
+if TYPE_CHECKING:
+    from client.app import Services
 
 bp = Blueprint("pages", __name__)
 
@@ -47,7 +51,7 @@ NAV: tuple[NavEntry, ...] = (
         "wage_base",
         "缴费工资申报",
         "/wage-base",
-        False,
+        True,
         "日常缴费工资申报与年度缴费工资申报：单个录入、导入 Excel、批量修改、提交申报，"
         "在申报记录中获取反馈。",
     ),
@@ -84,6 +88,16 @@ NAV: tuple[NavEntry, ...] = (
 )
 
 _COMING = {e.path: e for e in NAV if not e.ready}
+# Modules a 税务代征 unit does not have: bases come from the human-resources side.
+HIDDEN_IN_AGENCY_MODE = frozenset({"wage_base"})
+
+
+def visible_nav(svc: Services) -> tuple[NavEntry, ...]:
+    unit = svc.session.view().unit
+    registration = units.registration(unit.unit_id) if unit is not None else None
+    if registration is None or registration.collection_mode != "税务代征":
+        return NAV
+    return tuple(e for e in NAV if e.key not in HIDDEN_IN_AGENCY_MODE)
 _BY_KEY = {e.key: e for e in NAV}
 # Rule-pack home-function keys (docs/rules.md) -> the module page that serves them.
 HOME_FUNCTION_PAGES = {

@@ -33,6 +33,7 @@ from client.api import (
     pages,
     system,
     unit_settings,
+    wage_base,
 )
 from client.api.errors import error_response
 
@@ -102,7 +103,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
 
     @app.context_processor
     def _inject() -> dict[str, object]:
-        return {"csrf_token": csrf_token, "nav": pages.NAV}
+        return {"csrf_token": csrf_token, "nav": pages.visible_nav(services)}
 
     errors.register(app)
     app.register_blueprint(pages.bp)
@@ -113,6 +114,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(notices.bp)
     app.register_blueprint(unit_settings.bp)
     app.register_blueprint(enrollment.bp)
+    app.register_blueprint(wage_base.bp)
     return app
 
 

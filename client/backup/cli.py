@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -42,8 +43,26 @@ def _describe(info: BackupInfo) -> list[str]:
     ]
     if info.schema_version is not None:
         units = "、".join(u.name for u in info.units) or "（无）"
-        rows = "，".join(f"{k} {v}" for k, v in sorted(info.tables.items()))
+        rows = "，".join(f"{service.table_label(k)} {v}" for k, v in sorted(info.tables.items()))
         lines += [f"数据结构版本：{info.schema_version}　单位：{units}", f"行数：{rows}"]
+    return lines
+
+
+def journal_warning(entries: tuple[dict[str, Any], ...]) -> list[str]:
+    """The submissions a restore would make the local data forget, one line each."""
+    if not entries:
+        return []
+    lines = [
+        f"注意：以下 {len(entries)} 条申报记录是在该备份之后提交的或之后状态有变化，备份中没有"
+        f"（或只有旧状态）。其中已发送的已经到达税务端，待提交的可能尚未发送。恢复后请先在"
+        f"「申报记录」中逐条核对税务端的实际结果，再决定是否重新申报，切勿重复提交："
+    ]
+    for e in entries:
+        was = f"（备份中为：{e['backup_state_label']}）" if e.get("backup_state_label") else ""
+        lines.append(
+            f"  {e['created_at']}　{e['unit_name'] or e['unit_id']}　{e['kind_label']}　"
+            f"{e['state_label']}{was}　{e['summary']}"
+        )
     return lines
 
 
@@ -123,9 +142,11 @@ def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> 
         click.echo("当前数据：单位 " + ("、".join(u.name for u in preview.current_units) or "（无）"))
         for t in preview.tables:
             if t.current != t.backup:
-                click.echo(f"  {t.table}：当前 {t.current or 0} 行 → 恢复后 {t.backup or 0} 行")
+                click.echo(f"  {t.label}：当前 {t.current or 0} 行 → 恢复后 {t.backup or 0} 行")
         if preview.will_migrate:
             click.echo("该备份来自旧版本，恢复后会自动升级数据结构。")
+        for line in journal_warning(preview.newer_journal_entries):
+            click.echo(line)
         if not yes and not click.confirm("恢复会用备份替换当前全部数据（会先自动备份当前数据）。确定恢复吗？"):
             click.echo("已取消，数据未改动。")
             ctx.exit(1)
@@ -134,4 +155,5 @@ def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> 
         services.close()
     click.echo("恢复完成。")
     click.echo(f"恢复前的数据已保存为安全备份：{result.safety_backup.path}")
-    click.echo("自动同步与发送已暂停：请先在程序中核对备份之后的申报记录。")
+    click.echo("自动同步与发送已暂停：请先在程序中核对备份之后的申报记录"
+               "（系统设置 → 备份恢复，核对后点「已查看」）。")

@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 from client import __version__
 from client.backup import archive, retention
 from client.backup.crypto import DamagedBackup
-from client.core import audit, migrations
+from client.core import audit, journal, migrations
 from client.core.store import DB_FILE
-from client.errors import ConflictError, StoreError, ValidationError
+from client.errors import ConflictError, JobCancelled, SocialFeeError, StoreError, ValidationError
 from client.settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
     from client.app import Services
+    from client.core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,25 @@ def _reached(step: str) -> None:
 
 
 # --- what a backup holds ----------------------------------------------------------------
+
+# Tables as the restore summary names them; a table not listed here is shown by its name.
+TABLE_LABELS = {
+    "unit": "单位",
+    "enrollment_employee": "职工参保信息",
+    "enrollment_change": "参保信息变更记录",
+    "feed_cursor": "同步进度",
+    "audit_log": "操作日志",
+    "notice": "通知公告",
+    "rule_pack_cache": "规则包缓存",
+    "local_credential": "本机密码",
+    "refresh_state": "刷新状态",
+    "wage_base_draft": "缴费工资申报草稿",
+    "submission": "申报记录（提交日志）",
+}
+
+
+def table_label(name: str) -> str:
+    return TABLE_LABELS.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -89,7 +109,7 @@ class BackupInfo:
     problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"table_labels": {t: table_label(t) for t in self.tables}}
 
 
 def describe_db(path: Path) -> tuple[int, tuple[UnitSummary, ...], dict[str, int]]:
@@ -112,6 +132,28 @@ def describe_db(path: Path) -> tuple[int, tuple[UnitSummary, ...], dict[str, int
     finally:
         conn.close()
     return int(version), units, tables
+
+
+def journal_mark(path: Path) -> dict[str, Any] | None:
+    """Where the submission journal stood in a database: its last id and its open entries.
+
+    Kept in the manifest so a restore can tell exactly which entries of the current data
+    the backup does not have (clocks and same-second timestamps cannot be trusted for that).
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'submission'"
+        ).fetchone():
+            return None
+        (max_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM submission").fetchone()
+        rows = conn.execute(
+            "SELECT id, state FROM submission WHERE state NOT IN (?, ?)",
+            (journal.ACCEPTED, journal.REJECTED),
+        )
+        return {"max_id": int(max_id), "open": {str(i): str(state) for i, state in rows}}
+    finally:
+        conn.close()
 
 
 def _info(path: Path, header: archive.Header, manifest: dict[str, Any] | None) -> BackupInfo:
@@ -141,15 +183,19 @@ def _require(path: Path) -> None:
         raise DamagedBackup(f"找不到备份文件 {path}。请检查路径后重试。", code="backup_missing")
 
 
-def inspect(path: Path, password: str | None = None) -> BackupInfo:
-    """What a backup holds, from its header and manifest (no full decompression)."""
+def _inspect(path: Path, password: str | None) -> tuple[BackupInfo, dict[str, Any] | None]:
     _require(path)
     with open(path, "rb") as fh:
         header = archive.read_header(fh, path)
     if header.encrypted and not password:
-        return _info(path, header, None)
+        return _info(path, header, None), None
     header, manifest = archive.read_manifest(path, password)
-    return _info(path, header, manifest)
+    return _info(path, header, manifest), manifest
+
+
+def inspect(path: Path, password: str | None = None) -> BackupInfo:
+    """What a backup holds, from its header and manifest (no full decompression)."""
+    return _inspect(path, password)[0]
 
 
 # --- folders, names, settings ----------------------------------------------------------
@@ -262,6 +308,7 @@ def create_backup(
             "reason": reason,
             "units": [asdict(u) for u in units],
             "tables": tables,
+            "journal": journal_mark(snap),
             "files": members,
         }
         header = {"created_at": created, "app_version": __version__, "kind": kind, "reason": reason}
@@ -378,6 +425,7 @@ class TableChange:
     table: str
     current: int | None
     backup: int | None
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -394,9 +442,86 @@ class RestorePreview:
         return asdict(self)
 
 
-def journal_entries_after(services: Services, created_at: str) -> tuple[dict[str, Any], ...]:
-    """Hook: submission-journal entries newer than a backup (the journal comes later)."""
-    return ()
+_JOURNAL_COLUMNS = (
+    "s.id, s.unit_id, coalesce(u.name, ''), s.kind, s.state, s.created_at, s.updated_at, "
+    "s.summary, s.row_count, s.operator, s.taxside_id"
+)
+
+
+def journal_entries_after(
+    services: Services, created_at: str, mark: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Submission-journal entries of the current data that a backup does not have.
+
+    With the backup's journal mark (see :func:`journal_mark`): entries created after its
+    last id, and entries that were open in it and have moved on since. Without one (an
+    older backup): entries created or changed since ``created_at``, counting the same
+    second as after, because a missed entry could be declared twice and an extra one only
+    costs a look.
+    """
+    conn = sqlite3.connect(f"{services.store.path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'submission'"
+        ).fetchone():
+            return ()
+        base = f"SELECT {_JOURNAL_COLUMNS} FROM submission s LEFT JOIN unit u ON u.id = s.unit_id"
+        opened: dict[str, str] = {}
+        if mark is not None:
+            last = int(mark.get("max_id", 0))
+            opened = {str(k): str(v) for k, v in dict(mark.get("open") or {}).items()}
+            # Few rows: the new ones and the ones open in the backup (never the whole journal).
+            rows = [
+                r
+                for r in conn.execute(f"{base} WHERE s.id > ? OR s.state NOT IN (?, ?) ORDER BY s.id",
+                                      (last, journal.ACCEPTED, journal.REJECTED))
+                if r[0] > last or opened.get(str(r[0])) != r[4]
+            ]
+            # Entries open in the backup and decided since.
+            decided = [int(k) for k in opened if int(k) <= last]
+            for start in range(0, len(decided), 900):
+                chunk = decided[start : start + 900]
+                rows += conn.execute(
+                    f"{base} WHERE s.id IN ({','.join('?' * len(chunk))}) AND s.state IN (?, ?)",
+                    (*chunk, journal.ACCEPTED, journal.REJECTED),
+                ).fetchall()
+            rows.sort(key=lambda r: r[0])
+        else:
+            since = created_at[:19]
+            rows = conn.execute(
+                f"{base} WHERE julianday(s.created_at) >= julianday(?) "
+                "OR julianday(s.updated_at) >= julianday(?) ORDER BY s.id",
+                (since, since),
+            ).fetchall()
+    except sqlite3.Error:
+        log.warning("could not read the submission journal for the restore summary", exc_info=True)
+        return ()
+    finally:
+        conn.close()
+    found = []
+    for (id_, unit_id, unit_name, kind, state, created, updated, summary, row_count, operator,
+         taxside_id) in rows:
+        in_backup = mark is not None and id_ <= int(mark.get("max_id", 0))
+        before = opened.get(str(id_)) if in_backup else None
+        found.append({
+            "id": id_,
+            "unit_id": unit_id,
+            "unit_name": unit_name,
+            "kind": kind,
+            "kind_label": journal.KIND_LABELS.get(kind, kind),
+            "state": state,
+            "state_label": journal.STATE_LABELS.get(state, state),
+            "created_at": created,
+            "updated_at": updated,
+            "summary": summary,
+            "row_count": row_count,
+            "operator": operator,
+            "taxside_id": taxside_id,
+            # In the backup with an older state (restored, it shows that state again).
+            "in_backup": in_backup,
+            "backup_state_label": journal.STATE_LABELS.get(before, before) if before else None,
+        })
+    return tuple(found)
 
 
 def _refuse_newer(info: BackupInfo) -> None:
@@ -410,16 +535,20 @@ def _refuse_newer(info: BackupInfo) -> None:
 
 
 def restore_preview(services: Services, path: Path, password: str | None = None) -> RestorePreview:
-    info = inspect(Path(path), password)
-    if info.encrypted and not password:
+    info, manifest = _inspect(Path(path), password)
+    if manifest is None:
         archive.read_manifest(Path(path), password)  # raises: the password is needed
     _refuse_newer(info)
     _version, units, current = describe_db(services.store.path)
-    names = sorted(set(current) | set(info.tables))
-    tables = tuple(TableChange(n, current.get(n), info.tables.get(n)) for n in names)
+    # The operator's tables first, in the order of TABLE_LABELS; unknown ones after them.
+    order = {name: i for i, name in enumerate(TABLE_LABELS)}
+    names = sorted(set(current) | set(info.tables), key=lambda n: (order.get(n, len(order)), n))
+    tables = tuple(
+        TableChange(n, current.get(n), info.tables.get(n), table_label(n)) for n in names
+    )
     return RestorePreview(
         info, units, tables, (info.schema_version or 0) < migrations.LATEST,
-        journal_entries_after(services, info.created_at),
+        journal_entries_after(services, info.created_at, (manifest or {}).get("journal")),
     )
 
 
@@ -429,6 +558,7 @@ class RestoreResult:
     safety_backup: BackupInfo
     schema_version: int
     paused: bool
+    newer_journal_entries: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -515,10 +645,12 @@ def restore(
     """Replace the current data by a backup, atomically, after a safety backup."""
     home, path = services.home, Path(path)
     _refuse_if_busy(services, own_job)
-    info = inspect(path, password)
-    if info.encrypted and not password:
+    info, manifest = _inspect(path, password)
+    if manifest is None:
         archive.read_manifest(path, password)
     _refuse_newer(info)
+    # Read before the swap: once restored, the local data no longer has these entries.
+    newer = journal_entries_after(services, info.created_at, manifest.get("journal") if manifest else None)
     # The safety backup runs beside the unpacking (both only read the current data); the
     # swap waits for both. Checksums prove every byte against the manifest, so the
     # restore runs SQLite's quick_check; 校验 runs the full integrity_check.
@@ -543,6 +675,7 @@ def restore(
             "restored_at": dt.datetime.now().isoformat(timespec="seconds"),
             "backup_file": path.name,
             "backup_created_at": info.created_at,
+            "journal_entries": list(newer),
         })
         _fsync_tree(staging)
         progress(1, 1, "正在等待安全备份完成…")
@@ -584,7 +717,7 @@ def restore(
     services.settings.reload()
     _reached("reopened")
     audit.record(services.store, "从备份恢复", f"{path.name}（创建于 {info.created_at}）；安全备份 {safety.name}")
-    return RestoreResult(inspect(path, password), safety, services.store.schema_version, True)
+    return RestoreResult(inspect(path, password), safety, services.store.schema_version, True, newer)
 
 
 # --- paused after restore -----------------------------------------------------------------
@@ -644,22 +777,61 @@ def apply_retention(folder: Path, keep: int, thin: bool, now: dt.datetime | None
     return removed
 
 
-def backup_before(services: Services, reason: str) -> BackupInfo:
-    """An automatic backup before something risky (restore, full sync, migration...).
+class SafetyBackupFailed(StoreError):
+    """The automatic backup before a risky operation failed: the operation must not run."""
 
-    Raises when it fails: the caller must not go on with the risky operation then.
+    code = "safety_backup_failed"
+
+
+def backup_before(
+    services: Services, reason: str, *, progress: ProgressFn = _no_progress
+) -> BackupInfo:
+    """An automatic backup before something risky (restore, full sync, draft import...).
+
+    ``reason`` names the moment, e.g. "全量更新之前". Raises :class:`SafetyBackupFailed`
+    (a StoreError, with the cause in Chinese) when the backup cannot be written: the caller
+    must not go on with the risky operation then.
     """
+    return safety_backup(services.home, services.settings, services.store, reason, progress=progress)
+
+
+def safety_backup(
+    home: Path, settings: Settings, store: Store, reason: str, *, progress: ProgressFn = _no_progress
+) -> BackupInfo:
+    """:func:`backup_before` for code that holds the parts, not the Services (the session)."""
     with _auto_lock:
-        folder = backup_folder(services.home, services.settings)
-        info = create_backup(
-            services.home, folder, password=remembered_password(), reason=reason, kind=KIND_AUTO
-        )
-        apply_retention(folder, services.settings.get("backup_keep"), bool(services.settings.get("backup_thin")))
-        audit.record(services.store, "自动备份", f"{reason}：{info.name}")
-        _write_json_durably(services.home / STATE_FILE, {
-            "fingerprint": _fingerprint(services.home), "last_auto_at": info.created_at,
+        folder = backup_folder(home, settings)
+        try:
+            info = create_backup(
+                home, folder, password=remembered_password(), reason=reason,
+                kind=KIND_AUTO, progress=progress,
+            )
+        except JobCancelled:
+            raise  # the operator cancelled the job: not a failure
+        except Exception as exc:
+            raise _safety_failed(reason, exc, folder) from exc
+        apply_retention(folder, settings.get("backup_keep"), bool(settings.get("backup_thin")))
+        audit.record(store, "自动备份", f"{reason}：{info.name}")
+        _write_json_durably(home / STATE_FILE, {
+            "fingerprint": _fingerprint(home), "last_auto_at": info.created_at,
         })
         return info
+
+
+def _safety_failed(
+    reason: str, exc: Exception, folder: Path,
+    then: str = "请处理上述问题（或在「系统设置 → 备份恢复」中换一个备份位置）后重试。",
+) -> SafetyBackupFailed:
+    if isinstance(exc, SocialFeeError):
+        cause = exc.message
+    elif isinstance(exc, OSError):
+        cause = archive.space_error(exc, folder).message
+    else:
+        log.error("automatic backup (%s) failed", reason, exc_info=exc)
+        cause = f"程序内部错误（{type(exc).__name__}），详情已记录在日志中。"
+    return SafetyBackupFailed(
+        f"自动备份（{reason}）没有完成：{cause} 为保护现有数据，本次操作已中止，没有做任何修改；{then}"
+    )
 
 
 def backup_on_exit(services: Services) -> BackupInfo | None:
@@ -683,10 +855,14 @@ def backup_before_migration(home: Path, settings: Settings) -> BackupInfo | None
     version = inspect_version(db)
     if version >= migrations.LATEST:
         return None  # up to date, or too new (the store refuses it untouched)
-    return create_backup(
-        home, backup_folder(home, settings), password=remembered_password(),
-        reason=f"升级数据结构（版本 {version} → {migrations.LATEST}）之前", kind=KIND_AUTO,
-    )
+    folder = backup_folder(home, settings)
+    reason = f"升级数据结构（版本 {version} → {migrations.LATEST}）之前"
+    try:
+        return create_backup(
+            home, folder, password=remembered_password(), reason=reason, kind=KIND_AUTO
+        )
+    except Exception as exc:  # no upgrade without the copy: the start stops here
+        raise _safety_failed(reason, exc, folder, "请处理上述问题后重新启动程序。") from exc
 
 
 class PeriodicBackup:

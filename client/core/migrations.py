@@ -173,5 +173,68 @@ def _v4_login_notices_rules(db: peewee.SqliteDatabase) -> None:
     )
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_units, _v2_audit_log, _v3_enrollment, _v4_login_notices_rules)
+def _v5_wage_base_and_journal(db: peewee.SqliteDatabase) -> None:
+    # Draft rows of 缴费工资申报, per unit and kind (daily / annual), one per employee.
+    # Money as exact decimal text; '' means "not filled in yet".
+    db.execute_sql(
+        """
+        CREATE TABLE wage_base_draft (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            employee_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            unit_number TEXT NOT NULL,
+            current_base TEXT NOT NULL DEFAULT '',
+            new_base TEXT NOT NULL DEFAULT '',
+            item_bases TEXT NOT NULL DEFAULT '',
+            effective_month TEXT NOT NULL DEFAULT '',
+            warning TEXT NOT NULL DEFAULT '',
+            added_at TEXT NOT NULL,
+            UNIQUE (unit_id, kind, employee_id)
+        )
+        """
+    )
+    for columns in ("name", "id_number"):
+        db.execute_sql(
+            f"CREATE INDEX wage_base_draft_{columns} ON wage_base_draft (unit_id, kind, {columns})"
+        )
+    # The submission journal (outbox): every push is written here before it is sent and
+    # is never deleted. No cascade from unit: the journal outlives a removed unit.
+    db.execute_sql(
+        """
+        CREATE TABLE submission (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id),
+            kind TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            operator TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            taxside_id TEXT,
+            feedback_at TEXT,
+            reasons TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX submission_unit_kind ON submission (unit_id, kind, created_at)")
+    db.execute_sql("CREATE INDEX submission_state ON submission (state)")
+
+
+MIGRATIONS: tuple[Step, ...] = (
+    _v1_units,
+    _v2_audit_log,
+    _v3_enrollment,
+    _v4_login_notices_rules,
+    _v5_wage_base_and_journal,
+)
 LATEST = len(MIGRATIONS)

@@ -1,4 +1,5 @@
-"""Scheduled pulls (apscheduler): the incremental enrollment update every N minutes.
+"""Scheduled work (apscheduler): the incremental enrollment update every N minutes, and the
+sender of the submission journal with feedback polling every M minutes.
 
 The manual warns that a long session misses enrollment changes made meanwhile; this job
 removes that warning. It runs only for an entered, online unit, and never while sync is
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from client.backup import service as backup_service
+from client.core import journal
 from client.errors import SocialFeeError
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_ID = "enrollment_incremental"
+OUTBOX_JOB_ID = "outbox"
 
 
 def scheduled_enrollment_update(services: Services) -> bool:
@@ -34,6 +37,23 @@ def scheduled_enrollment_update(services: Services) -> bool:
         services.session.start_enrollment_sync("incremental")
     except SocialFeeError as exc:  # already running, offline, logged out meanwhile
         log.info("scheduled enrollment update not started: %s", exc.code)
+        return False
+    return True
+
+
+def scheduled_outbox(services: Services) -> bool:
+    """One tick: send queued entries and fetch feedback for 待反馈 ones, when there are any."""
+    view = services.session.view()
+    if not view.entered or view.offline or view.unit is None or view.unit.local_id is None:
+        return False
+    if backup_service.pause_state(services.home) is not None:
+        return False
+    if not any(journal.count_open(services.store, view.unit.local_id).values()):
+        return False
+    try:
+        services.session.start_outbox(feedback=True)
+    except SocialFeeError as exc:
+        log.info("scheduled outbox not started: %s", exc.code)
         return False
     return True
 
@@ -52,6 +72,17 @@ class SyncScheduler:
                 minutes=minutes,
                 args=[self.services],
                 id=JOB_ID,
+                max_instances=1,
+                coalesce=True,
+            )
+        outbox_minutes = int(self.services.settings.get("outbox_minutes"))
+        if outbox_minutes > 0:
+            self._scheduler.add_job(
+                scheduled_outbox,
+                "interval",
+                minutes=outbox_minutes,
+                args=[self.services],
+                id=OUTBOX_JOB_ID,
                 max_instances=1,
                 coalesce=True,
             )

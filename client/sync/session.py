@@ -12,6 +12,7 @@ thread then retries the login and leaves offline mode when it succeeds.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from client import logs
+from client.backup import service as backup_service
 from client.core import audit, passwords, units
 from client.core.jobs import JobInfo, JobRunner
 from client.core.store import Store
@@ -26,6 +28,7 @@ from client.errors import AuthError, NetworkError, NotFoundError, SocialFeeError
 from client.settings import Settings
 from client.sync import refresh
 from client.sync.enrollment import EnrollmentSync
+from client.sync.outbox import FeedbackReport, Outbox
 from client.sync.taxclient import (
     PasswordError,
     TaxClient,
@@ -41,6 +44,7 @@ T = TypeVar("T")
 NONE, MUST_CHANGE, CONFIRM, ENTERED = "none", "must_change", "confirm", "entered"
 KIND_LABELS = {"medical": "医疗", "pension": "养老", "unemployment": "失业", "injury": "工伤"}
 ENROLLMENT_SYNC = "enrollment_sync"
+OUTBOX = "outbox"
 REFRESH_KINDS = {
     "unit_refresh": "更新单位信息",
     "rules_refresh": "更新业务规则",
@@ -116,6 +120,8 @@ class SessionManager:
         self.reconnect_interval = 15.0  # seconds between reconnect attempts
         self.popups_shown = False
         self.client_unlocked = not passwords.login_password_set()
+        self._today: dt.date | None = None  # the tax side's business date, from the login
+        self.outbox = Outbox(store, settings.path.parent)
 
     # -- what the pages see ------------------------------------------------------------------
     def view(self) -> SessionView:
@@ -129,6 +135,11 @@ class SessionManager:
             if self._state != ENTERED or self._unit is None:
                 raise NotLoggedIn("请先登录单位（输入申报密码）")
             return self._unit
+
+    def business_date(self) -> dt.date:
+        """The tax side's date (windows and effective months follow it); ours when offline."""
+        with self._lock:
+            return self._today or dt.date.today()
 
     def client(self) -> TaxClient:
         with self._lock:
@@ -187,6 +198,7 @@ class SessionManager:
                 ) from None
             raise
         logs.register_secret(password)
+        self._today = session.today
         local = units.add_or_restore(self.store, target.unit_id, target.taxpayer_id, target.name, target.region)
         with self._lock:
             self._client, self._password, self._remember = client, password, remember
@@ -358,6 +370,12 @@ class SessionManager:
             raise NotLoggedIn("请先登录单位")
 
         def work(ctx: Any) -> dict[str, Any]:
+            if mode == "full":  # a full update may mark many employees: keep a way back
+                backup_service.safety_backup(
+                    self.settings.path.parent, self.settings, self.store, "全量更新之前",
+                    progress=lambda *_: ctx.progress(0, 0, "正在备份当前数据…"),
+                )
+
             def run(client: TaxClient) -> Any:
                 return EnrollmentSync(self.store, client, local_id, unit.unit_id).run(mode, ctx)
 
@@ -381,7 +399,39 @@ class SessionManager:
             started.append(self.start_enrollment_sync("incremental"))
         except SocialFeeError as exc:
             log.info("enrollment sync not started: %s", exc.code)
+        if not self.outbox.paused():
+            try:  # what was queued while offline goes out now
+                started.append(self.start_outbox())
+            except SocialFeeError as exc:
+                log.info("outbox not started: %s", exc.code)
         return started
+
+    # -- the submission journal ------------------------------------------------------------------
+    def start_outbox(self, *, feedback: bool = False) -> JobInfo:
+        """Send what waits in the journal (and fetch feedback) in the background."""
+        unit = self.require_entered()
+        self.client()
+        local_id = unit.local_id
+        assert local_id is not None
+
+        def work(ctx: Any) -> dict[str, Any]:
+            report = self._call(lambda c: self.outbox.send(c, local_id, unit.unit_id, ctx.progress))
+            result = report.to_dict()
+            if feedback and not report.paused:
+                result["feedback"] = self._call(
+                    lambda c: self.outbox.fetch_feedback(c, local_id, unit.unit_id)
+                ).to_dict()
+            return result
+
+        return self.jobs.start(OUTBOX, "发送申报", work, unit_id=local_id)
+
+    def fetch_feedback(self) -> FeedbackReport:
+        """获取反馈: ask the tax side about every 待反馈 declaration of this unit."""
+        unit = self.require_entered()
+        self.client()
+        assert unit.local_id is not None
+        local_id = unit.local_id
+        return self._call(lambda c: self.outbox.fetch_feedback(c, local_id, unit.unit_id))
 
     def take_popups(self) -> bool | None:
         """Whether this request shows the login pop-ups: True once per login, False after;

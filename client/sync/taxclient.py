@@ -34,12 +34,19 @@ from client.errors import (
 if TYPE_CHECKING:
     from client.settings import Settings
 
-try:  # faster parsing of big feed pages when available
+try:  # faster parsing of big feed pages and encoding of big declarations when available
     import orjson
 
     _loads: Callable[[bytes], Any] = orjson.loads
+
+    def _dumps(value: Any) -> bytes:
+        return orjson.dumps(value)
 except ImportError:  # pragma: no cover
+
     _loads = json.loads
+
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 log = logging.getLogger("socialfee.sync.taxclient")
 
@@ -79,6 +86,7 @@ class Session:
     scope: str  # full / change_password
     must_change_password: bool
     expires_at: dt.datetime
+    today: dt.date | None = None  # the tax side's business date: windows are decided by it
 
     # The token itself stays inside TaxClient (never in a repr or a log).
 
@@ -193,6 +201,39 @@ class IdempotencyOutcome:
 
 
 @dataclass(frozen=True)
+class WageBaseReceipt:
+    """The tax side received a payroll-base declaration (202); the decision comes later."""
+
+    declaration_id: str
+    status: str  # processing
+    received_at: str
+    row_count: int
+    replayed: bool  # the answer of an earlier send under the same key
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    row: int  # 1-based position in the submitted rows
+    employee_id: str | None
+    id_number: str | None
+    name: str | None
+    field: str  # employee / name / id_number / base / effective_month / bases.pension ...
+    message: str
+
+
+@dataclass(frozen=True)
+class WageBaseDecision:
+    declaration_id: str
+    kind: str  # daily / annual
+    status: str  # processing / accepted / rejected
+    received_at: str
+    decided_at: str | None
+    row_count: int
+    rejections: tuple[RowRejection, ...]
+    effective_month: str | None = None  # annual: the month the bases take effect
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3  # total tries, first one included
     backoff_s: float = 0.2  # doubles each time
@@ -274,7 +315,8 @@ class TaxClient:
             headers["Idempotency-Key"] = idempotency_key
         content = None
         if body is not None:
-            content = json.dumps(body, ensure_ascii=False).encode()
+            # Encoded once: every retry under the key sends the very same bytes.
+            content = _dumps(body)
             headers["Content-Type"] = "application/json"
         if safe is None:
             safe = method == "GET" or idempotency_key is not None
@@ -378,9 +420,11 @@ class TaxClient:
         data = result[0]
         try:
             self._token = str(data["token"])
+            today = data.get("today")
             return Session(
                 scope=str(data["scope"]), must_change_password=bool(data["must_change_password"]),
                 expires_at=dt.datetime.fromisoformat(data["expires_at"]),
+                today=dt.date.fromisoformat(today) if today else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed(exc) from None
@@ -506,8 +550,76 @@ class TaxClient:
             cursor = page.next_cursor
 
 
+    # -- payroll-base declarations (manual 3.1.5) ------------------------------------------
+    def submit_wage_base(
+        self, unit_id: str, kind: str, rows: list[dict[str, Any]], *, idempotency_key: str
+    ) -> WageBaseReceipt:
+        """Send a declaration as given. Keep ``idempotency_key`` with the submission before
+        calling: after a NetworkError, ``idempotency_outcome(key)`` tells whether it landed."""
+        result = self._request(
+            "POST", f"/v1/units/{unit_id}/wage-base-declarations", idempotency_key=idempotency_key,
+            body={"kind": kind, "rows": rows},
+        )
+        assert result is not None
+        data, resp = result
+        try:
+            return _receipt(data, replayed=resp.headers.get("Idempotent-Replayed") == "true")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _malformed(exc) from None
+
+    def wage_base_declaration(self, unit_id: str, declaration_id: str) -> WageBaseDecision:
+        data = self._get(f"/v1/units/{unit_id}/wage-base-declarations/{declaration_id}")
+        try:
+            return WageBaseDecision(
+                declaration_id=str(data["declaration_id"]), kind=str(data["kind"]),
+                status=str(data["status"]), received_at=str(data["received_at"]),
+                decided_at=data.get("decided_at"), row_count=int(data["row_count"]),
+                rejections=tuple(
+                    RowRejection(
+                        row=int(r["row"]), employee_id=r.get("employee_id"), id_number=r.get("id_number"),
+                        name=r.get("name"), field=str(r["field"]), message=str(r["message"]),
+                    )
+                    for r in data.get("rejections") or ()
+                ),
+                effective_month=data.get("effective_month"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _malformed(exc) from None
+
+
 def new_idempotency_key() -> str:
     return str(uuid.uuid4())
+
+
+def _receipt(data: Mapping[str, Any], *, replayed: bool) -> WageBaseReceipt:
+    return WageBaseReceipt(
+        declaration_id=str(data["declaration_id"]), status=str(data["status"]),
+        received_at=str(data["received_at"]), row_count=int(data["row_count"]), replayed=replayed,
+    )
+
+
+def receipt_from_outcome(outcome: IdempotencyOutcome) -> WageBaseReceipt | None:
+    """The receipt a declaration sent under a key got, resolved from the key's stored
+    outcome; None when the tax side refused it (see ``stored_error``)."""
+    if not 200 <= outcome.status < 300:
+        return None
+    try:
+        return _receipt(outcome.response, replayed=True)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _malformed(exc) from None
+
+
+def stored_error(outcome: IdempotencyOutcome) -> tuple[str, str]:
+    """(code, message) of a refusal stored under a key, e.g. ("annual_window_closed",
+    "年度缴费工资申报开放时间为…")."""
+    body = outcome.response
+    code = body.get("code") if isinstance(body, Mapping) else None
+    message = body.get("message") if isinstance(body, Mapping) else None
+    if not isinstance(code, str) or not isinstance(message, str):
+        if 200 <= outcome.status < 300:
+            return "", ""  # not an error: the request was accepted
+        return "bad_response", MSG_MALFORMED
+    return code, message
 
 
 def _malformed(exc: Exception) -> NetworkError:

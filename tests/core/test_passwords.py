@@ -93,7 +93,9 @@ def test_a_bad_rule_pack_never_replaces_the_good_one(services) -> None:
     text = bundled_pack_text("110000")
     rulecache.save(services.store, "110000", "2025.07.1", "x", text)
     with pytest.raises(TaxSideRejection):
-        rulecache.save(services.store, "110000", "2025.08.1", "y", text.replace("[late_fee]", "[late_fe]"))
+        rulecache.save(
+            services.store, "110000", "2025.08.1", "y", text.replace("[late_fee]", "[late_fe]")
+        )
     with pytest.raises(TaxSideRejection):
         rulecache.save(services.store, "310000", "2025.07.1", "z", text)  # region mismatch
     found = rulecache.in_force("110000")
@@ -107,12 +109,22 @@ def test_notices_replace_the_region_and_keep_read_marks(services) -> None:
     from types import SimpleNamespace
 
     def notice(nid: str, region: str | None, popup: bool = False) -> SimpleNamespace:
-        return SimpleNamespace(notice_id=nid, region=region, title=f"标题{nid}", body="内容",
-                               published_on=dt.date(2025, 3, 1), valid_until=dt.date(2025, 4, 1),
-                               importance="重要", popup=popup)
+        return SimpleNamespace(
+            notice_id=nid,
+            region=region,
+            title=f"标题{nid}",
+            body="内容",
+            published_on=dt.date(2025, 3, 1),
+            valid_until=dt.date(2025, 4, 1),
+            importance="重要",
+            popup=popup,
+        )
 
     store = services.store
-    assert notices.replace_region(store, "110000", [notice("N1", None, True), notice("N2", "110000")]) == 2
+    assert (
+        notices.replace_region(store, "110000", [notice("N1", None, True), notice("N2", "110000")])
+        == 2
+    )
     notices.mark_read(store, "N2")
     assert [n.notice_id for n in notices.popups("110000")] == ["N1"]
     assert notices.replace_region(store, "110000", [notice("N2", "110000")]) == 0

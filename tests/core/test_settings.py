@@ -26,7 +26,9 @@ def test_home_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert resolve_home(None).name == "socialfee"
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else False, reason="root can write anywhere")
+@pytest.mark.skipif(
+    os.geteuid() == 0 if hasattr(os, "geteuid") else False, reason="root can write anywhere"
+)
 def test_unwritable_home_is_a_clear_error(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()

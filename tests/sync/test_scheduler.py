@@ -7,7 +7,7 @@ import time
 
 from client.app import Services
 from client.backup import service as backup_service
-from client.sync.scheduler import SyncScheduler, scheduled_enrollment_update
+from client.sync.scheduler import JOB_ID, OUTBOX_JOB_ID, SyncScheduler, scheduled_enrollment_update
 from client.sync.session import ENROLLMENT_SYNC
 from tests.conftest import log_in
 
@@ -42,15 +42,16 @@ def test_no_scheduled_update_while_paused_after_restore(services: Services, taxs
 
 
 def test_scheduler_registers_the_interval_from_settings(services: Services) -> None:
-    services.settings.update({"enrollment_sync_minutes": 15})
+    services.settings.update({"enrollment_sync_minutes": 15, "outbox_minutes": 3})
     scheduler = SyncScheduler(services)
     scheduler.start()
     try:
-        (job,) = scheduler._scheduler.get_jobs()
-        assert job.trigger.interval.total_seconds() == 15 * 60
+        jobs = {job.id: job for job in scheduler._scheduler.get_jobs()}
+        assert jobs[JOB_ID].trigger.interval.total_seconds() == 15 * 60
+        assert jobs[OUTBOX_JOB_ID].trigger.interval.total_seconds() == 3 * 60
     finally:
         scheduler.stop()
-    services.settings.update({"enrollment_sync_minutes": 0})
+    services.settings.update({"enrollment_sync_minutes": 0, "outbox_minutes": 0})
     off = SyncScheduler(services)
     off.start()
     try:

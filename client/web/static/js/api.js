@@ -46,6 +46,7 @@ export async function request(method, url, { json, form, signal } = {}) {
 
 export const get = (url, options) => request("GET", url, options);
 export const post = (url, json, options = {}) => request("POST", url, { ...options, json });
+export const put = (url, json, options = {}) => request("PUT", url, { ...options, json });
 
 // Download a file produced by a POST (exports), keeping the server's file name.
 export async function download(url, json) {
@@ -111,4 +112,21 @@ export const endpoints = {
   enrollmentExport: "/api/enrollment/export",
   enrollmentChanges: "/api/enrollment/changes",
   enrollmentChangesExport: "/api/enrollment/changes/export",
+  wageBase: (kind) => `/api/wage-base/${kind}`,
+  wageBaseRows: (kind) => `/api/wage-base/${kind}/rows`,
+  wageBaseRow: (kind, id) => `/api/wage-base/${kind}/rows/${encodeURIComponent(id)}`,
+  wageBaseAdd: (kind) => `/api/wage-base/${kind}/add`,
+  wageBaseBatch: (kind) => `/api/wage-base/${kind}/batch`,
+  wageBaseDelete: (kind) => `/api/wage-base/${kind}/delete`,
+  wageBaseExport: (kind) => `/api/wage-base/${kind}/export`,
+  wageBaseTemplate: (kind) => `/api/wage-base/${kind}/template`,
+  wageBaseInsured: (kind) => `/api/wage-base/${kind}/insured`,
+  wageBaseImport: (kind) => `/api/wage-base/${kind}/import`,
+  wageBaseImportReport: (kind) => `/api/wage-base/${kind}/import-report`,
+  wageBaseSubmit: (kind) => `/api/wage-base/${kind}/submit`,
+  wageBaseRecords: "/api/wage-base/records",
+  wageBaseReasons: (id) => `/api/wage-base/records/${encodeURIComponent(id)}/reasons`,
+  wageBaseFeedback: "/api/wage-base/records/feedback",
+  wageBaseSend: "/api/wage-base/records/send",
+  wageBaseCopyBack: (id) => `/api/wage-base/records/${encodeURIComponent(id)}/copy-back`,
 };

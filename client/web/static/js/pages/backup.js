@@ -44,7 +44,25 @@ function describe(b) {
   ];
   const box = el("div", {}, table(["项目", "内容"], lines));
   const counts = Object.entries(b.tables || {});
-  if (counts.length) box.append(el("p", { class: "muted", text: "各表行数：" + counts.map(([t, n]) => `${t} ${n}`).join("，") }));
+  const label = (t) => b.table_labels?.[t] ?? t;
+  if (counts.length) box.append(el("p", { class: "muted", text: "各表行数：" + counts.map(([t, n]) => `${label(t)} ${n}`).join("，") }));
+  return box;
+}
+
+// Submissions the backup does not have (or has with an older state): the operator checks
+// them in 申报记录 before declaring anything again, so nothing reaches the tax side twice.
+function journalBox(entries, lead) {
+  const rows = entries.map((e) => [
+    when(e.created_at),
+    e.unit_name || String(e.unit_id),
+    e.kind_label,
+    e.backup_state_label ? `${e.state_label}（备份中：${e.backup_state_label}）` : e.state_label,
+    e.summary,
+  ]);
+  const box = el("div", { class: "journal-warning" }, el("p", { class: "error-text", text: lead }));
+  const t = table(["申报时间", "单位", "申报类型", "状态", "内容"], rows);
+  t.classList.add("journal-entries");
+  box.append(t);
   return box;
 }
 
@@ -65,14 +83,22 @@ async function load() {
   const paused = $("backup-paused");
   paused.hidden = !state.paused;
   if (state.paused) {
-    const button = el("button", { class: "btn small", type: "button", text: "我已核对，恢复自动同步" });
+    const entries = state.paused.journal_entries || [];
+    const button = el("button", { class: "btn small primary", type: "button", text: "已查看：我已核对，恢复自动同步与发送" });
     button.addEventListener("click", async () => {
-      await post(endpoints.backupPauseClear, {});
+      try {
+        await post(endpoints.backupPauseClear, {});
+      } catch (err) {
+        toastError(err);
+      }
       load();
     });
     paused.replaceChildren(
-      `已于 ${when(state.paused.restored_at)} 从备份 ${state.paused.backup_file} 恢复：自动同步与发送已暂停，请先核对该备份之后的申报记录。 `,
-      button,
+      el("p", { class: "error-text", text: `已于 ${when(state.paused.restored_at)} 从备份 ${state.paused.backup_file} 恢复：自动同步与发送已暂停，请先核对该备份之后的申报记录。` }),
+      entries.length
+        ? journalBox(entries, `恢复前本机有 ${entries.length} 条申报记录不在该备份中（或状态比备份中新）。它们可能已经到达税务端，也可能还未发送；恢复后本机不再有这些记录（恢复前的安全备份中仍有）。请在「申报记录」中核对税务端的实际结果，再决定是否重新申报，切勿重复提交：`)
+        : el("p", { text: "该备份之后本机没有新的申报记录。" }),
+      el("p", {}, button, " ", el("a", { href: "/wage-base/records", text: "打开申报记录" })),
     );
   }
   renderList();
@@ -156,7 +182,7 @@ async function restoreBackup(b) {
     openDialog({ title: "不能恢复", body: err.message });
     return;
   }
-  const rows = preview.tables.map((t) => [t.table, t.current ?? "—", t.backup ?? "—"]);
+  const rows = preview.tables.map((t) => [t.label || t.table, t.current ?? "—", t.backup ?? "—"]);
   const body = el(
     "div",
     { id: "restore-summary" },
@@ -166,8 +192,9 @@ async function restoreBackup(b) {
     table(["数据表", "当前行数", "备份中行数"], rows),
   );
   if (preview.will_migrate) body.append(el("p", { class: "muted", text: "该备份来自旧版本，恢复后会自动升级数据结构。" }));
-  if (preview.newer_journal_entries.length) {
-    body.append(el("p", { class: "error-text", text: `有 ${preview.newer_journal_entries.length} 条申报记录晚于该备份，恢复后本机将不再有这些记录。` }));
+  const newer = preview.newer_journal_entries;
+  if (newer.length) {
+    body.append(journalBox(newer, `注意：以下 ${newer.length} 条申报记录是在该备份之后提交的或之后状态有变化，备份中没有（或只有旧状态）。其中已发送的已经到达税务端，待提交的可能尚未发送。恢复后请先在「申报记录」中核对，再决定是否重新申报，切勿重复提交。`));
   }
   body.append(el("p", { class: "error-text", text: "恢复会用备份替换当前全部数据。恢复前会自动把当前数据备份一份；恢复后自动同步与发送会暂停，直到您核对完申报记录。" }));
   const ok = await openDialog({ title: "确认从备份恢复", body, buttons: [{ label: "取消", value: false }, { label: "恢复", value: true, danger: true }] });
@@ -183,7 +210,7 @@ async function restoreBackup(b) {
           {},
           el("p", { class: "ok-text", text: `已从 ${r.restored.name} 恢复，数据结构版本 ${r.schema_version}。` }),
           el("p", { text: `恢复前的数据已保存为安全备份：${r.safety_backup.path}` }),
-          el("p", { text: "自动同步与发送已暂停：请先核对该备份之后的申报记录。" }),
+          el("p", { text: "自动同步与发送已暂停：请在本页上方核对该备份之后的申报记录，核对后点「已查看」。" }),
         ),
       });
       location.reload(); // settings came back with the data

@@ -1,0 +1,313 @@
+"""缴费工资申报 (manual 3.1.5): the daily and annual drafts, import, submit, 申报记录."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file
+from flask.typing import ResponseReturnValue
+
+from client.api.context import services
+from client.api.files import XLSX, send_xlsx
+from client.api.login import requires_unit
+from client.backup import service as backup_service
+from client.core import audit, journal, rulecache, units, wage_base, wage_import
+from client.core.enrollment import ID_TYPES
+from client.core.paging import PageRequest
+from client.errors import NotFoundError, ValidationError
+from client.sync.session import OUTBOX
+
+bp = Blueprint("wage_base", __name__)
+
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+SHOWN_PROBLEMS = 500  # the page lists this many; the error report has them all
+WAGE_BASE_KINDS = tuple(wage_base.JOURNAL_KIND.values())
+
+
+def _context(kind: str) -> wage_base.DraftContext:
+    svc = services()
+    unit = svc.session.require_entered()
+    assert unit.local_id is not None
+    found = rulecache.in_force(unit.region)
+    if found is None:
+        raise NotFoundError(f"没有 {unit.region_label} 的业务规则，请先更新业务规则", code="no_rule_pack")
+    registration = units.registration(unit.unit_id)
+    collection_mode = registration.collection_mode if registration else found.pack.collection_mode
+    if collection_mode == "税务代征" or not found.pack.has_wage_base_module:
+        raise NotFoundError(
+            "本单位为税务代征模式，缴费工资由人社部门确认，本客户端不提供缴费工资申报", code="module_hidden"
+        )
+    per_item = wage_base.pack_allows_per_item(found.pack, bool(registration and registration.is_government))
+    return wage_base.DraftContext(unit.local_id, kind, found.pack, svc.session.business_date(), per_item)
+
+
+def _json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _ids(body: dict[str, Any]) -> list[int]:
+    ids = body.get("ids")
+    if not isinstance(ids, list):
+        raise ValidationError("请先选择要操作的行", field="ids")
+    return wage_base.normalise_ids(ids)
+
+
+def _report_path(kind: str) -> Any:
+    return services().home / "reports" / f"wage-base-{kind}-import-errors.xlsx"
+
+
+# -- pages ---------------------------------------------------------------------------------------
+@bp.get("/wage-base")
+@requires_unit
+def wage_base_home() -> ResponseReturnValue:
+    return redirect("/wage-base/daily")
+
+
+@bp.get("/wage-base/<any(daily, annual):kind>")
+@requires_unit
+def draft_page(kind: str) -> ResponseReturnValue:
+    svc = services()
+    ctx = _context(kind)
+    return render_template(
+        "wage_base.html", active="wage_base", tab=kind, kind=kind, label=wage_base.KIND_LABELS[kind],
+        info=wage_base.summary(svc.store, ctx), id_types=ID_TYPES,
+        unit_numbers=wage_base.unit_numbers(svc.store, ctx.unit_pk), page_size=svc.settings.get("page_size"),
+    )
+
+
+@bp.get("/wage-base/records")
+@requires_unit
+def records_page() -> ResponseReturnValue:
+    _context("daily")
+    return render_template(
+        "wage_base_records.html", active="wage_base", tab="records", states=journal.STATE_LABELS,
+        page_size=services().settings.get("page_size"),
+    )
+
+
+# -- the draft ---------------------------------------------------------------------------------------
+@bp.get("/api/wage-base/<any(daily, annual):kind>")
+@requires_unit
+def list_rows(kind: str) -> ResponseReturnValue:
+    svc = services()
+    ctx = _context(kind)
+    page = wage_base.search(
+        svc.store, ctx, PageRequest.parse(request.args, svc.settings.get("page_size")),
+        wage_base.DraftFilter.parse(request.args),
+    )
+    return jsonify({"ok": True, **page.to_dict(), "summary": wage_base.summary(svc.store, ctx).__dict__})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/rows")
+@requires_unit
+def add_row(kind: str) -> ResponseReturnValue:
+    body = _json()
+    row = wage_base.add_one(
+        services().store, _context(kind), str(body.get("employee_id", "")), str(body.get("new_base", "")),
+        str(body.get("effective_month", "")), body.get("item_bases") or None,
+    )
+    return jsonify({"ok": True, "row": row}), 201
+
+
+@bp.put("/api/wage-base/<any(daily, annual):kind>/rows/<int:row_id>")
+@requires_unit
+def update_row(kind: str, row_id: int) -> ResponseReturnValue:
+    body = _json()
+    row = wage_base.update_row(
+        services().store, _context(kind), row_id, str(body.get("new_base", "")),
+        str(body.get("effective_month", "")), body.get("item_bases") or None,
+    )
+    return jsonify({"ok": True, "row": row})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/add")
+@requires_unit
+def add_many(kind: str) -> ResponseReturnValue:
+    body, svc = _json(), services()
+    ctx = _context(kind)
+    if body.get("mode") == "unit_number":
+        result = wage_base.add_by_unit_number(svc.store, ctx, str(body.get("unit_number", "")))
+    elif body.get("mode") == "normal":
+        result = wage_base.add_all_normal(svc.store, ctx)
+    else:
+        raise ValidationError("添加方式不正确", field="mode")
+    return jsonify({"ok": True, "added": result.added, "already": result.already, "message": result.message})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/batch")
+@requires_unit
+def batch_modify(kind: str) -> ResponseReturnValue:
+    body = _json()
+    changed = wage_base.batch_modify(
+        services().store, _context(kind), _ids(body),
+        effective_month=str(body.get("effective_month", "")), ratio_percent=str(body.get("ratio_percent", "")),
+        amount=str(body.get("amount", "")), basis=str(body.get("basis", "current")),
+    )
+    return jsonify({"ok": True, "changed": changed, "message": f"已修改 {changed} 行"})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/delete")
+@requires_unit
+def delete_rows(kind: str) -> ResponseReturnValue:
+    deleted = wage_base.delete_rows(services().store, _context(kind), _ids(_json()))
+    return jsonify({"ok": True, "deleted": deleted, "message": f"已删除 {deleted} 行"})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/export")
+@requires_unit
+def export_rows(kind: str) -> ResponseReturnValue:
+    body, svc = _json(), services()
+    ctx = _context(kind)
+    ids = _ids(body) if body.get("ids") is not None else None
+    name = f"{wage_base.KIND_LABELS[kind]}.xlsx"
+    return send_xlsx(lambda target: wage_base.export_xlsx(svc.store, ctx, ids, target), name)
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/template")
+@requires_unit
+def template(kind: str) -> ResponseReturnValue:
+    _context(kind)
+    return send_xlsx(lambda target: wage_import.write_template(target, kind), f"{wage_base.KIND_LABELS[kind]}导入模板.xlsx",
+                     stamp=False)
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/insured")
+@requires_unit
+def insured(kind: str) -> ResponseReturnValue:
+    """下载参保职工: the insured employees in the import format, to fill in offline."""
+    svc = services()
+    ctx = _context(kind)
+    employees = wage_base.insured_employees(svc.store, ctx.unit_pk)
+    return send_xlsx(lambda target: wage_import.write_template(target, kind, employees), "参保职工.xlsx")
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/import")
+@requires_unit
+def import_file(kind: str) -> ResponseReturnValue:
+    svc = services()
+    ctx = _context(kind)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("请选择要导入的文件", field="file")
+    # Asked before the file is read: the operator decides first, the draft stays as it is.
+    existing = wage_base.confirm_replace(svc.store, ctx, request.form.get("replace") == "1")
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationError("文件超过 64 MB，请拆分后分别导入", field="file")
+    result = wage_import.import_file(data, upload.filename, wage_base.enrolled(svc.store, ctx.unit_pk), ctx)
+    if existing:
+        backup_service.backup_before(svc, "导入覆盖缴费工资申报列表之前")
+    saved = wage_base.save_import(svc.store, ctx, result, replace=True)
+    report = _report_path(kind)
+    if result.problems:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        wage_import.write_error_report(result, report)
+    else:
+        report.unlink(missing_ok=True)
+    errors = sum(1 for p in result.problems if p.severity == "error")
+    audit.record(svc.store, f"导入{wage_base.KIND_LABELS[kind]}", f"{upload.filename}：导入 {saved} 行，{errors} 个错误",
+                 unit_id=ctx.unit_pk)
+    bad_rows = len({p.row for p in result.problems if p.severity == "error"})
+    return jsonify({
+        "ok": True, "imported": saved, "total_rows": result.total_rows, "bad_rows": bad_rows,
+        "problem_count": len(result.problems),
+        "problems": [p.__dict__ for p in result.problems[:SHOWN_PROBLEMS]],
+        "report": bool(result.problems),
+        "message": f"共 {result.total_rows} 行：导入 {saved} 行" + (f"，{bad_rows} 行有错误未导入" if bad_rows else ""),
+    })
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/import-report")
+@requires_unit
+def import_report(kind: str) -> ResponseReturnValue:
+    report = _report_path(kind)
+    if not report.exists():
+        raise NotFoundError("没有可下载的错误报告", code="no_report")
+    return send_file(report, mimetype=XLSX, as_attachment=True, download_name="导入错误报告.xlsx")
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/submit")
+@requires_unit
+def submit(kind: str) -> ResponseReturnValue:
+    svc = services()
+    ctx = _context(kind)
+    entry_id = wage_base.submit(svc.store, ctx, audit.current_operator(), confirmed=bool(_json().get("confirmed")))
+    entry = journal.get(svc.store, entry_id)
+    audit.record(svc.store, f"提交{wage_base.KIND_LABELS[kind]}", entry.summary, unit_id=ctx.unit_pk)
+    job = None
+    message = "申报已保存，正在发送到税务端"
+    if svc.session.outbox.paused():
+        message = "申报已保存为待提交。恢复备份后发送已暂停，请先在「系统设置 > 备份与恢复」中查看备份之后的申报记录"
+    elif svc.session.view().offline:
+        message = "离线模式：申报已保存为待提交，恢复连接后自动发送"
+    else:
+        job = svc.session.start_outbox().to_dict()
+    return jsonify({"ok": True, "entry": entry.to_dict(), "job": job, "message": message}), 201
+
+
+# -- 申报记录 --------------------------------------------------------------------------------------------
+@bp.get("/api/wage-base/records")
+@requires_unit
+def list_records() -> ResponseReturnValue:
+    svc = services()
+    ctx = _context("daily")
+    page = journal.search(
+        svc.store, ctx.unit_pk, WAGE_BASE_KINDS, PageRequest.parse(request.args, svc.settings.get("page_size")),
+        journal.JournalFilter.parse(request.args),
+    )
+    return jsonify({"ok": True, **page.to_dict(), "open": journal.count_open(svc.store, ctx.unit_pk)})
+
+
+@bp.get("/api/wage-base/records/<int:entry_id>/reasons")
+@requires_unit
+def record_reasons(entry_id: int) -> ResponseReturnValue:
+    ctx = _context("daily")
+    page = wage_base.reasons_page(services().store, ctx.unit_pk, entry_id, PageRequest.parse(request.args, 20))
+    return jsonify({"ok": True, **page.to_dict()})
+
+
+@bp.post("/api/wage-base/records/feedback")
+@requires_unit
+def fetch_feedback() -> ResponseReturnValue:
+    """获取反馈: 无需获取反馈 when nothing waits; otherwise ask the tax side."""
+    svc = services()
+    ctx = _context("daily")
+    if not journal.count_open(svc.store, ctx.unit_pk)[journal.AWAITING]:
+        return jsonify({"ok": True, "message": "无需获取反馈", "checked": 0})
+    report = svc.session.fetch_feedback()
+    return jsonify({"ok": True, **report.to_dict()})
+
+
+@bp.post("/api/wage-base/records/send")
+@requires_unit
+def send_pending() -> ResponseReturnValue:
+    """发送待提交: what waits in the journal goes out now (also resolves 待确认)."""
+    svc = services()
+    ctx = _context("daily")
+    if not any(journal.count_open(svc.store, ctx.unit_pk)[s] for s in journal.TO_SEND):
+        return jsonify({"ok": True, "message": "没有待发送的申报", "job": None})
+    if svc.session.outbox.paused():
+        raise ValidationError(
+            "恢复备份后发送已暂停，请先在「系统设置 > 备份与恢复」中查看备份之后的申报记录", field="send"
+        )
+    return jsonify({"ok": True, "job": svc.session.start_outbox().to_dict(), "message": "正在发送"}), 202
+
+
+@bp.get("/api/wage-base/records/send")
+@requires_unit
+def sending_state() -> ResponseReturnValue:
+    svc = services()
+    unit = svc.session.require_entered()
+    jobs = svc.jobs.find(kind=OUTBOX, unit_id=unit.local_id, active_only=True)
+    return jsonify({"ok": True, "job": jobs[0].to_dict() if jobs else None})
+
+
+@bp.post("/api/wage-base/records/<int:entry_id>/copy-back")
+@requires_unit
+def copy_back(entry_id: int) -> ResponseReturnValue:
+    svc = services()
+    entry = journal.get(svc.store, entry_id)
+    kind = wage_base.DAILY if entry.kind == "wage_base_daily" else wage_base.ANNUAL
+    result = wage_base.copy_back(svc.store, _context(kind), entry_id)
+    return jsonify({"ok": True, "kind": kind, "message": f"已复制 {result.added + result.already} 行到申报列表，请修改后重新提交"})

@@ -1,0 +1,679 @@
+"""缴费工资申报 drafts (manual 3.1.5): what the operator prepares before submitting.
+
+A draft is a list of rows per unit and kind (日常 / 年度), one per employee, kept in the
+database so it survives leaving the page, a restart and a power cut. Rows come from the
+synced enrollment (add one, all 正常缴费, by unit number), from an imported file
+(client/core/wage_import.py) or back from a rejected declaration. Submitting writes one
+journal entry and empties the draft in the same transaction (client/core/journal.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from client.core import journal
+from client.core.enrollment import ID_TYPES, ITEM_NAMES
+from client.core.paging import Page, PageRequest
+from client.core.store import Store
+from client.core.wage_import import Enrolled, ImportResult
+from client.errors import ConflictError, NotFoundError, ValidationError
+from rules import wage_base as wage_rules
+from rules.codes import normalize_id_number, normalize_name
+from rules.model import RulePack
+from rules.periods import Period, parse_period
+
+DAILY, ANNUAL = "daily", "annual"
+KIND_LABELS = {DAILY: "日常缴费工资申报", ANNUAL: "年度缴费工资申报"}
+JOURNAL_KIND = {DAILY: "wage_base_daily", ANNUAL: "wage_base_annual"}
+SORTABLE = {"name": "name", "id_number": "id_number", "new_base": "CAST(new_base AS REAL)"}
+CENT = Decimal("0.01")
+EXPORT_HEADER = ("姓名", "证件类型", "证件号码", "新缴费工资", "生效年月", "单位编号", "当前缴费工资", "提示")
+_COLUMNS = (
+    "id, employee_id, name, id_type, id_number, unit_number, current_base, new_base, "
+    "item_bases, effective_month, warning"
+)
+
+
+@dataclass(frozen=True)
+class DraftContext:
+    """What the rules say for one unit's draft today (the tax side's business date)."""
+
+    unit_pk: int
+    kind: str
+    pack: RulePack
+    today: dt.date
+    per_item_allowed: bool  # 按险种申报缴费工资: government unit and the pack allows it
+
+    def __post_init__(self) -> None:
+        if self.kind not in KIND_LABELS:
+            raise ValidationError("申报类型只能是日常或年度", field="kind")
+
+    @property
+    def annual_month(self) -> Period | None:
+        return wage_rules.annual_effective_month(self.pack, self.today)
+
+    @property
+    def effective_range(self) -> tuple[Period, Period]:
+        return wage_rules.daily_effective_range(self.pack, self.today)
+
+    def require_open(self) -> None:
+        if self.kind == ANNUAL and self.annual_month is None:
+            raise ConflictError(
+                f"年度缴费工资申报开放时间为{self.pack.annual_window.describe()}，当前不在开放时间内",
+                code="annual_window_closed",
+            )
+
+    # RowRules for the import parser and for every change to a row
+    def check_month(self, month: str) -> str | None:
+        first, last = self.effective_range
+        try:
+            period = parse_period(month)
+        except ValueError as exc:
+            return str(exc)
+        if not first <= period <= last:
+            return f"生效年月 {period} 超出允许范围（{first}-{last}）"
+        return None
+
+    def check_base(self, month: str | None, base: Decimal) -> str | None:
+        if base == 0:
+            return "新缴费工资为 0，提交时需确认"
+        period = parse_period(month) if month else self.annual_month
+        if period is None:
+            period = Period(self.today.year, self.today.month)
+        found = wage_rules.check_base(self.pack, period, base)
+        return found.message if found else None
+
+
+@dataclass(frozen=True)
+class DraftSummary:
+    kind: str
+    label: str
+    count: int
+    missing: int  # rows without base or effective month: submitting is blocked
+    zero: int
+    warnings: int
+    annual_open: bool
+    annual_window: str
+    annual_month: str
+    month_range: tuple[str, str]
+    per_item_allowed: bool
+    items: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DraftFilter:
+    name: str = ""
+    id_type: str = ""
+    id_number: str = ""
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> DraftFilter:
+        id_type = args.get("id_type", "").strip()
+        if id_type and id_type not in ID_TYPES:
+            raise ValidationError("证件类型不正确", field="id_type")
+        return cls(normalize_name(args.get("name", "")), id_type, normalize_id_number(args.get("id_number", "")))
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(sep=" ", timespec="seconds")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _missing_sql(ctx: DraftContext) -> str:
+    if ctx.kind == DAILY:
+        return "((new_base = '' AND item_bases = '') OR effective_month = '')"
+    return "(new_base = '' AND item_bases = '')"
+
+
+def summary(store: Store, ctx: DraftContext) -> DraftSummary:
+    row = store.db.execute_sql(
+        f"SELECT count(*), coalesce(sum({_missing_sql(ctx)}), 0), "
+        "coalesce(sum(new_base != '' AND CAST(new_base AS REAL) = 0), 0), "
+        "coalesce(sum(warning != ''), 0) FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
+        (ctx.unit_pk, ctx.kind),
+    ).fetchone()
+    first, last = ctx.effective_range
+    annual = ctx.annual_month
+    return DraftSummary(
+        ctx.kind, KIND_LABELS[ctx.kind], int(row[0]), int(row[1]), int(row[2]), int(row[3]),
+        annual is not None, ctx.pack.annual_window.describe(), str(annual or ""),
+        (str(first), str(last)), ctx.per_item_allowed, dict(ITEM_NAMES),
+    )
+
+
+def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
+    (pk, employee_id, name, id_type, id_number, unit_number, current, new, item_bases, month, warning) = row
+    return {
+        "id": pk,
+        "employee_id": employee_id,
+        "name": name,
+        "id_type": id_type,
+        "id_type_name": ID_TYPES.get(id_type, id_type),
+        "id_number": id_number,
+        "unit_number": unit_number,
+        "current_base": current,
+        "new_base": new,
+        "item_bases": json.loads(item_bases) if item_bases else {},
+        "effective_month": month,
+        "warning": warning,
+    }
+
+
+def search(store: Store, ctx: DraftContext, request: PageRequest, filters: DraftFilter) -> Page:
+    clauses, params = ["unit_id = ?", "kind = ?"], [ctx.unit_pk, ctx.kind]
+    for column in ("name", "id_type", "id_number"):
+        value = getattr(filters, column)
+        if value:  # 查询: exact match on the person elements (manual 3.1.5.1)
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if request.sort is not None and request.sort not in SORTABLE:
+        raise ValidationError(f"不能按「{request.sort}」排序", field="sort")
+    order = SORTABLE.get(request.sort or "", "id")
+    direction = "DESC" if request.descending else "ASC"
+    where = " AND ".join(clauses)
+    (total,) = store.db.execute_sql(f"SELECT count(*) FROM wage_base_draft WHERE {where}", params).fetchone()
+    rows = store.db.execute_sql(
+        f"SELECT {_COLUMNS} FROM wage_base_draft WHERE {where} ORDER BY {order} {direction}, id {direction} "
+        "LIMIT ? OFFSET ?",
+        [*params, request.size, (request.page - 1) * request.size],
+    ).fetchall()
+    return Page([_row_dict(r) for r in rows], int(total), request.page, request.size)
+
+
+# -- employees to add ------------------------------------------------------------------------
+def _pension_base(bases: str) -> str:
+    values = json.loads(bases) if bases else {}
+    return str(values.get("pension") or next(iter(values.values()), ""))
+
+
+def enrolled(store: Store, unit_pk: int, *, normal_only: bool = True) -> dict[str, Enrolled]:
+    """The unit's synced employees keyed by ID number (the import matches on it)."""
+    sql = (
+        "SELECT employee_id, name, id_type, id_number, unit_number, status, bases FROM enrollment_employee "
+        "WHERE unit_id = ? AND removed = 0"
+    )
+    if normal_only:
+        sql += " AND status = '正常缴费'"
+    return {
+        r[3]: Enrolled(r[0], r[1], r[2], r[3], r[4], r[5], _pension_base(r[6]))
+        for r in store.db.execute_sql(sql, (unit_pk,)).fetchall()
+    }
+
+
+def insured_employees(store: Store, unit_pk: int) -> Iterable[Enrolled]:
+    """下载参保职工: the unit's 正常缴费 employees, in name order."""
+    return sorted(enrolled(store, unit_pk).values(), key=lambda e: (e.name, e.id_number))
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int
+    already: int
+
+    @property
+    def message(self) -> str:
+        text = f"已添加 {self.added} 名职工"
+        return text + (f"，{self.already} 名已在列表中" if self.already else "")
+
+
+def _insert_from_enrollment(store: Store, ctx: DraftContext, where: str, params: Sequence[Any]) -> AddResult:
+    ctx.require_open()
+    with store.write() as db:
+        (before,) = db.execute_sql(
+            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
+        ).fetchone()
+        (matched,) = db.execute_sql(
+            f"SELECT count(*) FROM enrollment_employee WHERE unit_id = ? AND removed = 0 AND {where}",
+            (ctx.unit_pk, *params),
+        ).fetchone()
+        rows = db.execute_sql(
+            "SELECT employee_id, name, id_type, id_number, unit_number, bases FROM enrollment_employee "
+            f"WHERE unit_id = ? AND removed = 0 AND {where}",
+            (ctx.unit_pk, *params),
+        ).fetchall()
+        now = _now()
+        db.cursor().executemany(
+            "INSERT OR IGNORE INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, "
+            "unit_number, current_base, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(ctx.unit_pk, ctx.kind, r[0], r[1], r[2], r[3], r[4], _pension_base(r[5]), now) for r in rows],
+        )
+        (after,) = db.execute_sql(
+            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
+        ).fetchone()
+    return AddResult(after - before, matched - (after - before))
+
+
+def add_all_normal(store: Store, ctx: DraftContext) -> AddResult:
+    return _insert_from_enrollment(store, ctx, "status = '正常缴费'", ())
+
+
+def add_by_unit_number(store: Store, ctx: DraftContext, unit_number: str) -> AddResult:
+    unit_number = unit_number.strip()
+    if not unit_number:
+        raise ValidationError("请选择单位编号", field="unit_number")
+    return _insert_from_enrollment(store, ctx, "status = '正常缴费' AND unit_number = ?", (unit_number,))
+
+
+def unit_numbers(store: Store, unit_pk: int) -> list[str]:
+    rows = store.db.execute_sql(
+        "SELECT DISTINCT unit_number FROM enrollment_employee WHERE unit_id = ? AND removed = 0 ORDER BY 1",
+        (unit_pk,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _checked_values(
+    ctx: DraftContext, new_base: str, effective_month: str, item_bases: dict[str, str] | None
+) -> tuple[str, str, str, str]:
+    """Parse what the operator typed; returns (base, item_bases JSON, month, warning)."""
+    base_text, items_text, warning = "", "", ""
+    month = ""
+    if ctx.kind == DAILY and effective_month.strip():
+        try:
+            month = str(parse_period(effective_month.strip()))
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="effective_month") from None
+        problem = ctx.check_month(month)
+        if problem:
+            raise ValidationError(problem, field="effective_month")
+    if item_bases:
+        if not ctx.per_item_allowed:
+            raise ValidationError("本单位不能按险种申报缴费工资", field="item_bases")
+        parsed: dict[str, str] = {}
+        for item, text in item_bases.items():
+            if item not in ITEM_NAMES:
+                raise ValidationError(f"未知险种：{item}", field="item_bases")
+            if str(text).strip():
+                try:
+                    value = wage_rules.parse_base(str(text))
+                except ValueError as exc:
+                    raise ValidationError(f"{ITEM_NAMES[item]}缴费工资：{exc}", field=f"item_bases.{item}") from None
+                parsed[item] = _money(value)
+                warning = warning or (ctx.check_base(month or None, value) or "")
+        items_text = json.dumps(parsed, ensure_ascii=False) if parsed else ""
+    elif new_base.strip():
+        try:
+            value = wage_rules.parse_base(new_base)
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="new_base") from None
+        base_text = _money(value)
+        warning = ctx.check_base(month or None, value) or ""
+    return base_text, items_text, month, warning
+
+
+def add_one(
+    store: Store, ctx: DraftContext, employee_id: str, new_base: str, effective_month: str = "",
+    item_bases: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """单个录入: one synced employee with the new base (and effective month)."""
+    ctx.require_open()
+    found = store.db.execute_sql(
+        "SELECT employee_id, name, id_type, id_number, unit_number, status, bases FROM enrollment_employee "
+        "WHERE unit_id = ? AND employee_id = ? AND removed = 0",
+        (ctx.unit_pk, employee_id),
+    ).fetchone()
+    if found is None:
+        raise NotFoundError("该职工不在本单位参保信息中，请先更新职工参保信息", code="employee_not_found")
+    if found[5] != "正常缴费":
+        raise ValidationError("该职工已停止缴费，不能申报缴费工资", field="employee_id")
+    base, items, month, warning = _checked_values(ctx, new_base, effective_month, item_bases)
+    with store.write() as db:
+        exists = db.execute_sql(
+            "SELECT 1 FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND employee_id = ?",
+            (ctx.unit_pk, ctx.kind, employee_id),
+        ).fetchone()
+        if exists:
+            raise ConflictError(f"{found[1]}已在申报列表中，请直接修改该行", code="already_in_draft")
+        cur = db.execute_sql(
+            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
+            "current_base, new_base, item_bases, effective_month, warning, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ctx.unit_pk, ctx.kind, found[0], found[1], found[2], found[3], found[4], _pension_base(found[6]),
+             base, items, month, warning, _now()),
+        )
+    return get_row(store, ctx, int(cur.lastrowid))
+
+
+def get_row(store: Store, ctx: DraftContext, row_id: int) -> dict[str, Any]:
+    row = store.db.execute_sql(
+        f"SELECT {_COLUMNS} FROM wage_base_draft WHERE id = ? AND unit_id = ? AND kind = ?",
+        (row_id, ctx.unit_pk, ctx.kind),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError("申报列表中没有这一行（可能已被删除）", code="draft_row_not_found")
+    return _row_dict(row)
+
+
+def update_row(
+    store: Store, ctx: DraftContext, row_id: int, new_base: str, effective_month: str = "",
+    item_bases: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    get_row(store, ctx, row_id)
+    base, items, month, warning = _checked_values(ctx, new_base, effective_month, item_bases)
+    with store.write() as db:
+        db.execute_sql(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = ?, effective_month = ?, warning = ? WHERE id = ?",
+            (base, items, month, warning, row_id),
+        )
+    return get_row(store, ctx, row_id)
+
+
+# -- batch changes ---------------------------------------------------------------------------------
+def _selected(ids: Sequence[int]) -> tuple[str, list[int]]:
+    clean = sorted({int(i) for i in ids})
+    if not clean:
+        raise ValidationError("请先选择要操作的行", field="ids")
+    return ", ".join("?" for _ in clean), clean
+
+
+def batch_modify(
+    store: Store,
+    ctx: DraftContext,
+    ids: Sequence[int],
+    *,
+    effective_month: str = "",
+    ratio_percent: str = "",
+    amount: str = "",
+    basis: str = "current",
+) -> int:
+    """批量修改: effective month, and/or the new base by ratio (e.g. +5%) or fixed amount.
+
+    A ratio applies to the current base (basis="current") or to the new base already typed
+    (basis="new"); the result is rounded half up to the fen.
+    """
+    marks, clean = _selected(ids)
+    if ratio_percent.strip() and amount.strip():
+        raise ValidationError("按比率和按固定金额只能选一种", field="ratio_percent")
+    if not (effective_month.strip() or ratio_percent.strip() or amount.strip()):
+        raise ValidationError("请填写生效年月、调整比率或固定金额", field="effective_month")
+    month = ""
+    if effective_month.strip():
+        if ctx.kind != DAILY:
+            raise ValidationError("年度缴费工资申报的生效年月由系统自动处理", field="effective_month")
+        try:
+            month = str(parse_period(effective_month.strip()))
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="effective_month") from None
+        problem = ctx.check_month(month)
+        if problem:
+            raise ValidationError(problem, field="effective_month")
+    ratio = fixed = None
+    if ratio_percent.strip():
+        try:
+            ratio = Decimal(ratio_percent.strip().rstrip("%"))
+        except InvalidOperation:
+            raise ValidationError("调整比率必须是数字，如 5 表示上调5%", field="ratio_percent") from None
+        if not ratio.is_finite() or ratio <= -100 or ratio > 1000:
+            raise ValidationError("调整比率应大于 -100% 且不超过 1000%", field="ratio_percent")
+    if amount.strip():
+        try:
+            fixed = wage_rules.parse_base(amount)
+        except ValueError as exc:
+            raise ValidationError(f"固定金额：{exc}", field="amount") from None
+    if basis not in ("current", "new"):
+        raise ValidationError("调整基数只能是当前缴费工资或新缴费工资", field="basis")
+    with store.write() as db:
+        rows = db.execute_sql(
+            f"SELECT id, name, current_base, new_base, effective_month FROM wage_base_draft "
+            f"WHERE unit_id = ? AND kind = ? AND id IN ({marks})",
+            [ctx.unit_pk, ctx.kind, *clean],
+        ).fetchall()
+        updates = []
+        for pk, name, current, new, old_month in rows:
+            row_month = month or old_month
+            base_text = new
+            if fixed is not None:
+                base_text = _money(fixed)
+            elif ratio is not None:
+                start = current if basis == "current" else new
+                if not start:
+                    which = "当前缴费工资" if basis == "current" else "新缴费工资"
+                    raise ValidationError(f"{name}没有{which}，不能按比率调整", field="ratio_percent")
+                base_text = _money(Decimal(start) * (1 + ratio / 100))
+            warning = ""
+            if base_text:
+                warning = ctx.check_base(row_month or None, Decimal(base_text)) or ""
+            updates.append((base_text, row_month, warning, pk))
+        db.cursor().executemany(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = CASE WHEN ? THEN '' ELSE item_bases END, "
+            "effective_month = ?, warning = ? WHERE id = ?",
+            [(b, fixed is not None or ratio is not None, m, w, pk) for b, m, w, pk in updates],
+        )
+    return len(updates)
+
+
+def delete_rows(store: Store, ctx: DraftContext, ids: Sequence[int]) -> int:
+    marks, clean = _selected(ids)
+    with store.write() as db:
+        cur = db.execute_sql(
+            f"DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND id IN ({marks})",
+            [ctx.unit_pk, ctx.kind, *clean],
+        )
+    return int(cur.rowcount)
+
+
+# -- import ------------------------------------------------------------------------------------------
+def count(store: Store, ctx: DraftContext) -> int:
+    (n,) = store.db.execute_sql(
+        "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
+    ).fetchone()
+    return int(n)
+
+
+def confirm_replace(store: Store, ctx: DraftContext, replace: bool) -> int:
+    """The rows an import would replace; ConflictError until the operator confirmed."""
+    ctx.require_open()
+    existing = count(store, ctx)
+    if existing and not replace:
+        raise ConflictError(
+            f"申报列表中已有 {existing} 条数据，导入将覆盖这些数据。确定要覆盖吗？", code="draft_not_empty"
+        )
+    return existing
+
+
+def save_import(store: Store, ctx: DraftContext, result: ImportResult, *, replace: bool) -> int:
+    """Put the good rows of an import into the draft.
+
+    Over a non-empty draft the import replaces it, but only with ``replace=True`` (the
+    operator confirmed); otherwise ConflictError and the draft is untouched.
+    """
+    confirm_replace(store, ctx, replace)
+    now = _now()
+    rows = [
+        (ctx.unit_pk, ctx.kind, r.employee_id, r.name, r.id_type, r.id_number, r.unit_number, r.current_base,
+         r.new_base, r.effective_month if ctx.kind == DAILY else "", r.warning, now)
+        for r in result.rows
+    ]
+    with store.write() as db:
+        db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
+        db.cursor().executemany(
+            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
+            "current_base, new_base, effective_month, warning, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return len(rows)
+
+
+# -- export ------------------------------------------------------------------------------------------
+def export_xlsx(store: Store, ctx: DraftContext, ids: Sequence[int] | None, target: Path) -> int:
+    """导出 selected or all rows in the import format, so the file can be imported again."""
+    sql = f"SELECT {_COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ?"
+    params: list[Any] = [ctx.unit_pk, ctx.kind]
+    if ids is not None:
+        marks, clean = _selected(ids)
+        sql += f" AND id IN ({marks})"
+        params += clean
+    book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
+    try:
+        sheet = book.add_worksheet(KIND_LABELS[ctx.kind])
+        text = book.add_format({"num_format": "@"})
+        bold = book.add_format({"bold": True})
+        header = EXPORT_HEADER if ctx.kind == DAILY else tuple(h for h in EXPORT_HEADER if h != "生效年月")
+        sheet.write_row(0, 0, header, bold)
+        sheet.set_column(0, len(header) - 1, 16, text)
+        written = 0
+        for n, row in enumerate(store.db.execute_sql(sql + " ORDER BY id", params), start=1):
+            d = _row_dict(row)
+            values = [d["name"], d["id_type_name"], d["id_number"], d["new_base"], d["effective_month"],
+                      d["unit_number"], d["current_base"], d["warning"]]
+            if ctx.kind != DAILY:
+                del values[4]
+            sheet.write_row(n, 0, [str(v) for v in values], text)  # every cell text: IDs keep their digits
+            written = n
+    finally:
+        book.close()
+    return written
+
+
+# -- submit ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmitCheck:
+    """What the operator must confirm before the draft goes out."""
+
+    count: int
+    zero: int
+    warnings: int
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.zero or self.warnings)
+
+    @property
+    def message(self) -> str:
+        parts = []
+        if self.zero:
+            parts.append(f"{self.zero} 名职工的新缴费工资为 0")
+        if self.warnings:
+            parts.append(f"{self.warnings} 名职工的新缴费工资超出缴费基数上下限（税务端可能不予通过）")
+        return "；".join(parts) + "。确定要提交吗？" if parts else ""
+
+
+def _first_missing(store: Store, ctx: DraftContext) -> tuple[int, str] | None:
+    row = store.db.execute_sql(
+        f"SELECT name, new_base, item_bases, effective_month, "
+        f"(SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND {_missing_sql(ctx)}) "
+        f"FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND {_missing_sql(ctx)} ORDER BY id LIMIT 1",
+        (ctx.unit_pk, ctx.kind, ctx.unit_pk, ctx.kind),
+    ).fetchone()
+    if row is None:
+        return None
+    name, base, items, month, total = row
+    what = "新缴费工资" if not (base or items) else "生效年月"
+    return int(total), f"{name}未填写{what}"
+
+
+def check_submit(store: Store, ctx: DraftContext) -> SubmitCheck:
+    """Blocks while a row lacks base or effective month (提交申报 is refused)."""
+    ctx.require_open()
+    info = summary(store, ctx)
+    if info.count == 0:
+        raise ValidationError("申报列表为空，请先添加职工", field="draft")
+    missing = _first_missing(store, ctx)
+    if missing is not None:
+        total, first = missing
+        raise ValidationError(
+            f"有 {total} 名职工未填写新缴费工资或生效年月（如：{first}），请补充后再提交", field="draft"
+        )
+    return SubmitCheck(info.count, info.zero, info.warnings)
+
+
+def submit(store: Store, ctx: DraftContext, operator: str, *, confirmed: bool = False) -> int:
+    """Move the draft into the journal as one queued entry; returns the entry id.
+
+    Both happen in one transaction: the draft is never lost and never sent twice.
+    """
+    check = check_submit(store, ctx)
+    if check.needs_confirmation and not confirmed:
+        raise ConflictError(check.message, code="confirm_submit")
+    annual = ctx.annual_month
+    with store.write() as db:
+        rows = db.execute_sql(
+            f"SELECT {_COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ? ORDER BY id",
+            (ctx.unit_pk, ctx.kind),
+        ).fetchall()
+        payload_rows = []
+        for row in rows:
+            d = _row_dict(row)
+            payload_rows.append({
+                "employee_id": d["employee_id"], "id_type": d["id_type"], "id_number": d["id_number"],
+                "name": d["name"], "base": d["new_base"] or None, "bases": d["item_bases"] or None,
+                "effective_month": d["effective_month"] or None,
+                "current_base": d["current_base"], "unit_number": d["unit_number"],
+            })
+        month_text = f"，生效年月 {annual}" if ctx.kind == ANNUAL and annual else ""
+        entry_id = journal.create(
+            db, ctx.unit_pk, JOURNAL_KIND[ctx.kind], {"kind": ctx.kind, "rows": payload_rows},
+            summary=f"{KIND_LABELS[ctx.kind]} {len(payload_rows)} 人{month_text}", row_count=len(payload_rows),
+            operator=operator,
+        )
+        db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
+    return entry_id
+
+
+def copy_back(store: Store, ctx: DraftContext, entry_id: int) -> AddResult:
+    """Put the rows of a failed declaration back into the draft, with the tax side's reasons."""
+    entry = journal.get(store, entry_id, ctx.unit_pk)
+    if entry.state != journal.REJECTED:
+        raise ConflictError("只有申报失败的记录可以复制回申报列表", code="not_rejected")
+    if entry.kind != JOURNAL_KIND[ctx.kind]:
+        raise ConflictError("申报类型不一致", code="wrong_kind")
+    ctx.require_open()
+    reasons: dict[int, list[str]] = {}
+    for reason in entry.reasons:
+        reasons.setdefault(int(reason.get("row") or 0), []).append(str(reason.get("message", "")))
+    general = "；".join(reasons.get(0, []))
+    now = _now()
+    values = []
+    for n, r in enumerate(journal.payload(store, entry_id)["rows"], start=1):
+        why = "；".join(reasons.get(n, [])) or general
+        values.append((
+            ctx.unit_pk, ctx.kind, r["employee_id"], r["name"], r["id_type"], r["id_number"],
+            r.get("unit_number", ""), r.get("current_base", ""), r.get("base") or "",
+            json.dumps(r["bases"], ensure_ascii=False) if r.get("bases") else "",
+            r.get("effective_month") or "", f"上次申报失败：{why}" if why else "", now,
+        ))
+    with store.write() as db:
+        (before,) = db.execute_sql(
+            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
+        ).fetchone()
+        db.cursor().executemany(
+            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
+            "current_base, new_base, item_bases, effective_month, warning, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (unit_id, kind, employee_id) DO UPDATE SET new_base = excluded.new_base, "
+            "item_bases = excluded.item_bases, effective_month = excluded.effective_month, warning = excluded.warning",
+            values,
+        )
+        (after,) = db.execute_sql(
+            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
+        ).fetchone()
+    return AddResult(after - before, len(values) - (after - before))
+
+
+def reasons_page(store: Store, unit_pk: int, entry_id: int, request: PageRequest) -> Page:
+    """申报失败的原因, row by row (a rejection can list thousands of rows)."""
+    entry = journal.get(store, entry_id, unit_pk)
+    start = (request.page - 1) * request.size
+    return Page(entry.reasons[start:start + request.size], len(entry.reasons), request.page, request.size)
+
+
+def pack_allows_per_item(pack: RulePack, is_government: bool) -> bool:
+    return bool(pack.per_item_bases_for_government and is_government)
+
+
+def normalise_ids(values: Iterable[Any]) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValidationError("所选行不正确", field="ids") from None

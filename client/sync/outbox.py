@@ -1,0 +1,178 @@
+"""The sender of the submission journal, and feedback polling (ARCHITECTURE.md, push).
+
+Entries go out oldest first, each under the idempotency key it was written with. Before a
+request leaves, the entry is committed as ``sending``; whatever happens next, the journal
+says what to do on the next run:
+
+- an answer: ``awaiting`` (待反馈) with the tax side's id, or refused outright;
+- "never reached the tax side" (connection refused, proxy down): back to ``queued``;
+- anything else (time-out, dropped connection, 5xx, garbage): ``unknown``. An unknown or
+  left-over ``sending`` entry is resolved by asking the tax side about its key: a stored
+  answer is taken as the answer; "never committed" means it is sent again with the same
+  key. It is never sent blindly, so one declaration exists on the tax side in every case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from client.backup import service as backup_service
+from client.core import journal
+from client.core.store import Store
+from client.errors import AuthError, NetworkError, SocialFeeError
+from client.sync.taxclient import TaxClient, receipt_from_outcome, stored_error
+
+log = logging.getLogger(__name__)
+
+# Network failures where the request provably never left this PC.
+UNSENT = frozenset({"network_unreachable", "network_proxy"})
+WAGE_BASE_KINDS = ("wage_base_daily", "wage_base_annual")
+_ROW_FIELDS = ("employee_id", "id_type", "id_number", "name", "base", "bases", "effective_month")
+
+# One sender per process: the scheduled run and the operator's 提交 never overlap.
+_SENDING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int = 0
+    refused: int = 0
+    waiting: int = 0  # still 待提交 / 待确认 after this run
+    paused: bool = False
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.paused:
+            return "恢复备份后自动发送已暂停：请先在「备份与恢复」中查看备份之后的申报记录。申报已保存为待提交。"
+        parts = []
+        if self.sent:
+            parts.append(f"已发送 {self.sent} 笔申报，等待税务端反馈")
+        if self.refused:
+            parts.append(f"{self.refused} 笔被税务端拒收（见申报记录）")
+        if self.waiting:
+            parts.append(f"{self.waiting} 笔暂未发出，将在恢复连接后自动发送（{self.error}）")
+        return "；".join(parts) or "没有待发送的申报"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.message}
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    checked: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    processing: int = 0
+
+    @property
+    def message(self) -> str:
+        if not self.checked:
+            return "无需获取反馈"
+        parts = [f"已获取 {self.checked} 笔申报的反馈"]
+        if self.accepted:
+            parts.append(f"申报成功 {self.accepted} 笔")
+        if self.rejected:
+            parts.append(f"申报失败 {self.rejected} 笔")
+        if self.processing:
+            parts.append(f"{self.processing} 笔税务端仍在处理，请稍后再获取")
+        return "，".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.message}
+
+
+def _body(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The request as the protocol defines it; the same stored payload gives the same bytes."""
+    rows = [{name: row.get(name) for name in _ROW_FIELDS} for row in payload["rows"]]
+    return str(payload["kind"]), rows
+
+
+class Outbox:
+    def __init__(self, store: Store, home: Path) -> None:
+        self.store, self.home = store, home
+
+    def paused(self) -> bool:
+        return backup_service.pause_state(self.home) is not None
+
+    # -- sending ---------------------------------------------------------------------------------
+    def send(
+        self, client: TaxClient, unit_pk: int, unit_id: str,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> SendReport:
+        if self.paused():
+            return SendReport(paused=True, waiting=len(journal.entries(self.store, unit_pk, journal.TO_SEND)))
+        with _SENDING:
+            pending = journal.entries(self.store, unit_pk, journal.TO_SEND, WAGE_BASE_KINDS)
+            sent = refused = 0
+            for n, entry in enumerate(pending):
+                if progress:
+                    progress(n, len(pending), f"正在发送：{entry.summary}")
+                try:
+                    outcome = self._send_one(client, unit_id, entry)
+                except NetworkError as exc:
+                    # The tax side is not answering: keep the rest for the next run.
+                    waiting = len(journal.entries(self.store, unit_pk, journal.TO_SEND))
+                    return SendReport(sent, refused, waiting, error=exc.message)
+                sent += outcome == "sent"
+                refused += outcome == "refused"
+            return SendReport(sent, refused)
+
+    def _send_one(self, client: TaxClient, unit_id: str, entry: journal.Entry) -> str:
+        if entry.state in (journal.SENDING, journal.UNKNOWN):
+            try:
+                outcome = client.idempotency_outcome(entry.idempotency_key)
+            except NetworkError as exc:
+                journal.mark_unknown(self.store, entry.id, exc.message)
+                raise
+            if outcome is not None:
+                log.info("submission %s resolved from its key (status %s)", entry.id, outcome.status)
+                return self._apply_stored(entry, outcome)
+            # Never committed on the tax side: sending again under the same key is safe.
+        kind, rows = _body(journal.payload(self.store, entry.id))
+        journal.mark_sending(self.store, entry)
+        try:
+            receipt = client.submit_wage_base(unit_id, kind, rows, idempotency_key=entry.idempotency_key)
+        except NetworkError as exc:
+            if exc.code in UNSENT:
+                journal.mark_queued(self.store, entry.id, exc.message)
+            else:
+                journal.mark_unknown(self.store, entry.id, exc.message)
+            raise
+        except AuthError:
+            raise  # the session renews the token and runs us again; the key decides then
+        except SocialFeeError as exc:  # 4xx: refused as a whole (e.g. the annual window closed)
+            journal.mark_refused(self.store, entry.id, exc.message)
+            return "refused"
+        journal.mark_awaiting(self.store, entry.id, receipt.declaration_id, receipt.received_at)
+        return "sent"
+
+    def _apply_stored(self, entry: journal.Entry, outcome: Any) -> str:
+        receipt = receipt_from_outcome(outcome)
+        if receipt is not None:
+            journal.mark_awaiting(self.store, entry.id, receipt.declaration_id, receipt.received_at)
+            return "sent"
+        _code, message = stored_error(outcome)
+        journal.mark_refused(self.store, entry.id, message)
+        return "refused"
+
+    # -- feedback ----------------------------------------------------------------------------------
+    def fetch_feedback(self, client: TaxClient, unit_pk: int, unit_id: str) -> FeedbackReport:
+        waiting = journal.entries(self.store, unit_pk, (journal.AWAITING,), WAGE_BASE_KINDS)
+        accepted = rejected = processing = 0
+        for entry in waiting:
+            decision = client.wage_base_declaration(unit_id, str(entry.taxside_id))
+            if decision.status == "accepted":
+                journal.mark_decided(self.store, entry.id, True, [])
+                accepted += 1
+            elif decision.status == "rejected":
+                journal.mark_decided(self.store, entry.id, False, [asdict(r) for r in decision.rejections])
+                rejected += 1
+            else:
+                processing += 1
+        return FeedbackReport(len(waiting), accepted, rejected, processing)

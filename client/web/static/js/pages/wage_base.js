@@ -1,0 +1,406 @@
+// 日常 / 年度缴费工资申报: the draft list with add, import, batch modify, delete, export, submit.
+
+import { download, endpoints, get, post, put } from "../api.js";
+import { confirm, openDialog } from "../dialog.js";
+import { JobProgress } from "../job.js";
+import { DataTable } from "../table.js";
+import { toast, toastError } from "../toast.js";
+import { FileUpload } from "../upload.js";
+
+const box = document.getElementById("wage-base");
+const kind = box.dataset.kind;
+const daily = kind === "daily";
+const open = box.dataset.open === "1";
+const itemNames = JSON.parse(box.dataset.items || "{}");
+const perItemBox = document.getElementById("per-item");
+const form = document.getElementById("query");
+const submitButton = document.getElementById("submit");
+const deleteButton = document.getElementById("delete");
+const batchButton = document.getElementById("batch");
+const exportSelected = document.querySelector('[data-export="selected"]');
+let summary = null;
+
+// "202503" <-> "2025-03" (the value of <input type="month">)
+const toInput = (month) => (month && month.length === 6 ? `${month.slice(0, 4)}-${month.slice(4)}` : "");
+const monthMin = toInput(box.dataset.monthFrom);
+const monthMax = toInput(box.dataset.monthTo);
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function field(label, input, note = "") {
+  const wrap = el("label", { className: "dialog-field" }, el("span", { textContent: label }), input);
+  if (note) wrap.append(el("small", { className: "muted", textContent: note }));
+  return wrap;
+}
+
+function monthInput(value = "") {
+  return el("input", { type: "month", name: "effective_month", value: toInput(value), min: monthMin, max: monthMax });
+}
+
+function showError(formNode, err) {
+  let line = formNode.querySelector(".field-error");
+  if (!line) {
+    line = el("p", { className: "field-error", role: "alert" });
+    formNode.append(line);
+  }
+  line.textContent = err.message;
+}
+
+// A dialog whose 确定 runs `action`; it stays open and shows the error when that fails.
+function formDialog(title, body, action, okLabel = "确定") {
+  const dialog = document.createElement("dialog");
+  dialog.className = "dialog";
+  const ok = el("button", { type: "button", className: "btn primary", textContent: okLabel });
+  const cancel = el("button", { type: "button", className: "btn", textContent: "取消" });
+  dialog.append(el("h2", { textContent: title }), el("div", { className: "dialog-body" }, body),
+    el("div", { className: "dialog-buttons" }, cancel, ok));
+  cancel.addEventListener("click", () => dialog.close());
+  ok.addEventListener("click", async () => {
+    ok.disabled = true;
+    try {
+      if ((await action()) !== false) dialog.close();
+    } catch (err) {
+      showError(body, err);
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}
+
+function editLink(row) {
+  const button = el("button", { type: "button", className: "link-button", textContent: "修改" });
+  button.disabled = !open;
+  button.addEventListener("click", () => editRow(row));
+  return button;
+}
+
+function baseCell(row) {
+  const items = Object.entries(row.item_bases || {});
+  if (items.length) return items.map(([k, v]) => `${itemNames[k] || k} ${v}`).join("，");
+  return row.new_base || "未填写";
+}
+
+function warningCell(row) {
+  return el("span", { className: row.warning ? "warn-text" : "", textContent: row.warning || "" });
+}
+
+const columns = [
+  { key: "name", label: "姓名", sortable: true },
+  { key: "id_type_name", label: "证件类型" },
+  { key: "id_number", label: "证件号码", sortable: true },
+  { key: "unit_number", label: "单位编号" },
+  { key: "current_base", label: "当前缴费工资" },
+  { key: "new_base", label: "新缴费工资", sortable: true, render: baseCell },
+  ...(daily ? [{ key: "effective_month", label: "生效年月", render: (r) => r.effective_month || "未填写" }] : []),
+  { key: "warning", label: "提示", render: warningCell },
+  { key: "edit", label: "操作", render: editLink },
+];
+
+const table = new DataTable(document.getElementById("rows"), {
+  endpoint: endpoints.wageBase(kind),
+  columns,
+  selectable: true,
+  pageSize: Number(box.dataset.pageSize) || 50,
+  params: () => Object.fromEntries(new FormData(form).entries()),
+  onSelect: (keys) => {
+    for (const b of [deleteButton, batchButton]) b.disabled = !open || keys.length === 0;
+    exportSelected.disabled = keys.length === 0;
+  },
+  onLoad: (data) => showSummary(data.summary),
+});
+
+function showSummary(s) {
+  summary = s;
+  const parts = [`共 ${s.count} 人`];
+  if (s.missing) parts.push(`${s.missing} 人未填写${daily ? "新缴费工资或生效年月" : "新缴费工资"}`);
+  if (s.zero) parts.push(`${s.zero} 人新缴费工资为 0`);
+  if (s.warnings) parts.push(`${s.warnings} 人有提示`);
+  document.getElementById("draft-summary").textContent = parts.join("，");
+  submitButton.disabled = !open || s.count === 0;
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  table.search();
+});
+form.addEventListener("reset", () => setTimeout(() => table.search(), 0));
+
+if (!open) {
+  document.querySelectorAll("#draft-actions [data-add]").forEach((b) => {
+    if (b.dataset.add !== "template") b.disabled = true;
+  });
+}
+
+// -- single entry and edit ---------------------------------------------------------------------
+function baseInputs(row = {}) {
+  const perItem = perItemBox?.checked;
+  const wrap = el("div");
+  const inputs = {};
+  if (perItem) {
+    for (const [code, name] of Object.entries(itemNames)) {
+      inputs[code] = el("input", { name: `item_${code}`, inputMode: "decimal", value: row.item_bases?.[code] || row.new_base || "" });
+      wrap.append(field(`${name}缴费工资（元）`, inputs[code]));
+    }
+  } else {
+    inputs.base = el("input", { name: "new_base", inputMode: "decimal", value: row.new_base || "", placeholder: "如 8000.00" });
+    wrap.append(field("新缴费工资（元）", inputs.base));
+  }
+  const month = daily ? monthInput(row.effective_month) : null;
+  if (month) wrap.append(field("生效年月", month, `可选 ${box.dataset.monthFrom} 至 ${box.dataset.monthTo}`));
+  const values = () => {
+    const body = { effective_month: month ? month.value : "" };
+    if (perItem) {
+      body.item_bases = Object.fromEntries(Object.keys(itemNames).map((k) => [k, inputs[k].value]));
+    } else {
+      body.new_base = inputs.base.value;
+    }
+    return body;
+  };
+  return { wrap, values };
+}
+
+function editRow(row) {
+  const { wrap, values } = baseInputs(row);
+  const body = el("div", {}, el("p", { textContent: `${row.name}（${row.id_number}），当前缴费工资 ${row.current_base || "无"}` }), wrap);
+  formDialog(`修改：${row.name}`, body, async () => {
+    await put(endpoints.wageBaseRow(kind, row.id), values());
+    toast("已保存", "success");
+    table.load();
+  }, "保存");
+}
+
+function addOne() {
+  const query = el("input", { type: "search", placeholder: "输入姓名或证件号码查找", "aria-label": "查找职工" });
+  const results = el("div", { className: "pick-list" });
+  let chosen = null;
+  async function find() {
+    const text = query.value.trim();
+    results.replaceChildren();
+    chosen = null;
+    if (!text) return;
+    const byId = /^[0-9A-Za-z]+$/.test(text) && /\d/.test(text);
+    const params = new URLSearchParams({ size: "10", status: "正常缴费", [byId ? "id_number" : "name"]: text });
+    try {
+      const data = await get(`${endpoints.enrollment}?${params}`);
+      if (!data.rows.length) results.append(el("p", { className: "muted", textContent: "没有找到正常缴费的职工" }));
+      for (const e of data.rows) {
+        const radio = el("input", { type: "radio", name: "employee", value: e.employee_id });
+        radio.addEventListener("change", () => (chosen = e));
+        results.append(el("label", { className: "pick" }, radio, ` ${e.name}　${e.id_number}　${e.unit_number}　当前 ${e.base}`));
+      }
+    } catch (err) {
+      toastError(err);
+    }
+  }
+  const findButton = el("button", { type: "button", className: "btn", textContent: "查找" });
+  findButton.addEventListener("click", find);
+  query.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      find();
+    }
+  });
+  const { wrap, values } = baseInputs();
+  const body = el("div", {}, el("div", { className: "toolbar" }, query, findButton), results, wrap);
+  formDialog("单个录入职工", body, async () => {
+    if (!chosen) throw new Error("请先查找并选择一名职工");
+    await post(endpoints.wageBaseRows(kind), { employee_id: chosen.employee_id, ...values() });
+    toast(`已添加 ${chosen.name}`, "success");
+    table.load();
+  }, "添加");
+  query.focus();
+}
+
+// -- import ------------------------------------------------------------------------------------
+const importBox = document.getElementById("import-result");
+
+function showImport(result) {
+  importBox.hidden = false;
+  importBox.replaceChildren(el("p", { className: result.bad_rows ? "warn" : "hint", textContent: result.message }));
+  if (result.problems.length) {
+    const tableNode = el("table", { className: "simple problems" });
+    tableNode.innerHTML = "<thead><tr><th>行号</th><th>列</th><th>内容</th><th>问题</th><th>类型</th></tr></thead>";
+    const tbody = el("tbody");
+    for (const p of result.problems) {
+      const tr = el("tr", { className: p.severity === "error" ? "bad" : "warned" });
+      for (const v of [p.row, p.column, p.value, p.message, p.severity === "error" ? "错误（未导入）" : "提示（已导入）"]) {
+        tr.append(el("td", { textContent: String(v ?? "") }));
+      }
+      tbody.append(tr);
+    }
+    tableNode.append(tbody);
+    const more = result.problem_count > result.problems.length ? `（仅显示前 ${result.problems.length} 条，共 ${result.problem_count} 条，全部见错误报告）` : "";
+    const report = el("button", { type: "button", className: "btn", textContent: "下载错误报告", id: "download-report" });
+    report.addEventListener("click", () => saveFile(endpoints.wageBaseImportReport(kind)));
+    const close = el("button", { type: "button", className: "btn", textContent: "关闭" });
+    close.addEventListener("click", () => (importBox.hidden = true));
+    importBox.append(el("div", { className: "toolbar" }, report, close, el("span", { className: "muted", textContent: more })), tableNode);
+  }
+}
+
+async function importFile() {
+  let replace = "0";
+  if (summary && summary.count > 0) {
+    const ok = await confirm(`申报列表中已有 ${summary.count} 条数据，导入外部文件将覆盖这些数据（导入前自动备份）。确定要继续吗？`, { ok: "继续导入", danger: true });
+    if (!ok) return;
+    replace = "1";
+  }
+  const holder = el("div");
+  const note = el("p", { className: "muted", textContent: "支持 xlsx、xls、csv 文件，按表头识别「姓名、证件类型、证件号码、新缴费工资" + (daily ? "、生效年月" : "") + "」列。" });
+  const dialog = formDialog("导入外部文件", el("div", {}, note, holder), async () => true, "关闭");
+  new FileUpload(holder, {
+    endpoint: endpoints.wageBaseImport(kind),
+    accept: ".xlsx,.xls,.xlsm,.csv",
+    fields: () => ({ replace }),
+    onUploaded: (result) => {
+      dialog.close();
+      showImport(result);
+      toast(result.message, result.bad_rows ? "info" : "success");
+      table.search();
+    },
+    onError: (err) => showError(holder, err),
+  });
+}
+
+// -- files ---------------------------------------------------------------------------------------
+async function saveFile(url, json = {}) {
+  try {
+    const name = await download(url, json);
+    toast(`已下载 ${name}`, "success");
+  } catch (err) {
+    toastError(err);
+  }
+}
+
+document.getElementById("download-insured").addEventListener("click", () => saveFile(endpoints.wageBaseInsured(kind)));
+document.querySelectorAll("[data-export]").forEach((b) =>
+  b.addEventListener("click", () => {
+    b.closest("details").open = false;
+    saveFile(endpoints.wageBaseExport(kind), b.dataset.export === "selected" ? { ids: table.selectedKeys() } : {});
+  }),
+);
+
+async function addMany(body) {
+  try {
+    const result = await post(endpoints.wageBaseAdd(kind), body);
+    toast(result.message, "success");
+    table.load();
+  } catch (err) {
+    toastError(err);
+  }
+}
+
+function addByUnitNumber() {
+  const select = el("select", { name: "unit_number" });
+  select.innerHTML = document.getElementById("unit-numbers").innerHTML;
+  formDialog("按单位编号添加职工", field("单位编号", select), async () => {
+    const result = await post(endpoints.wageBaseAdd(kind), { mode: "unit_number", unit_number: select.value });
+    toast(result.message, "success");
+    table.load();
+  }, "添加");
+}
+
+const addActions = {
+  one: addOne,
+  import: importFile,
+  template: () => saveFile(endpoints.wageBaseTemplate(kind)),
+  normal: () => addMany({ mode: "normal" }),
+  unit_number: addByUnitNumber,
+};
+document.querySelectorAll("[data-add]").forEach((b) =>
+  b.addEventListener("click", () => {
+    b.closest("details").open = false;
+    addActions[b.dataset.add]();
+  }),
+);
+
+// -- delete and batch modify ----------------------------------------------------------------------
+deleteButton.addEventListener("click", async () => {
+  const ids = table.selectedKeys();
+  if (!(await confirm(`确定删除选中的 ${ids.length} 行吗？`, { ok: "删除", danger: true }))) return;
+  try {
+    const result = await post(endpoints.wageBaseDelete(kind), { ids });
+    toast(result.message, "success");
+    table.clearSelection();
+    table.load();
+  } catch (err) {
+    toastError(err);
+  }
+});
+
+batchButton.addEventListener("click", () => {
+  const ids = table.selectedKeys();
+  const month = daily ? monthInput() : null;
+  const mode = el("select", { name: "mode" });
+  mode.innerHTML = '<option value="">不修改缴费工资</option><option value="ratio">按比率调整</option><option value="amount">按固定金额设置</option>';
+  const ratio = el("input", { name: "ratio_percent", inputMode: "decimal", placeholder: "如 5 表示上调 5%，-3 表示下调 3%" });
+  const basis = el("select", { name: "basis" });
+  basis.innerHTML = '<option value="current">以当前缴费工资为基数</option><option value="new">以已填写的新缴费工资为基数</option>';
+  const amount = el("input", { name: "amount", inputMode: "decimal", placeholder: "如 8000.00" });
+  const ratioFields = el("div", {}, field("调整比率（%）", ratio), field("调整基数", basis));
+  const amountFields = field("新缴费工资（元）", amount);
+  const sync = () => {
+    ratioFields.hidden = mode.value !== "ratio";
+    amountFields.hidden = mode.value !== "amount";
+  };
+  mode.addEventListener("change", sync);
+  sync();
+  const body = el("div", {}, el("p", { textContent: `将修改选中的 ${ids.length} 行。` }),
+    ...(month ? [field("生效年月", month, "留空表示不修改")] : []), field("新缴费工资", mode), ratioFields, amountFields);
+  formDialog("批量修改", body, async () => {
+    const result = await post(endpoints.wageBaseBatch(kind), {
+      ids,
+      effective_month: month ? month.value : "",
+      ratio_percent: mode.value === "ratio" ? ratio.value : "",
+      basis: basis.value,
+      amount: mode.value === "amount" ? amount.value : "",
+    });
+    toast(result.message, "success");
+    table.load();
+  });
+});
+
+// -- submit --------------------------------------------------------------------------------------------
+const sendBox = document.getElementById("send-progress");
+const sending = new JobProgress(sendBox, {
+  cancellable: false,
+  onDone: (job) => {
+    sendBox.hidden = true;
+    toast(`${job.result.message}。请到「申报记录」获取反馈。`, "success", 6000);
+  },
+  onError: (err) => {
+    sendBox.hidden = true;
+    toastError(err);
+  },
+});
+
+async function submitDraft(confirmed = false) {
+  submitButton.disabled = true;
+  try {
+    const result = await post(endpoints.wageBaseSubmit(kind), { confirmed });
+    toast(result.message, "success", 6000);
+    if (result.job) sending.attach(result.job);
+    table.search();
+  } catch (err) {
+    if (err.code === "confirm_submit" && !confirmed) {
+      if (await confirm(err.message, { ok: "确定提交" })) return submitDraft(true);
+    } else {
+      toastError(err);
+    }
+    submitButton.disabled = false;
+  }
+}
+submitButton.addEventListener("click", () => submitDraft(false));
+
+perItemBox?.addEventListener("change", () => toast(perItemBox.checked ? "已切换为按险种申报：修改时可分别填写各险种缴费工资" : "已切换为统一缴费工资"));
+
+table.load();
+sending.reattach("outbox").catch(() => {});

@@ -1,0 +1,270 @@
+"""缴费工资申报 drafts: add, edit, batch modify, delete, import, export, submit into the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from client.core import journal, wage_base, wage_import
+from client.core.store import Store
+from client.errors import ConflictError, NotFoundError, ValidationError
+from rules.codes import id_check_char
+from rules.packs import load_pack
+
+TODAY = dt.date(2025, 3, 15)  # the reference tax side's business date
+
+
+def make_id(n: int) -> str:
+    first = f"11010519900101{n:03d}"
+    return first + id_check_char(first)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def unit_pk(store: Store) -> int:
+    with store.write() as db:
+        cur = db.execute_sql(
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+            "VALUES ('91110105MA01ABCD1X', 'U000001', '测试单位', '110000', '2025-03-15 08:00:00')"
+        )
+        unit = cur.lastrowid
+        rows = []
+        for n in range(1, 21):
+            status = "停止缴费" if n == 20 else "正常缴费"
+            number = "11010500000001" if n <= 10 else "11010500000002"
+            rows.append(
+                (
+                    unit,
+                    f"E{n:09d}",
+                    f"职工{n:02d}",
+                    "201",
+                    make_id(n),
+                    "男",
+                    "1990-01-01",
+                    number,
+                    '["pension", "medical"]',
+                    status,
+                    json.dumps({"pension": "8000.00", "medical": "8000.00"}),
+                    "2025-03-15T08:00:00",
+                    "2025-03-15 08:00:00",
+                )
+            )
+        db.cursor().executemany(
+            "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, birth_date, "
+            "unit_number, items, status, bases, taxside_updated_at, synced_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return int(unit)
+
+
+def ctx(
+    unit_pk: int, kind: str = "daily", today: dt.date = TODAY, per_item: bool = False
+) -> wage_base.DraftContext:
+    return wage_base.DraftContext(unit_pk, kind, load_pack("110000"), today, per_item)
+
+
+def page(store: Store, c: wage_base.DraftContext, **filters: str):
+    return wage_base.search(
+        store, c, wage_base.PageRequest(size=100), wage_base.DraftFilter(**filters)
+    )
+
+
+def test_add_all_normal_and_by_unit_number(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    first = wage_base.add_by_unit_number(store, c, "11010500000001")
+    assert (first.added, first.already) == (10, 0)
+    result = wage_base.add_all_normal(store, c)
+    assert (result.added, result.already) == (9, 10)  # 职工20 stopped paying: not added
+    rows = page(store, c).rows
+    assert len(rows) == 19 and rows[0]["current_base"] == "8000.00" and rows[0]["new_base"] == ""
+    assert wage_base.summary(store, c).missing == 19
+    # the draft is per kind: the annual draft is still empty
+    assert wage_base.count(store, ctx(unit_pk, "annual", dt.date(2025, 8, 1))) == 0
+
+
+def test_add_one_checks_and_edits(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    row = wage_base.add_one(store, c, "E000000001", "9,000.5", "2025-03")
+    assert (row["new_base"], row["effective_month"], row["warning"]) == ("9000.50", "202503", "")
+    with pytest.raises(ConflictError):
+        wage_base.add_one(store, c, "E000000001", "9000", "202503")
+    with pytest.raises(ValidationError, match="停止缴费"):
+        wage_base.add_one(store, c, "E000000020", "9000", "202503")
+    with pytest.raises(NotFoundError):
+        wage_base.add_one(store, c, "E999999999", "9000", "202503")
+    with pytest.raises(ValidationError, match="生效年月") as err:
+        wage_base.add_one(store, c, "E000000002", "9000", "202601")
+    assert err.value.field == "effective_month"
+    with pytest.raises(ValidationError) as err:
+        wage_base.add_one(store, c, "E000000002", "-1", "202503")
+    assert err.value.field == "new_base"
+    low = wage_base.update_row(store, c, row["id"], "3000", "202503")
+    assert "下限" in low["warning"]
+    assert page(store, c, id_number=make_id(1)).total == 1
+    assert page(store, c, name="职工01").total == 1
+    assert page(store, c, name="职工0").total == 0  # 查询 is exact on person elements
+
+
+def test_batch_modify_ratio_amount_month(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_by_unit_number(store, c, "11010500000001")
+    ids = [r["id"] for r in page(store, c).rows]
+    assert (
+        wage_base.batch_modify(store, c, ids[:3], ratio_percent="5", effective_month="202503") == 3
+    )
+    rows = {r["id"]: r for r in page(store, c).rows}
+    assert rows[ids[0]]["new_base"] == "8400.00" and rows[ids[0]]["effective_month"] == "202503"
+    wage_base.batch_modify(store, c, ids[:1], ratio_percent="5", basis="new")
+    assert wage_base.get_row(store, c, ids[0])["new_base"] == "8820.00"
+    wage_base.batch_modify(store, c, ids[3:5], amount="50000")
+    assert "上限" in wage_base.get_row(store, c, ids[3])["warning"]
+    with pytest.raises(ValidationError):
+        wage_base.batch_modify(store, c, ids, ratio_percent="5", amount="100")
+    with pytest.raises(ValidationError):
+        wage_base.batch_modify(store, c, [], ratio_percent="5")
+    with pytest.raises(ValidationError):
+        wage_base.batch_modify(store, c, ids, effective_month="2025-13")
+    assert wage_base.delete_rows(store, c, ids[:2]) == 2
+    assert wage_base.count(store, c) == 8
+
+
+def test_submit_blocks_confirms_and_moves_draft_into_journal(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    with pytest.raises(ValidationError, match="申报列表为空"):
+        wage_base.submit(store, c, "clerk")
+    wage_base.add_by_unit_number(store, c, "11010500000001")
+    ids = [r["id"] for r in page(store, c).rows]
+    with pytest.raises(ValidationError, match="10 名职工未填写"):
+        wage_base.submit(store, c, "clerk")
+    wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202503")
+    wage_base.update_row(store, c, ids[0], "0", "202503")
+    with pytest.raises(ConflictError) as err:
+        wage_base.submit(store, c, "clerk")
+    assert err.value.code == "confirm_submit" and "为 0" in err.value.message
+    assert wage_base.count(store, c) == 10  # nothing moved
+    entry_id = wage_base.submit(store, c, "clerk", confirmed=True)
+    assert wage_base.count(store, c) == 0
+    entry = journal.get(store, entry_id)
+    assert (entry.state, entry.row_count, entry.kind) == (journal.QUEUED, 10, "wage_base_daily")
+    payload = journal.payload(store, entry_id)
+    assert payload["kind"] == "daily" and payload["rows"][1]["base"] == "9000.00"
+    assert payload["rows"][1]["effective_month"] == "202503"
+    assert len(entry.idempotency_key) == 36
+
+
+def test_copy_back_rejected_rows(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_by_unit_number(store, c, "11010500000002")
+    ids = [r["id"] for r in page(store, c).rows]
+    wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202503")
+    entry_id = wage_base.submit(store, c, "clerk")
+    with pytest.raises(ConflictError):
+        wage_base.copy_back(store, c, entry_id)  # not rejected
+    journal.mark_decided(store, entry_id, False, [{"row": 2, "message": "低于缴费基数下限"}])
+    result = wage_base.copy_back(store, c, entry_id)
+    assert result.added == len(ids)
+    rows = page(store, c).rows
+    assert (
+        rows[1]["warning"] == "上次申报失败：低于缴费基数下限" and rows[1]["new_base"] == "9000.00"
+    )
+
+
+def test_annual_window(store: Store, unit_pk: int) -> None:
+    closed = ctx(unit_pk, "annual", TODAY)
+    with pytest.raises(ConflictError, match="开放时间"):
+        wage_base.add_all_normal(store, closed)
+    opened = ctx(unit_pk, "annual", dt.date(2025, 8, 1))
+    wage_base.add_all_normal(store, opened)
+    ids = [r["id"] for r in page(store, opened).rows]
+    wage_base.batch_modify(store, opened, ids, amount="12000")
+    with pytest.raises(ValidationError):
+        wage_base.batch_modify(store, opened, ids, effective_month="202507")
+    entry_id = wage_base.submit(store, opened, "clerk")
+    assert "生效年月 202507" in journal.get(store, entry_id).summary
+    assert journal.payload(store, entry_id)["rows"][0]["effective_month"] is None
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def test_import_replaces_only_after_confirmation(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    data = xlsx(
+        [
+            ["姓名", "证件号码", "新缴费工资", "生效年月"],
+            ["职工01", make_id(1), "9000", "202503"],
+            ["职工02", make_id(2), "abc", "202503"],
+            ["职工03", make_id(3), "2000", "202503"],
+        ]
+    )
+    result = wage_import.import_file(data, "a.xlsx", wage_base.enrolled(store, unit_pk), c)
+    assert wage_base.save_import(store, c, result, replace=False) == 2
+    assert any(p.row == 3 and p.severity == "error" for p in result.problems)
+    rows = page(store, c).rows
+    assert [r["name"] for r in rows] == ["职工01", "职工03"] and "下限" in rows[1]["warning"]
+    with pytest.raises(ConflictError) as err:
+        wage_base.save_import(store, c, result, replace=False)
+    assert err.value.code == "draft_not_empty" and wage_base.count(store, c) == 2
+    wage_base.save_import(store, c, result, replace=True)
+    assert wage_base.count(store, c) == 2
+
+
+def test_export_round_trips_through_import(store: Store, unit_pk: int, tmp_path: Path) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_by_unit_number(store, c, "11010500000001")
+    ids = [r["id"] for r in page(store, c).rows]
+    wage_base.batch_modify(store, c, ids, amount="9100.5", effective_month="202503")
+    target = tmp_path / "draft.xlsx"
+    assert wage_base.export_xlsx(store, c, None, target) == 10
+    sheet = openpyxl.load_workbook(target).active
+    assert sheet.cell(2, 3).data_type == "s" and sheet.cell(2, 3).value == make_id(1)
+    result = wage_import.import_file(
+        target.read_bytes(), "draft.xlsx", wage_base.enrolled(store, unit_pk), c
+    )
+    assert not [p for p in result.problems if p.severity == "error"]
+    assert {r.new_base for r in result.rows} == {"9100.50"} and len(result.rows) == 10
+    assert wage_base.export_xlsx(store, c, ids[:2], tmp_path / "two.xlsx") == 2
+
+
+def test_per_item_bases(store: Store, unit_pk: int) -> None:
+    with pytest.raises(ValidationError, match="按险种"):
+        wage_base.add_one(store, ctx(unit_pk), "E000000001", "", "202503", {"pension": "9000"})
+    c = ctx(unit_pk, per_item=True)
+    row = wage_base.add_one(
+        store, c, "E000000001", "", "202503", {"pension": "9000", "medical": "8500"}
+    )
+    assert row["item_bases"] == {"pension": "9000.00", "medical": "8500.00"}
+    wage_base.submit(store, c, "clerk")
+    entry = journal.entries(store, unit_pk, [journal.QUEUED])[0]
+    assert journal.payload(store, entry.id)["rows"][0]["bases"] == {
+        "pension": "9000.00",
+        "medical": "8500.00",
+    }
+
+
+def test_context_rules() -> None:
+    c = ctx(1)
+    assert c.check_month("202407") is None and c.check_month("202504") is None
+    assert "超出" in (c.check_month("202505") or "")
+    assert c.check_base("202503", Decimal("8000")) is None
+    assert c.check_base(None, Decimal("0"))
