@@ -96,7 +96,12 @@ def list_rows(kind: str) -> ResponseReturnValue:
         svc.store, ctx, PageRequest.parse(request.args, svc.settings.get("page_size")),
         wage_base.DraftFilter.parse(request.args),
     )
-    return jsonify({"ok": True, **page.to_dict(), "summary": wage_base.summary(svc.store, ctx).__dict__})
+    answer = {"ok": True, **page.to_dict()}
+    # Paging does not change the summary (a scan of the whole draft): the table asks for it
+    # only after loading the page first or changing the draft.
+    if request.args.get("summary") != "0":
+        answer["summary"] = wage_base.summary(svc.store, ctx).__dict__
+    return jsonify(answer)
 
 
 @bp.post("/api/wage-base/<any(daily, annual):kind>/rows")

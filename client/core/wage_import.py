@@ -552,7 +552,9 @@ def validate(table: RawTable, enrolled: Mapping[str, Enrolled], rules: RowRules)
                 )
 
         if number:
-            reason = _check_resident_id(number) if id_type == RESIDENT_ID else None
+            # An ID the tax side enrolled in this unit is that person's number as registered:
+            # the check digit matters only for numbers that match nobody.
+            reason = _check_resident_id(number) if id_type == RESIDENT_ID and person is None else None
             if reason is not None:
                 error("id_number", raw_id, reason)
                 person = None
