@@ -116,6 +116,13 @@ HOME_FUNCTION_PAGES = {
 }
 
 
+# Functions that open a tab of their module rather than its first page.
+HOME_FUNCTION_PATHS = {
+    "wage_base_annual": "/wage-base/annual",
+    "wage_base_records": "/wage-base/records",
+}
+
+
 @dataclass(frozen=True)
 class HomeLink:
     label: str
@@ -135,7 +142,8 @@ def home_links(region: str, collection_mode: str = "") -> tuple[list[HomeLink], 
             continue
         entry = _BY_KEY.get(HOME_FUNCTION_PAGES.get(function.key, ""))
         if entry is not None:
-            links.append(HomeLink(function.label, entry.path, entry.ready))
+            path = HOME_FUNCTION_PATHS.get(function.key, entry.path) if entry.ready else entry.path
+            links.append(HomeLink(function.label, path, entry.ready))
     return links, f"{found.pack.name}业务规则 {found.pack.version}"
 
 

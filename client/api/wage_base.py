@@ -14,7 +14,7 @@ from client.backup import service as backup_service
 from client.core import audit, journal, rulecache, units, wage_base, wage_import
 from client.core.enrollment import ID_TYPES
 from client.core.paging import PageRequest
-from client.errors import NotFoundError, ValidationError
+from client.errors import ConflictError, NotFoundError, ValidationError
 from client.sync.session import OUTBOX
 
 bp = Blueprint("wage_base", __name__)
@@ -53,8 +53,9 @@ def _ids(body: dict[str, Any]) -> list[int]:
     return wage_base.normalise_ids(ids)
 
 
-def _report_path(kind: str) -> Any:
-    return services().home / "reports" / f"wage-base-{kind}-import-errors.xlsx"
+def _report_path(kind: str, unit_pk: int) -> Any:
+    # One per unit: another unit's report (its employees' IDs) is never handed out.
+    return services().home / "reports" / f"wage-base-{unit_pk}-{kind}-import-errors.xlsx"
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -201,10 +202,11 @@ def import_file(kind: str) -> ResponseReturnValue:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationError("文件超过 64 MB，请拆分后分别导入", field="file")
     result = wage_import.import_file(data, upload.filename, wage_base.enrolled(svc.store, ctx.unit_pk), ctx)
-    if existing:
+    kept = bool(existing and not result.rows)  # nothing good to put in: the list stays as it was
+    if existing and not kept:
         backup_service.backup_before(svc, "导入覆盖缴费工资申报列表之前")
-    saved = wage_base.save_import(svc.store, ctx, result, replace=True)
-    report = _report_path(kind)
+    saved = 0 if kept else wage_base.save_import(svc.store, ctx, result, replace=True)
+    report = _report_path(kind, ctx.unit_pk)
     if result.problems:
         report.parent.mkdir(parents=True, exist_ok=True)
         wage_import.write_error_report(result, report)
@@ -219,14 +221,16 @@ def import_file(kind: str) -> ResponseReturnValue:
         "problem_count": len(result.problems),
         "problems": [p.__dict__ for p in result.problems[:SHOWN_PROBLEMS]],
         "report": bool(result.problems),
-        "message": f"共 {result.total_rows} 行：导入 {saved} 行" + (f"，{bad_rows} 行有错误未导入" if bad_rows else ""),
+        "kept": kept,
+        "message": f"共 {result.total_rows} 行：导入 {saved} 行" + (f"，{bad_rows} 行有错误未导入" if bad_rows else "")
+        + ("；没有可导入的行，申报列表保持不变" if kept else ""),
     })
 
 
 @bp.post("/api/wage-base/<any(daily, annual):kind>/import-report")
 @requires_unit
 def import_report(kind: str) -> ResponseReturnValue:
-    report = _report_path(kind)
+    report = _report_path(kind, _context(kind).unit_pk)
     if not report.exists():
         raise NotFoundError("没有可下载的错误报告", code="no_report")
     return send_file(report, mimetype=XLSX, as_attachment=True, download_name="导入错误报告.xlsx")
@@ -247,8 +251,17 @@ def submit(kind: str) -> ResponseReturnValue:
     elif svc.session.view().offline:
         message = "离线模式：申报已保存为待提交，恢复连接后自动发送"
     else:
-        job = svc.session.start_outbox().to_dict()
+        job = _start_sending(svc, ctx.unit_pk)
     return jsonify({"ok": True, "entry": entry.to_dict(), "job": job, "message": message}), 201
+
+
+def _start_sending(svc: Any, unit_pk: int) -> dict[str, Any] | None:
+    """Start the sender, or follow the one already running: it picks up new entries too."""
+    try:
+        return svc.session.start_outbox().to_dict()
+    except ConflictError:
+        running = svc.jobs.find(kind=OUTBOX, unit_id=unit_pk, active_only=True)
+        return running[0].to_dict() if running else None
 
 
 # -- 申报记录 --------------------------------------------------------------------------------------------
@@ -296,7 +309,7 @@ def send_pending() -> ResponseReturnValue:
         raise ValidationError(
             "恢复备份后发送已暂停，请先在「系统设置 > 备份与恢复」中查看备份之后的申报记录", field="send"
         )
-    return jsonify({"ok": True, "job": svc.session.start_outbox().to_dict(), "message": "正在发送"}), 202
+    return jsonify({"ok": True, "job": _start_sending(svc, ctx.unit_pk), "message": "正在发送"}), 202
 
 
 @bp.get("/api/wage-base/records/send")

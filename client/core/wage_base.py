@@ -600,7 +600,13 @@ def submit(store: Store, ctx: DraftContext, operator: str, *, confirmed: bool = 
                 "effective_month": d["effective_month"] or None,
                 "current_base": d["current_base"], "unit_number": d["unit_number"],
             })
-        month_text = f"，生效年月 {annual}" if ctx.kind == ANNUAL and annual else ""
+        # The months in the summary: 申报记录 tells declarations apart by them.
+        months = sorted({p["effective_month"] for p in payload_rows if p["effective_month"]})
+        if ctx.kind == ANNUAL:
+            months = [str(annual)] if annual else []
+        month_text = ""
+        if months:
+            month_text = f"，生效年月 {months[0]}" + (f"-{months[-1]}" if len(months) > 1 else "")
         entry_id = journal.create(
             db, ctx.unit_pk, JOURNAL_KIND[ctx.kind], {"kind": ctx.kind, "rows": payload_rows},
             summary=f"{KIND_LABELS[ctx.kind]} {len(payload_rows)} 人{month_text}", row_count=len(payload_rows),

@@ -74,13 +74,16 @@ class FeedbackReport:
     def message(self) -> str:
         if not self.checked:
             return "无需获取反馈"
-        parts = [f"已获取 {self.checked} 笔申报的反馈"]
+        parts = []
+        # Only decided declarations count as 已获取: "processing" is no feedback yet.
+        if self.accepted or self.rejected:
+            parts.append(f"已获取 {self.accepted + self.rejected} 笔申报的反馈")
         if self.accepted:
             parts.append(f"申报成功 {self.accepted} 笔")
         if self.rejected:
             parts.append(f"申报失败 {self.rejected} 笔")
         if self.processing:
-            parts.append(f"{self.processing} 笔税务端仍在处理，请稍后再获取")
+            parts.append(f"{self.processing} 笔税务端仍在处理，请稍后再获取反馈")
         return "，".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,20 +111,27 @@ class Outbox:
         if self.paused():
             return SendReport(paused=True, waiting=len(journal.entries(self.store, unit_pk, journal.TO_SEND)))
         with _SENDING:
-            pending = journal.entries(self.store, unit_pk, journal.TO_SEND, WAGE_BASE_KINDS)
             sent = refused = 0
-            for n, entry in enumerate(pending):
-                if progress:
-                    progress(n, len(pending), f"正在发送：{entry.summary}")
-                try:
-                    outcome = self._send_one(client, unit_id, entry)
-                except NetworkError as exc:
-                    # The tax side is not answering: keep the rest for the next run.
-                    waiting = len(journal.entries(self.store, unit_pk, journal.TO_SEND))
-                    return SendReport(sent, refused, waiting, error=exc.message)
-                sent += outcome == "sent"
-                refused += outcome == "refused"
-            return SendReport(sent, refused)
+            tried: set[int] = set()
+            while True:  # entries submitted while this run sends go out in the same run
+                pending = [
+                    e for e in journal.entries(self.store, unit_pk, journal.TO_SEND, WAGE_BASE_KINDS)
+                    if e.id not in tried
+                ]
+                if not pending:
+                    return SendReport(sent, refused)
+                for n, entry in enumerate(pending):
+                    tried.add(entry.id)
+                    if progress:
+                        progress(n, len(pending), f"正在发送：{entry.summary}")
+                    try:
+                        outcome = self._send_one(client, unit_id, entry)
+                    except NetworkError as exc:
+                        # The tax side is not answering: keep the rest for the next run.
+                        waiting = len(journal.entries(self.store, unit_pk, journal.TO_SEND))
+                        return SendReport(sent, refused, waiting, error=exc.message)
+                    sent += outcome == "sent"
+                    refused += outcome == "refused"
 
     def _send_one(self, client: TaxClient, unit_id: str, entry: journal.Entry) -> str:
         if entry.state in (journal.SENDING, journal.UNKNOWN):

@@ -85,36 +85,55 @@ function editLink(row) {
 function baseCell(row) {
   const items = Object.entries(row.item_bases || {});
   if (items.length) return items.map(([k, v]) => `${itemNames[k] || k} ${v}`).join("，");
-  return row.new_base || "未填写";
+  return row.new_base || missing();
 }
+
+// Blocks 提交申报 until filled in: shown so it catches the eye.
+const missing = () => el("span", { className: "warn-text", textContent: "未填写" });
 
 function warningCell(row) {
   return el("span", { className: row.warning ? "warn-text" : "", textContent: row.warning || "" });
 }
 
+// Short columns never wrap: a long 提示 (a tax-side reason) takes the rest of the width.
 const columns = [
-  { key: "name", label: "姓名", sortable: true },
-  { key: "id_type_name", label: "证件类型" },
-  { key: "id_number", label: "证件号码", sortable: true },
-  { key: "unit_number", label: "单位编号" },
-  { key: "current_base", label: "当前缴费工资" },
+  { key: "name", label: "姓名", sortable: true, className: "nowrap" },
+  { key: "id_type_name", label: "证件类型", className: "nowrap" },
+  { key: "id_number", label: "证件号码", sortable: true, className: "nowrap" },
+  { key: "unit_number", label: "单位编号", className: "nowrap" },
+  { key: "current_base", label: "当前缴费工资", className: "nowrap" },
   { key: "new_base", label: "新缴费工资", sortable: true, render: baseCell },
-  ...(daily ? [{ key: "effective_month", label: "生效年月", render: (r) => r.effective_month || "未填写" }] : []),
+  ...(daily ? [{ key: "effective_month", label: "生效年月", className: "nowrap", render: (r) => r.effective_month || missing() }] : []),
   { key: "warning", label: "提示", render: warningCell },
-  { key: "edit", label: "操作", render: editLink },
+  { key: "edit", label: "操作", render: editLink, className: "nowrap" },
 ];
+
+// Paging and sorting leave the draft as it is: only this page's own reloads (after a change
+// or a query) ask for the summary, which scans the whole draft.
+let wantSummary = true;
+const reload = () => {
+  wantSummary = true;
+  return table.load();
+};
+const research = () => {
+  wantSummary = true;
+  return table.search();
+};
 
 const table = new DataTable(document.getElementById("rows"), {
   endpoint: endpoints.wageBase(kind),
   columns,
   selectable: true,
   pageSize: Number(box.dataset.pageSize) || 50,
-  params: () => Object.fromEntries(new FormData(form).entries()),
+  params: () => ({ ...Object.fromEntries(new FormData(form).entries()), summary: wantSummary ? "" : "0" }),
   onSelect: (keys) => {
     for (const b of [deleteButton, batchButton]) b.disabled = !open || keys.length === 0;
     exportSelected.disabled = keys.length === 0;
   },
-  onLoad: (data) => showSummary(data.summary),
+  onLoad: (data) => {
+    if (data.summary) showSummary(data.summary);
+    wantSummary = false;
+  },
 });
 
 function showSummary(s) {
@@ -125,11 +144,12 @@ function showSummary(s) {
   if (s.warnings) parts.push(`${s.warnings} 人有提示`);
   document.getElementById("draft-summary").textContent = parts.join("，");
   submitButton.disabled = !open || s.count === 0;
+  document.querySelector('[data-export="all"]').disabled = s.count === 0;
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  table.search();
+  research();
 });
 form.addEventListener("reset", () => setTimeout(() => table.search(), 0));
 
@@ -173,7 +193,7 @@ function editRow(row) {
   formDialog(`修改：${row.name}`, body, async () => {
     await put(endpoints.wageBaseRow(kind, row.id), values());
     toast("已保存", "success");
-    table.load();
+    reload();
   }, "保存");
 }
 
@@ -214,7 +234,7 @@ function addOne() {
     if (!chosen) throw new Error("请先查找并选择一名职工");
     await post(endpoints.wageBaseRows(kind), { employee_id: chosen.employee_id, ...values() });
     toast(`已添加 ${chosen.name}`, "success");
-    table.load();
+    reload();
   }, "添加");
   query.focus();
 }
@@ -237,7 +257,8 @@ function showImport(result) {
       tbody.append(tr);
     }
     tableNode.append(tbody);
-    const more = result.problem_count > result.problems.length ? `（仅显示前 ${result.problems.length} 条，共 ${result.problem_count} 条，全部见错误报告）` : "";
+    const shown = result.problem_count > result.problems.length ? `仅显示前 ${result.problems.length} 条，共 ${result.problem_count} 条。` : "";
+    const more = result.bad_rows ? `${shown}有错误的行未导入：请下载错误报告，按「错误原因」修改后重新导入。` : shown;
     const report = el("button", { type: "button", className: "btn", textContent: "下载错误报告", id: "download-report" });
     report.addEventListener("click", () => saveFile(endpoints.wageBaseImportReport(kind)));
     const close = el("button", { type: "button", className: "btn", textContent: "关闭" });
@@ -256,7 +277,8 @@ async function importFile() {
   const holder = el("div");
   const note = el("p", { className: "muted", textContent: "支持 xlsx、xls、csv 文件，按表头识别「姓名、证件类型、证件号码、新缴费工资" + (daily ? "、生效年月" : "") + "」列。" });
   const dialog = formDialog("导入外部文件", el("div", {}, note, holder), async () => true, "关闭");
-  new FileUpload(holder, {
+  let lastFile = null;
+  const uploader = new FileUpload(holder, {
     endpoint: endpoints.wageBaseImport(kind),
     accept: ".xlsx,.xls,.xlsm,.csv",
     fields: () => ({ replace }),
@@ -264,10 +286,27 @@ async function importFile() {
       dialog.close();
       showImport(result);
       toast(result.message, result.bad_rows ? "info" : "success");
-      table.search();
+      research();
     },
-    onError: (err) => showError(holder, err),
+    onError: async (err) => {
+      // The list filled up since this page last looked (e.g. 复制回申报列表): ask, then send again.
+      if (err.code === "draft_not_empty" && replace !== "1" && lastFile) {
+        if (await confirm(`${err.message}（导入前自动备份）`, { ok: "继续导入", danger: true })) {
+          replace = "1";
+          uploader.upload(lastFile);
+        } else {
+          dialog.close();
+        }
+        return;
+      }
+      showError(holder, err);
+    },
   });
+  const upload = uploader.upload.bind(uploader);
+  uploader.upload = (file) => {
+    lastFile = file;
+    return upload(file);
+  };
 }
 
 // -- files ---------------------------------------------------------------------------------------
@@ -292,7 +331,7 @@ async function addMany(body) {
   try {
     const result = await post(endpoints.wageBaseAdd(kind), body);
     toast(result.message, "success");
-    table.load();
+    reload();
   } catch (err) {
     toastError(err);
   }
@@ -304,7 +343,7 @@ function addByUnitNumber() {
   formDialog("按单位编号添加职工", field("单位编号", select), async () => {
     const result = await post(endpoints.wageBaseAdd(kind), { mode: "unit_number", unit_number: select.value });
     toast(result.message, "success");
-    table.load();
+    reload();
   }, "添加");
 }
 
@@ -315,6 +354,12 @@ const addActions = {
   normal: () => addMany({ mode: "normal" }),
   unit_number: addByUnitNumber,
 };
+// The drop-down menus close on a click elsewhere, and only one is open at a time.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
 document.querySelectorAll("[data-add]").forEach((b) =>
   b.addEventListener("click", () => {
     b.closest("details").open = false;
@@ -330,7 +375,7 @@ deleteButton.addEventListener("click", async () => {
     const result = await post(endpoints.wageBaseDelete(kind), { ids });
     toast(result.message, "success");
     table.clearSelection();
-    table.load();
+    reload();
   } catch (err) {
     toastError(err);
   }
@@ -364,7 +409,7 @@ batchButton.addEventListener("click", () => {
       amount: mode.value === "amount" ? amount.value : "",
     });
     toast(result.message, "success");
-    table.load();
+    reload();
   });
 });
 
@@ -388,7 +433,7 @@ async function submitDraft(confirmed = false) {
     const result = await post(endpoints.wageBaseSubmit(kind), { confirmed });
     toast(result.message, "success", 6000);
     if (result.job) sending.attach(result.job);
-    table.search();
+    research();
   } catch (err) {
     if (err.code === "confirm_submit" && !confirmed) {
       if (await confirm(err.message, { ok: "确定提交" })) return submitDraft(true);
@@ -402,5 +447,10 @@ submitButton.addEventListener("click", () => submitDraft(false));
 
 perItemBox?.addEventListener("change", () => toast(perItemBox.checked ? "已切换为按险种申报：修改时可分别填写各险种缴费工资" : "已切换为统一缴费工资"));
 
-table.load();
+const flash = sessionStorage.getItem("wage-base-flash");
+if (flash) {
+  sessionStorage.removeItem("wage-base-flash");
+  toast(flash, "success", 6000);
+}
+reload();
 sending.reattach("outbox").catch(() => {});

@@ -31,7 +31,7 @@ function stateCell(entry) {
 
 function noteCell(entry) {
   if (entry.state === "unknown" || entry.state === "queued") return entry.last_error || "";
-  if (entry.state === "rejected") return `${entry.reason_count} 条原因`;
+  if (entry.state === "rejected") return `${entry.reason_count} 条失败原因`;
   return entry.taxside_id ? `税务端编号 ${entry.taxside_id}` : "";
 }
 
@@ -39,13 +39,13 @@ const table = new DataTable(document.getElementById("record-table"), {
   endpoint: endpoints.wageBaseRecords,
   pageSize: Number(box.dataset.pageSize) || 50,
   columns: [
-    { key: "created_at", label: "申报时间" },
-    { key: "kind_label", label: "申报类型" },
+    { key: "created_at", label: "申报时间", className: "nowrap" },
+    { key: "kind_label", label: "申报类型", className: "nowrap" },
     { key: "row_count", label: "人数" },
     { key: "summary", label: "内容" },
     { key: "operator", label: "操作员" },
-    { key: "state", label: "申报状态", render: stateCell },
-    { key: "feedback_at", label: "反馈时间" },
+    { key: "state", label: "申报状态", render: stateCell, className: "nowrap" },
+    { key: "feedback_at", label: "反馈时间", className: "nowrap" },
     { key: "note", label: "说明", render: noteCell },
   ],
   params: () => Object.fromEntries(new FormData(form).entries()),
@@ -87,7 +87,8 @@ async function showReasons(entry) {
   if (answer === "copy") {
     try {
       const result = await post(endpoints.wageBaseCopyBack(entry.id), {});
-      toast(result.message, "success", 6000);
+      // The page changes at once: the draft page shows the message (a toast here would be lost).
+      sessionStorage.setItem("wage-base-flash", result.message);
       window.location.href = `/wage-base/${result.kind}`;
     } catch (err) {
       toastError(err);
@@ -99,7 +100,8 @@ async function fetchFeedback({ quiet = false } = {}) {
   feedbackButton.disabled = true;
   try {
     const result = await post(endpoints.wageBaseFeedback, {});
-    if (!quiet || result.checked) toast(result.message, "success");
+    // On entering, speak only when something was decided (the summary shows what waits).
+    if (!quiet || result.accepted || result.rejected) toast(result.message, result.rejected ? "info" : "success");
     table.load();
   } catch (err) {
     if (!quiet || err.code !== "offline") toastError(err);
