@@ -12,6 +12,7 @@ Generates its own data. Run from the repo root: .venv/bin/python bench/backup.py
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import sqlite3
 import sys
@@ -32,48 +33,57 @@ TARGET_MB = 200
 
 
 def build(home: Path) -> None:
-    svc = build_services(home)  # the real schema, then bulk filler tables beside it
+    """The real schema filled as a busy unit's PC would be: 100,000 enrolled employees, a
+    payroll-base draft, and submission-journal entries (payloads of declared rows) up to
+    about 200 MB."""
+    svc = build_services(home)
     svc.close()
     rnd = random.Random(7)
     conn = sqlite3.connect(home / DB_FILE)
-    conn.executescript(
-        """
-        PRAGMA journal_mode=WAL;
-        CREATE TABLE bench_employee (id INTEGER PRIMARY KEY, unit_id INTEGER, id_number TEXT,
-            name TEXT, gender TEXT, birth TEXT, phone TEXT, address TEXT, insured_since TEXT,
-            status TEXT);
-        CREATE INDEX bench_employee_idn ON bench_employee (id_number);
-        CREATE TABLE bench_declaration (id INTEGER PRIMARY KEY, employee_id INTEGER,
-            period TEXT, item TEXT, base_fen INTEGER, rate TEXT, amount_fen INTEGER,
-            state TEXT, note TEXT);
-        CREATE INDEX bench_declaration_emp ON bench_declaration (employee_id, period);
-        """
-    )
+    conn.execute("PRAGMA journal_mode=WAL")
     surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
     with conn:
+        unit = conn.execute(
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+            "VALUES ('91110105MA01BENCH1', 'U000001', '基准测试单位', '110000', '2025-03-15 08:00:00')"
+        ).lastrowid
+        employees = [
+            (unit, f"E{i:09d}", rnd.choice(surnames) + "某" * rnd.randint(1, 2), "201",
+             f"11010519{rnd.randint(60, 99)}{rnd.randint(1, 12):02d}{rnd.randint(1, 28):02d}{i % 10000:04d}",
+             "男女"[i % 2], "1980-01-01", f"1101050000{i % 20:04d}", '["pension","medical","unemployment"]',
+             "正常缴费", json.dumps({"pension": f"{rnd.randint(7000, 30000)}.00", "medical": "8000.00"}),
+             "2025-03-15T08:00:00", "2025-03-15 08:00:00")
+            for i in range(EMPLOYEES)
+        ]
         conn.executemany(
-            "INSERT INTO bench_employee VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                (i, 1 + i % 20, f"11010519{rnd.randint(60, 99)}{rnd.randint(1, 12):02d}{rnd.randint(1, 28):02d}{i % 10000:04d}",
-                 rnd.choice(surnames) + "某" * rnd.randint(1, 2), "男女"[i % 2], f"19{rnd.randint(60, 99)}-01-01",
-                 f"138{rnd.randint(0, 99999999):08d}", f"北京市朝阳区某某路{rnd.randint(1, 999)}号", "2015-01", "正常")
-                for i in range(EMPLOYEES)
-            ),
+            "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, birth_date, "
+            "unit_number, items, status, bases, taxside_updated_at, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            employees,
         )
-    items = ["养老保险", "失业保险", "工伤保险", "医疗保险", "生育保险"]
-    i = 0
+        conn.executemany(
+            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
+            "current_base, new_base, effective_month, added_at) VALUES (?, 'daily', ?, ?, ?, ?, ?, ?, ?, '202503', 'now')",
+            ((unit, e[1], e[2], e[3], e[4], e[7], "8000.00", f"{rnd.randint(7000, 30000)}.00") for e in employees[:50_000]),
+        )
+    n = 0
     while (home / DB_FILE).stat().st_size < TARGET_MB * 1024 * 1024:
         with conn:
-            conn.executemany(
-                "INSERT INTO bench_declaration VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    (None, rnd.randrange(EMPLOYEES), f"2025{1 + (i + k) % 12:02d}", items[k % 5],
-                     rnd.randint(400000, 3000000), "0.16", rnd.randint(1000, 500000), "已申报",
-                     hashlib.md5(f"{i}-{k}".encode()).hexdigest())
-                    for k in range(100_000)
-                ),
-            )
-        i += 1
+            for _ in range(10):  # declarations of 5,000 employees each, as the journal keeps them
+                start = rnd.randrange(EMPLOYEES - 5000)
+                rows = [
+                    {"employee_id": e[1], "id_type": "201", "id_number": e[4], "name": e[2],
+                     "base": f"{rnd.randint(7000, 30000)}.00", "bases": None, "effective_month": "202503",
+                     "current_base": "8000.00", "unit_number": e[7]}
+                    for e in employees[start:start + 5000]
+                ]
+                conn.execute(
+                    "INSERT INTO submission (unit_id, kind, idempotency_key, payload, summary, row_count, operator, "
+                    "state, created_at, updated_at, taxside_id) VALUES (?, 'wage_base_daily', ?, ?, ?, 5000, 'bench', "
+                    "'accepted', '2025-03-15 08:00:00', '2025-03-15 08:00:00', ?)",
+                    (unit, f"bench-{n}", json.dumps({"kind": "daily", "rows": rows}, ensure_ascii=False),
+                     "日常缴费工资申报 5000 人", f"WB{n:08d}"),
+                )
+                n += 1
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 
