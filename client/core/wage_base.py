@@ -105,7 +105,7 @@ class DraftSummary:
     annual_month: str
     month_range: tuple[str, str]
     per_item_allowed: bool
-    items: dict[str, str]
+    items: list[tuple[str, str]]  # (code, name) in the order the clerk knows: 养老, 医疗 ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def summary(store: Store, ctx: DraftContext) -> DraftSummary:
     return DraftSummary(
         ctx.kind, KIND_LABELS[ctx.kind], int(row[0]), int(row[1]), int(row[2]), int(row[3]),
         annual is not None, ctx.pack.annual_window.describe(), str(annual or ""),
-        (str(first), str(last)), ctx.per_item_allowed, dict(ITEM_NAMES),
+        (str(first), str(last)), ctx.per_item_allowed, list(ITEM_NAMES.items()),
     )
 
 

@@ -322,3 +322,40 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
     assert problems.unexpected(409) == []
     context.close()
     assert time.monotonic() - started < 60
+
+
+def test_government_unit_declares_per_insurance_item(browser, ui, services, taxside_factory) -> None:
+    """按险种申报缴费工资: a 山西 government unit (the 140000 pack allows it) gives each item its
+    own base; the tax side accepts it."""
+    live = taxside_factory(units=6, employees=30, seed=11)  # U000006: 140000, a government unit
+    live.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    unit = log_in(services, live, index=5)
+    services.session.popups_shown = True
+    (name,) = services.store.db.execute_sql(
+        "SELECT name FROM enrollment_employee WHERE status = '正常缴费' ORDER BY id LIMIT 1"
+    ).fetchone()
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 820})
+    problems = PageProblems(page)
+    page.goto(ui.launch_url)
+    page.goto(ui.base_url + "/wage-base/daily")
+    assert unit.region == "140000"
+    page.check("#per-item")
+    open_add_menu(page, "单个录入职工")
+    one = page.locator("dialog", has_text="单个录入职工")
+    one.locator('input[type="search"]').fill(name)
+    one.locator("button", has_text="查找").click()
+    one.locator(".pick", has_text=name).first.click()
+    one.locator('input[name="item_pension"]').fill("9000")
+    one.locator('input[name="item_medical"]').fill("8500")
+    for item in ("unemployment", "injury", "maternity"):
+        one.locator(f'input[name="item_{item}"]').fill("")
+    one.locator('input[name="effective_month"]').fill("2025-03")
+    screenshot(page, "wage-base-per-item")
+    one.locator("button", has_text="添加").click()
+    page.locator("#rows tbody tr", has_text="养老 9000.00，医疗 8500.00").wait_for()
+    page.click("#submit")
+    page.locator(".toast.success", has_text="已发送 1 笔申报").wait_for(timeout=15000)
+    page.click("text=申报记录")
+    page.locator("#record-table tbody tr", has_text="申报成功").wait_for(timeout=15000)
+    assert problems.unexpected() == []
+    page.close()

@@ -11,7 +11,8 @@ const box = document.getElementById("wage-base");
 const kind = box.dataset.kind;
 const daily = kind === "daily";
 const open = box.dataset.open === "1";
-const itemNames = JSON.parse(box.dataset.items || "{}");
+// [code, name] pairs in the usual order (养老, 医疗, 失业, 工伤, 生育); a JSON object would sort them.
+const itemList = JSON.parse(box.dataset.items || "[]");
 const perItemBox = document.getElementById("per-item");
 const form = document.getElementById("query");
 const submitButton = document.getElementById("submit");
@@ -83,8 +84,9 @@ function editLink(row) {
 }
 
 function baseCell(row) {
-  const items = Object.entries(row.item_bases || {});
-  if (items.length) return items.map(([k, v]) => `${itemNames[k] || k} ${v}`).join("，");
+  const bases = row.item_bases || {};
+  const items = itemList.filter(([code]) => bases[code]);
+  if (items.length) return items.map(([code, name]) => `${name} ${bases[code]}`).join("，");
   return row.new_base || missing();
 }
 
@@ -165,7 +167,7 @@ function baseInputs(row = {}) {
   const wrap = el("div");
   const inputs = {};
   if (perItem) {
-    for (const [code, name] of Object.entries(itemNames)) {
+    for (const [code, name] of itemList) {
       inputs[code] = el("input", { name: `item_${code}`, inputMode: "decimal", value: row.item_bases?.[code] || row.new_base || "" });
       wrap.append(field(`${name}缴费工资（元）`, inputs[code]));
     }
@@ -178,7 +180,7 @@ function baseInputs(row = {}) {
   const values = () => {
     const body = { effective_month: month ? month.value : "" };
     if (perItem) {
-      body.item_bases = Object.fromEntries(Object.keys(itemNames).map((k) => [k, inputs[k].value]));
+      body.item_bases = Object.fromEntries(itemList.map(([k]) => [k, inputs[k].value]));
     } else {
       body.new_base = inputs.base.value;
     }
