@@ -132,11 +132,6 @@ def payload(store: Store, entry_id: int) -> dict[str, Any]:
     return json.loads(text)
 
 
-def payload_text(store: Store, entry_id: int) -> str:
-    (text,) = store.db.execute_sql("SELECT payload FROM submission WHERE id = ?", (entry_id,)).fetchone()
-    return str(text)
-
-
 def entries(store: Store, unit_pk: int, states: Sequence[str], kinds: Sequence[str] = ()) -> list[Entry]:
     """Entries of a unit in the given states, oldest first (the order they must go out)."""
     marks = ", ".join("?" for _ in states)
