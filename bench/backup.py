@@ -24,6 +24,7 @@ import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import figure  # noqa: E402
 from client.app import build_services  # noqa: E402
 from client.backup import service  # noqa: E402
 from client.core.store import DB_FILE  # noqa: E402
@@ -119,10 +120,6 @@ def floor_verify(out: Path) -> None:
     snap.unlink()
 
 
-def figure(name: str, value: float, floor: float, unit: str = "s") -> None:
-    print(f"FIGURE {name} value={value:.3f} unit={unit} floor={floor:.3f} ratio={value / floor:.3f}", flush=True)
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         home, out = Path(tmp) / "home", Path(tmp) / "out"
@@ -132,17 +129,17 @@ def main() -> None:
         floor_b = min(timed(lambda: floor_backup(home, out)) for _ in range(2))
         infos = []
         backup_s = min(timed(lambda: infos.append(service.create_backup(home, out / "b"))) for _ in range(2))
-        figure("backup", backup_s, floor_b)
+        figure("backup", backup_s, "s", floor_b)
         floor_v = min(timed(lambda: floor_verify(out)) for _ in range(2))
         path = Path(infos[-1].path)
         verify_s = min(timed(lambda: service.verify_backup(path, home)) for _ in range(2))
-        figure("verify", verify_s, floor_v)
+        figure("verify", verify_s, "s", floor_v)
         svc = build_services(home)
         try:
             restore_s = timed(lambda: service.restore(svc, path))
         finally:
             svc.close()
-        figure("restore", restore_s, backup_s)
+        figure("restore", restore_s, "s", backup_s)
 
 
 if __name__ == "__main__":

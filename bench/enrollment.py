@@ -30,6 +30,7 @@ import xlsxwriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import figure, serve_taxside  # noqa: E402
 from client.core import enrollment  # noqa: E402
 from client.core.paging import PageRequest  # noqa: E402
 from client.core.store import Store  # noqa: E402
@@ -41,24 +42,12 @@ PASSWORD = "Bench2025pass"
 QUERIES = 300
 
 
-def figure(name: str, value: float, unit: str, floor: float | None = None) -> None:
-    line = f"FIGURE {name} value={value:.3f} unit={unit}"
-    if floor is not None:
-        line += f" floor={floor:.3f} ratio={value / floor:.2f}"
-    print(line, flush=True)
-
-
 def start_taxside(folder: Path) -> tuple[subprocess.Popen, str, str]:
     from taxside.generate import generate
 
     db = folder / "taxside.sqlite3"
     (unit,) = generate(db, units=1, employees=EMPLOYEES, seed=7)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "client", "taxside", "serve", "--db", str(db), "--port", "0", "--simulation"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    url = line.split("：", 1)[1].split("（", 1)[0].split("，", 1)[0].strip()
+    proc, url = serve_taxside(db)
     with TaxClient(url) as client:
         client.login(unit.unit_id, unit.initial_password)
         client.change_password(unit.unit_id, unit.initial_password, PASSWORD)

@@ -18,7 +18,6 @@ import io
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ import xlsxwriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import figure, serve_taxside  # noqa: E402
 from client.app import build_services, start_server  # noqa: E402
 from client.core import journal, wage_base, wage_import  # noqa: E402
 from client.sync.outbox import Outbox  # noqa: E402
@@ -41,24 +41,12 @@ PAGES = 300
 RUNS = 3
 
 
-def figure(name: str, value: float, unit: str, floor: float | None = None) -> None:
-    line = f"FIGURE {name} value={value:.3f} unit={unit}"
-    if floor is not None:
-        line += f" floor={floor:.3f} ratio={value / floor:.2f}"
-    print(line, flush=True)
-
-
 def start_taxside(folder: Path):
     from taxside.generate import generate
 
     db = folder / "taxside.sqlite3"
     (unit,) = generate(db, units=1, employees=EMPLOYEES, seed=7)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "client", "taxside", "serve", "--db", str(db), "--port", "0", "--simulation"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    url = line.split("：", 1)[1].split("（", 1)[0].split("，", 1)[0].strip()
+    proc, url = serve_taxside(db)
     return proc, url, unit
 
 
