@@ -262,6 +262,18 @@ def unit_numbers(store: Store, unit_pk: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _checked_month(ctx: DraftContext, text: str) -> str:
+    """An effective month the operator typed, as YYYYMM inside what the rules allow."""
+    try:
+        month = str(parse_period(text.strip()))
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="effective_month") from None
+    problem = ctx.check_month(month)
+    if problem:
+        raise ValidationError(problem, field="effective_month")
+    return month
+
+
 def _checked_values(
     ctx: DraftContext, new_base: str, effective_month: str, item_bases: dict[str, str] | None
 ) -> tuple[str, str, str, str]:
@@ -269,13 +281,7 @@ def _checked_values(
     base_text, items_text, warning = "", "", ""
     month = ""
     if ctx.kind == DAILY and effective_month.strip():
-        try:
-            month = str(parse_period(effective_month.strip()))
-        except ValueError as exc:
-            raise ValidationError(str(exc), field="effective_month") from None
-        problem = ctx.check_month(month)
-        if problem:
-            raise ValidationError(problem, field="effective_month")
+        month = _checked_month(ctx, effective_month)
     if item_bases:
         if not ctx.per_item_allowed:
             raise ValidationError("本单位不能按险种申报缴费工资", field="item_bases")
@@ -390,13 +396,7 @@ def batch_modify(
     if effective_month.strip():
         if ctx.kind != DAILY:
             raise ValidationError("年度缴费工资申报的生效年月由系统自动处理", field="effective_month")
-        try:
-            month = str(parse_period(effective_month.strip()))
-        except ValueError as exc:
-            raise ValidationError(str(exc), field="effective_month") from None
-        problem = ctx.check_month(month)
-        if problem:
-            raise ValidationError(problem, field="effective_month")
+        month = _checked_month(ctx, effective_month)
     ratio = fixed = None
     if ratio_percent.strip():
         try:
