@@ -15,8 +15,6 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from client import __version__, logs
@@ -25,32 +23,13 @@ from client.backup import service as backup_service
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
+from client.services import Services
 from client.settings import Settings, prepare_home, resolve_home
 from client.sync.scheduler import SyncScheduler
-from client.sync.session import SessionManager
 
 log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "socialfee 单位社保费管理客户端"
-
-
-@dataclass
-class Services:
-    home: Path
-    settings: Settings
-    store: Store
-    jobs: JobRunner
-    log_path: Path
-    # The logged-in unit and its token: in memory only (client/sync/session.py).
-    session: SessionManager = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.session = SessionManager(self.store, self.settings, self.jobs)
-
-    def close(self) -> None:
-        self.session.close()
-        self.jobs.shutdown()
-        self.store.close()
 
 
 def build_services(home: str | os.PathLike[str] | None = None) -> Services:

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from client.api.server import UIServer
-from client.app import Services, build_services, start_server
+from client.app import build_services, start_server
+from client.services import Services
 
 pytest_plugins = ["tests.taxside_fixtures"]
 

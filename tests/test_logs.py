@@ -6,7 +6,7 @@ import httpx
 
 from client import logs
 from client.api.server import UIServer
-from client.app import Services
+from client.services import Services
 from tests.conftest import csrf_of
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 if TYPE_CHECKING:
-    from client.app import Services
+    from client.services import Services
 
 
 def services() -> Services:

@@ -15,7 +15,7 @@ from client.core import audit, rulecache, system, units
 from rules.model import WAGE_BASE_FUNCTIONS
 
 if TYPE_CHECKING:
-    from client.app import Services
+    from client.services import Services
 
 bp = Blueprint("pages", __name__)
 

@@ -38,7 +38,7 @@ from client.api import (
 from client.api.errors import error_response
 
 if TYPE_CHECKING:
-    from client.app import Services
+    from client.services import Services
 
 KEY_PARAM = "key"
 KEY_COOKIE = "sf_key"

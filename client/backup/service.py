@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from client import __version__
 from client.backup import archive, retention
@@ -36,8 +36,17 @@ from client.errors import ConflictError, JobCancelled, SocialFeeError, StoreErro
 from client.settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
-    from client.app import Services
+    from client.core.jobs import JobRunner
     from client.core.store import Store
+
+
+class Services(Protocol):
+    """The parts of client.services.Services a backup needs (no network, no session)."""
+
+    home: Path
+    settings: Settings
+    store: Store
+    jobs: JobRunner
 
 log = logging.getLogger(__name__)
 

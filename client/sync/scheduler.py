@@ -18,7 +18,7 @@ from client.core import journal
 from client.errors import SocialFeeError
 
 if TYPE_CHECKING:
-    from client.app import Services
+    from client.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import time
 import httpx
 from openpyxl import load_workbook
 
-from client.app import Services
 from client.core import audit
+from client.services import Services
 from tests.conftest import csrf_of
 
 

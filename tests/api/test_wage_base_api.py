@@ -10,8 +10,8 @@ import httpx
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from client.app import Services
 from client.backup import service as backup_service
+from client.services import Services
 from tests.conftest import NEW_PASSWORD, csrf_of, log_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from client.app import Services, build_services
+from client.app import build_services
 from client.backup import archive, service
 from client.backup.crypto import DamagedBackup
 from client.core import migrations
 from client.core.store import DB_FILE
 from client.errors import AuthError, StoreError
+from client.services import Services
 from tests.backup.helpers import add_unit, unit_names
 from tests.core.test_store import build_v1
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from client.app import Services, build_services
+from client.app import build_services
 from client.backup import service
 from client.core.store import DB_FILE, inspect_version
 from client.errors import JobCancelled, StoreError
+from client.services import Services
 from tests.backup.helpers import add_unit
 from tests.backup.test_cli import sf
 from tests.core.test_store import build_v1

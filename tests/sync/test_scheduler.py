@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from client.app import Services
 from client.backup import service as backup_service
+from client.services import Services
 from client.sync.scheduler import JOB_ID, OUTBOX_JOB_ID, SyncScheduler, scheduled_enrollment_update
 from client.sync.session import ENROLLMENT_SYNC
 from tests.conftest import log_in
