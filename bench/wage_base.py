@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import figure, serve_taxside  # noqa: E402
 from client.app import build_services, start_server  # noqa: E402
-from client.core import journal, wage_base, wage_import  # noqa: E402
+from client.core import journal, wage_base, wage_context, wage_import, wage_submit  # noqa: E402
 from client.sync.outbox import Outbox  # noqa: E402
 from client.sync.taxclient import TaxClient  # noqa: E402
 
@@ -166,7 +166,7 @@ def submit(services, ctx, url: str, unit) -> None:
     with TaxClient(url, timeout=120) as client:
         client.login(unit.unit_id, PASSWORD)
         started = time.perf_counter()
-        entry_id = wage_base.submit(store, ctx, "bench", confirmed=True)
+        entry_id = wage_submit.submit(store, ctx, "bench", confirmed=True)
         report = Outbox(store, services.home).send(client, ctx.unit_pk, unit.unit_id)
         elapsed = time.perf_counter() - started
     entry = journal.get(store, entry_id)
@@ -185,7 +185,7 @@ def main() -> None:
         pk = current.local_id
         from rules.packs import load_pack
 
-        ctx = wage_base.DraftContext(pk, "daily", load_pack(unit.region), dt.date(2025, 3, 15), False)
+        ctx = wage_context.DraftContext(pk, "daily", load_pack(unit.region), dt.date(2025, 3, 15), False)
         path = folder / "import-50k.xlsx"
         write_file(services, pk, path)
         ours = [import_once(services, ctx, path) for _ in range(RUNS)]

@@ -11,7 +11,7 @@ from client.api.context import services
 from client.api.files import XLSX, send_xlsx
 from client.api.login import requires_unit
 from client.backup import service as backup_service
-from client.core import audit, journal, rulecache, units, wage_base, wage_import
+from client.core import audit, journal, wage_base, wage_context, wage_import, wage_submit
 from client.core.enrollment import ID_TYPES
 from client.core.paging import PageRequest
 from client.errors import ConflictError, NotFoundError, ValidationError
@@ -21,24 +21,16 @@ bp = Blueprint("wage_base", __name__)
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 SHOWN_PROBLEMS = 500  # the page lists this many; the error report has them all
-WAGE_BASE_KINDS = tuple(wage_base.JOURNAL_KIND.values())
+WAGE_BASE_KINDS = tuple(wage_context.JOURNAL_KIND.values())
 
 
-def _context(kind: str) -> wage_base.DraftContext:
+def _context(kind: str) -> wage_context.DraftContext:
     svc = services()
     unit = svc.session.require_entered()
     assert unit.local_id is not None
-    found = rulecache.in_force(unit.region)
-    if found is None:
-        raise NotFoundError(f"没有 {unit.region_label} 的业务规则，请先更新业务规则", code="no_rule_pack")
-    registration = units.registration(unit.unit_id)
-    collection_mode = registration.collection_mode if registration else found.pack.collection_mode
-    if collection_mode == "税务代征" or not found.pack.has_wage_base_module:
-        raise NotFoundError(
-            "本单位为税务代征模式，缴费工资由人社部门确认，本客户端不提供缴费工资申报", code="module_hidden"
-        )
-    per_item = wage_base.pack_allows_per_item(found.pack, bool(registration and registration.is_government))
-    return wage_base.DraftContext(unit.local_id, kind, found.pack, svc.session.business_date(), per_item)
+    return wage_context.open_draft(
+        unit.local_id, unit.unit_id, unit.region, unit.region_label, kind, svc.session.business_date()
+    )
 
 
 def _json() -> dict[str, Any]:
@@ -71,7 +63,7 @@ def draft_page(kind: str) -> ResponseReturnValue:
     svc = services()
     ctx = _context(kind)
     return render_template(
-        "wage_base.html", active="wage_base", tab=kind, kind=kind, label=wage_base.KIND_LABELS[kind],
+        "wage_base.html", active="wage_base", tab=kind, kind=kind, label=wage_context.KIND_LABELS[kind],
         info=wage_base.summary(svc.store, ctx), id_types=ID_TYPES,
         unit_numbers=wage_base.unit_numbers(svc.store, ctx.unit_pk), page_size=svc.settings.get("page_size"),
     )
@@ -166,7 +158,7 @@ def export_rows(kind: str) -> ResponseReturnValue:
     body, svc = _json(), services()
     ctx = _context(kind)
     ids = _ids(body) if body.get("ids") is not None else None
-    name = f"{wage_base.KIND_LABELS[kind]}.xlsx"
+    name = f"{wage_context.KIND_LABELS[kind]}.xlsx"
     return send_xlsx(lambda target: wage_base.export_xlsx(svc.store, ctx, ids, target), name)
 
 
@@ -174,7 +166,7 @@ def export_rows(kind: str) -> ResponseReturnValue:
 @requires_unit
 def template(kind: str) -> ResponseReturnValue:
     _context(kind)
-    return send_xlsx(lambda target: wage_import.write_template(target, kind), f"{wage_base.KIND_LABELS[kind]}导入模板.xlsx",
+    return send_xlsx(lambda target: wage_import.write_template(target, kind), f"{wage_context.KIND_LABELS[kind]}导入模板.xlsx",
                      stamp=False)
 
 
@@ -213,7 +205,7 @@ def import_file(kind: str) -> ResponseReturnValue:
     else:
         report.unlink(missing_ok=True)
     errors = sum(1 for p in result.problems if p.severity == "error")
-    audit.record(svc.store, f"导入{wage_base.KIND_LABELS[kind]}", f"{upload.filename}：导入 {saved} 行，{errors} 个错误",
+    audit.record(svc.store, f"导入{wage_context.KIND_LABELS[kind]}", f"{upload.filename}：导入 {saved} 行，{errors} 个错误",
                  unit_id=ctx.unit_pk)
     bad_rows = len({p.row for p in result.problems if p.severity == "error"})
     return jsonify({
@@ -241,9 +233,9 @@ def import_report(kind: str) -> ResponseReturnValue:
 def submit(kind: str) -> ResponseReturnValue:
     svc = services()
     ctx = _context(kind)
-    entry_id = wage_base.submit(svc.store, ctx, audit.current_operator(), confirmed=bool(_json().get("confirmed")))
+    entry_id = wage_submit.submit(svc.store, ctx, audit.current_operator(), confirmed=bool(_json().get("confirmed")))
     entry = journal.get(svc.store, entry_id)
-    audit.record(svc.store, f"提交{wage_base.KIND_LABELS[kind]}", entry.summary, unit_id=ctx.unit_pk)
+    audit.record(svc.store, f"提交{wage_context.KIND_LABELS[kind]}", entry.summary, unit_id=ctx.unit_pk)
     job = None
     message = "申报已保存，正在发送到税务端"
     if svc.session.outbox.paused():
@@ -281,7 +273,7 @@ def list_records() -> ResponseReturnValue:
 @requires_unit
 def record_reasons(entry_id: int) -> ResponseReturnValue:
     ctx = _context("daily")
-    page = wage_base.reasons_page(services().store, ctx.unit_pk, entry_id, PageRequest.parse(request.args, 20))
+    page = wage_submit.reasons_page(services().store, ctx.unit_pk, entry_id, PageRequest.parse(request.args, 20))
     return jsonify({"ok": True, **page.to_dict()})
 
 
@@ -326,6 +318,6 @@ def sending_state() -> ResponseReturnValue:
 def copy_back(entry_id: int) -> ResponseReturnValue:
     svc = services()
     entry = journal.get(svc.store, entry_id)
-    kind = wage_base.DAILY if entry.kind == "wage_base_daily" else wage_base.ANNUAL
-    result = wage_base.copy_back(svc.store, _context(kind), entry_id)
+    kind = wage_context.DAILY if entry.kind == "wage_base_daily" else wage_context.ANNUAL
+    result = wage_submit.copy_back(svc.store, _context(kind), entry_id)
     return jsonify({"ok": True, "kind": kind, "message": f"已复制 {result.added + result.already} 行到申报列表，请修改后重新提交"})

@@ -9,7 +9,6 @@ journal entry and empties the draft in the same transaction (client/core/journal
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,73 +22,20 @@ from client.core import journal
 from client.core.enrollment import ID_TYPES, ITEM_NAMES
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
+from client.core.wage_context import DAILY, KIND_LABELS, DraftContext
 from client.core.wage_import import Enrolled, ImportResult
 from client.errors import ConflictError, NotFoundError, ValidationError
 from rules import wage_base as wage_rules
 from rules.codes import normalize_id_number, normalize_name
-from rules.model import RulePack
-from rules.periods import Period, parse_period
+from rules.periods import parse_period
 
-DAILY, ANNUAL = "daily", "annual"
-KIND_LABELS = {DAILY: "日常缴费工资申报", ANNUAL: "年度缴费工资申报"}
-JOURNAL_KIND = {DAILY: "wage_base_daily", ANNUAL: "wage_base_annual"}
 SORTABLE = {"name": "name", "id_number": "id_number", "new_base": "CAST(new_base AS REAL)"}
 CENT = Decimal("0.01")
 EXPORT_HEADER = ("姓名", "证件类型", "证件号码", "新缴费工资", "生效年月", "单位编号", "当前缴费工资", "提示")
-_COLUMNS = (
+COLUMNS = (
     "id, employee_id, name, id_type, id_number, unit_number, current_base, new_base, "
     "item_bases, effective_month, warning"
 )
-
-
-@dataclass(frozen=True)
-class DraftContext:
-    """What the rules say for one unit's draft today (the tax side's business date)."""
-
-    unit_pk: int
-    kind: str
-    pack: RulePack
-    today: dt.date
-    per_item_allowed: bool  # 按险种申报缴费工资: government unit and the pack allows it
-
-    def __post_init__(self) -> None:
-        if self.kind not in KIND_LABELS:
-            raise ValidationError("申报类型只能是日常或年度", field="kind")
-
-    @property
-    def annual_month(self) -> Period | None:
-        return wage_rules.annual_effective_month(self.pack, self.today)
-
-    @property
-    def effective_range(self) -> tuple[Period, Period]:
-        return wage_rules.daily_effective_range(self.pack, self.today)
-
-    def require_open(self) -> None:
-        if self.kind == ANNUAL and self.annual_month is None:
-            raise ConflictError(
-                f"年度缴费工资申报开放时间为{self.pack.annual_window.describe()}，当前不在开放时间内",
-                code="annual_window_closed",
-            )
-
-    # RowRules for the import parser and for every change to a row
-    def check_month(self, month: str) -> str | None:
-        first, last = self.effective_range
-        try:
-            period = parse_period(month)
-        except ValueError as exc:
-            return str(exc)
-        if not first <= period <= last:
-            return f"生效年月 {period} 超出允许范围（{first}-{last}）"
-        return None
-
-    def check_base(self, month: str | None, base: Decimal) -> str | None:
-        if base == 0:
-            return "新缴费工资为 0，提交时需确认"
-        period = parse_period(month) if month else self.annual_month
-        if period is None:
-            period = Period(self.today.year, self.today.month)
-        found = wage_rules.check_base(self.pack, period, base)
-        return found.message if found else None
 
 
 @dataclass(frozen=True)
@@ -122,15 +68,11 @@ class DraftFilter:
         return cls(normalize_name(args.get("name", "")), id_type, normalize_id_number(args.get("id_number", "")))
 
 
-def _now() -> str:
-    return dt.datetime.now().isoformat(sep=" ", timespec="seconds")
-
-
 def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def _missing_sql(ctx: DraftContext) -> str:
+def missing_sql(ctx: DraftContext) -> str:
     if ctx.kind == DAILY:
         return "((new_base = '' AND item_bases = '') OR effective_month = '')"
     return "(new_base = '' AND item_bases = '')"
@@ -138,7 +80,7 @@ def _missing_sql(ctx: DraftContext) -> str:
 
 def summary(store: Store, ctx: DraftContext) -> DraftSummary:
     row = store.db.execute_sql(
-        f"SELECT count(*), coalesce(sum({_missing_sql(ctx)}), 0), "
+        f"SELECT count(*), coalesce(sum({missing_sql(ctx)}), 0), "
         "coalesce(sum(new_base != '' AND CAST(new_base AS REAL) = 0), 0), "
         "coalesce(sum(warning != ''), 0) FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
         (ctx.unit_pk, ctx.kind),
@@ -152,7 +94,7 @@ def summary(store: Store, ctx: DraftContext) -> DraftSummary:
     )
 
 
-def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
+def row_dict(row: Sequence[Any]) -> dict[str, Any]:
     (pk, employee_id, name, id_type, id_number, unit_number, current, new, item_bases, month, warning) = row
     return {
         "id": pk,
@@ -184,11 +126,11 @@ def search(store: Store, ctx: DraftContext, request: PageRequest, filters: Draft
     where = " AND ".join(clauses)
     (total,) = store.db.execute_sql(f"SELECT count(*) FROM wage_base_draft WHERE {where}", params).fetchone()
     rows = store.db.execute_sql(
-        f"SELECT {_COLUMNS} FROM wage_base_draft WHERE {where} ORDER BY {order} {direction}, id {direction} "
+        f"SELECT {COLUMNS} FROM wage_base_draft WHERE {where} ORDER BY {order} {direction}, id {direction} "
         "LIMIT ? OFFSET ?",
         [*params, request.size, (request.page - 1) * request.size],
     ).fetchall()
-    return Page([_row_dict(r) for r in rows], int(total), request.page, request.size)
+    return Page([row_dict(r) for r in rows], int(total), request.page, request.size)
 
 
 # -- employees to add ------------------------------------------------------------------------
@@ -238,7 +180,7 @@ def _insert_from_enrollment(store: Store, ctx: DraftContext, where: str, params:
             f"unit_number, current_base, added_at) SELECT unit_id, ?, employee_id, name, id_type, id_number, "
             f"unit_number, {_PENSION_BASE_SQL}, ? FROM enrollment_employee "
             f"WHERE unit_id = ? AND removed = 0 AND {where}",
-            (ctx.kind, _now(), ctx.unit_pk, *params),
+            (ctx.kind, journal.now_text(), ctx.unit_pk, *params),
         )
     return AddResult(cur.rowcount, matched - cur.rowcount)
 
@@ -335,19 +277,19 @@ def add_one(
             "current_base, new_base, item_bases, effective_month, warning, added_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ctx.unit_pk, ctx.kind, found[0], found[1], found[2], found[3], found[4], found[6],
-             base, items, month, warning, _now()),
+             base, items, month, warning, journal.now_text()),
         )
     return get_row(store, ctx, int(cur.lastrowid))
 
 
 def get_row(store: Store, ctx: DraftContext, row_id: int) -> dict[str, Any]:
     row = store.db.execute_sql(
-        f"SELECT {_COLUMNS} FROM wage_base_draft WHERE id = ? AND unit_id = ? AND kind = ?",
+        f"SELECT {COLUMNS} FROM wage_base_draft WHERE id = ? AND unit_id = ? AND kind = ?",
         (row_id, ctx.unit_pk, ctx.kind),
     ).fetchone()
     if row is None:
         raise NotFoundError("申报列表中没有这一行（可能已被删除）", code="draft_row_not_found")
-    return _row_dict(row)
+    return row_dict(row)
 
 
 def update_row(
@@ -478,7 +420,7 @@ def save_import(store: Store, ctx: DraftContext, result: ImportResult, *, replac
     operator confirmed); otherwise ConflictError and the draft is untouched.
     """
     confirm_replace(store, ctx, replace)
-    now = _now()
+    now = journal.now_text()
     rows = [
         (ctx.unit_pk, ctx.kind, r.employee_id, r.name, r.id_type, r.id_number, r.unit_number, r.current_base,
          r.new_base, r.effective_month if ctx.kind == DAILY else "", r.warning, now)
@@ -497,7 +439,7 @@ def save_import(store: Store, ctx: DraftContext, result: ImportResult, *, replac
 # -- export ------------------------------------------------------------------------------------------
 def export_xlsx(store: Store, ctx: DraftContext, ids: Sequence[int] | None, target: Path) -> int:
     """导出 selected or all rows in the import format, so the file can be imported again."""
-    sql = f"SELECT {_COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ?"
+    sql = f"SELECT {COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ?"
     params: list[Any] = [ctx.unit_pk, ctx.kind]
     if ids is not None:
         marks, clean = _selected(ids)
@@ -513,7 +455,7 @@ def export_xlsx(store: Store, ctx: DraftContext, ids: Sequence[int] | None, targ
         sheet.set_column(0, len(header) - 1, 16, text)
         written = 0
         for n, row in enumerate(store.db.execute_sql(sql + " ORDER BY id", params), start=1):
-            d = _row_dict(row)
+            d = row_dict(row)
             values = [d["name"], d["id_type_name"], d["id_number"], d["new_base"], d["effective_month"],
                       d["unit_number"], d["current_base"], d["warning"]]
             if ctx.kind != DAILY:
@@ -523,148 +465,6 @@ def export_xlsx(store: Store, ctx: DraftContext, ids: Sequence[int] | None, targ
     finally:
         book.close()
     return written
-
-
-# -- submit ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SubmitCheck:
-    """What the operator must confirm before the draft goes out."""
-
-    count: int
-    zero: int
-    warnings: int
-
-    @property
-    def needs_confirmation(self) -> bool:
-        return bool(self.zero or self.warnings)
-
-    @property
-    def message(self) -> str:
-        parts = []
-        if self.zero:
-            parts.append(f"{self.zero} 名职工的新缴费工资为 0")
-        if self.warnings:
-            parts.append(f"{self.warnings} 名职工的新缴费工资超出缴费基数上下限（税务端可能不予通过）")
-        return "；".join(parts) + "。确定要提交吗？" if parts else ""
-
-
-def _first_missing(store: Store, ctx: DraftContext) -> tuple[int, str] | None:
-    row = store.db.execute_sql(
-        f"SELECT name, new_base, item_bases, effective_month, "
-        f"(SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND {_missing_sql(ctx)}) "
-        f"FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND {_missing_sql(ctx)} ORDER BY id LIMIT 1",
-        (ctx.unit_pk, ctx.kind, ctx.unit_pk, ctx.kind),
-    ).fetchone()
-    if row is None:
-        return None
-    name, base, items, month, total = row
-    what = "新缴费工资" if not (base or items) else "生效年月"
-    return int(total), f"{name}未填写{what}"
-
-
-def check_submit(store: Store, ctx: DraftContext) -> SubmitCheck:
-    """Blocks while a row lacks base or effective month (提交申报 is refused)."""
-    ctx.require_open()
-    info = summary(store, ctx)
-    if info.count == 0:
-        raise ValidationError("申报列表为空，请先添加职工", field="draft")
-    missing = _first_missing(store, ctx)
-    if missing is not None:
-        total, first = missing
-        raise ValidationError(
-            f"有 {total} 名职工未填写新缴费工资或生效年月（如：{first}），请补充后再提交", field="draft"
-        )
-    return SubmitCheck(info.count, info.zero, info.warnings)
-
-
-def submit(store: Store, ctx: DraftContext, operator: str, *, confirmed: bool = False) -> int:
-    """Move the draft into the journal as one queued entry; returns the entry id.
-
-    Both happen in one transaction: the draft is never lost and never sent twice.
-    """
-    check = check_submit(store, ctx)
-    if check.needs_confirmation and not confirmed:
-        raise ConflictError(check.message, code="confirm_submit")
-    annual = ctx.annual_month
-    with store.write() as db:
-        rows = db.execute_sql(
-            f"SELECT {_COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ? ORDER BY id",
-            (ctx.unit_pk, ctx.kind),
-        ).fetchall()
-        payload_rows = []
-        for row in rows:
-            d = _row_dict(row)
-            payload_rows.append({
-                "employee_id": d["employee_id"], "id_type": d["id_type"], "id_number": d["id_number"],
-                "name": d["name"], "base": d["new_base"] or None, "bases": d["item_bases"] or None,
-                "effective_month": d["effective_month"] or None,
-                "current_base": d["current_base"], "unit_number": d["unit_number"],
-            })
-        # The months in the summary: 申报记录 tells declarations apart by them.
-        months = sorted({p["effective_month"] for p in payload_rows if p["effective_month"]})
-        if ctx.kind == ANNUAL:
-            months = [str(annual)] if annual else []
-        month_text = ""
-        if months:
-            month_text = f"，生效年月 {months[0]}" + (f"-{months[-1]}" if len(months) > 1 else "")
-        entry_id = journal.create(
-            db, ctx.unit_pk, JOURNAL_KIND[ctx.kind], {"kind": ctx.kind, "rows": payload_rows},
-            summary=f"{KIND_LABELS[ctx.kind]} {len(payload_rows)} 人{month_text}", row_count=len(payload_rows),
-            operator=operator,
-        )
-        db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
-    return entry_id
-
-
-def copy_back(store: Store, ctx: DraftContext, entry_id: int) -> AddResult:
-    """Put the rows of a failed declaration back into the draft, with the tax side's reasons."""
-    entry = journal.get(store, entry_id, ctx.unit_pk)
-    if entry.state != journal.REJECTED:
-        raise ConflictError("只有申报失败的记录可以复制回申报列表", code="not_rejected")
-    if entry.kind != JOURNAL_KIND[ctx.kind]:
-        raise ConflictError("申报类型不一致", code="wrong_kind")
-    ctx.require_open()
-    reasons: dict[int, list[str]] = {}
-    for reason in entry.reasons:
-        reasons.setdefault(int(reason.get("row") or 0), []).append(str(reason.get("message", "")))
-    general = "；".join(reasons.get(0, []))
-    now = _now()
-    values = []
-    for n, r in enumerate(journal.payload(store, entry_id)["rows"], start=1):
-        why = "；".join(reasons.get(n, [])) or general
-        values.append((
-            ctx.unit_pk, ctx.kind, r["employee_id"], r["name"], r["id_type"], r["id_number"],
-            r.get("unit_number", ""), r.get("current_base", ""), r.get("base") or "",
-            json.dumps(r["bases"], ensure_ascii=False) if r.get("bases") else "",
-            r.get("effective_month") or "", f"上次申报失败：{why}" if why else "", now,
-        ))
-    with store.write() as db:
-        (before,) = db.execute_sql(
-            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
-        ).fetchone()
-        db.cursor().executemany(
-            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
-            "current_base, new_base, item_bases, effective_month, warning, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (unit_id, kind, employee_id) DO UPDATE SET new_base = excluded.new_base, "
-            "item_bases = excluded.item_bases, effective_month = excluded.effective_month, warning = excluded.warning",
-            values,
-        )
-        (after,) = db.execute_sql(
-            "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
-        ).fetchone()
-    return AddResult(after - before, len(values) - (after - before))
-
-
-def reasons_page(store: Store, unit_pk: int, entry_id: int, request: PageRequest) -> Page:
-    """申报失败的原因, row by row (a rejection can list thousands of rows)."""
-    entry = journal.get(store, entry_id, unit_pk)
-    start = (request.page - 1) * request.size
-    return Page(entry.reasons[start:start + request.size], len(entry.reasons), request.page, request.size)
-
-
-def pack_allows_per_item(pack: RulePack, is_government: bool) -> bool:
-    return bool(pack.per_item_bases_for_government and is_government)
 
 
 def normalise_ids(values: Iterable[Any]) -> list[int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from client.core import journal, wage_base, wage_import
+from client.core import journal, wage_base, wage_context, wage_import, wage_submit
 from client.core.store import Store
 from client.errors import ConflictError, NotFoundError, ValidationError
 from rules.codes import id_check_char
@@ -73,11 +73,11 @@ def unit_pk(store: Store) -> int:
 
 def ctx(
     unit_pk: int, kind: str = "daily", today: dt.date = TODAY, per_item: bool = False
-) -> wage_base.DraftContext:
-    return wage_base.DraftContext(unit_pk, kind, load_pack("110000"), today, per_item)
+) -> wage_context.DraftContext:
+    return wage_context.DraftContext(unit_pk, kind, load_pack("110000"), today, per_item)
 
 
-def page(store: Store, c: wage_base.DraftContext, **filters: str):
+def page(store: Store, c: wage_context.DraftContext, **filters: str):
     return wage_base.search(
         store, c, wage_base.PageRequest(size=100), wage_base.DraftFilter(**filters)
     )
@@ -145,18 +145,18 @@ def test_batch_modify_ratio_amount_month(store: Store, unit_pk: int) -> None:
 def test_submit_blocks_confirms_and_moves_draft_into_journal(store: Store, unit_pk: int) -> None:
     c = ctx(unit_pk)
     with pytest.raises(ValidationError, match="申报列表为空"):
-        wage_base.submit(store, c, "clerk")
+        wage_submit.submit(store, c, "clerk")
     wage_base.add_by_unit_number(store, c, "11010500000001")
     ids = [r["id"] for r in page(store, c).rows]
     with pytest.raises(ValidationError, match="10 名职工未填写"):
-        wage_base.submit(store, c, "clerk")
+        wage_submit.submit(store, c, "clerk")
     wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202503")
     wage_base.update_row(store, c, ids[0], "0", "202503")
     with pytest.raises(ConflictError) as err:
-        wage_base.submit(store, c, "clerk")
+        wage_submit.submit(store, c, "clerk")
     assert err.value.code == "confirm_submit" and "为 0" in err.value.message
     assert wage_base.count(store, c) == 10  # nothing moved
-    entry_id = wage_base.submit(store, c, "clerk", confirmed=True)
+    entry_id = wage_submit.submit(store, c, "clerk", confirmed=True)
     assert wage_base.count(store, c) == 0
     entry = journal.get(store, entry_id)
     assert (entry.state, entry.row_count, entry.kind) == (journal.QUEUED, 10, "wage_base_daily")
@@ -171,11 +171,11 @@ def test_copy_back_rejected_rows(store: Store, unit_pk: int) -> None:
     wage_base.add_by_unit_number(store, c, "11010500000002")
     ids = [r["id"] for r in page(store, c).rows]
     wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202503")
-    entry_id = wage_base.submit(store, c, "clerk")
+    entry_id = wage_submit.submit(store, c, "clerk")
     with pytest.raises(ConflictError):
-        wage_base.copy_back(store, c, entry_id)  # not rejected
+        wage_submit.copy_back(store, c, entry_id)  # not rejected
     journal.mark_decided(store, entry_id, False, [{"row": 2, "message": "低于缴费基数下限"}])
-    result = wage_base.copy_back(store, c, entry_id)
+    result = wage_submit.copy_back(store, c, entry_id)
     assert result.added == len(ids)
     rows = page(store, c).rows
     assert (
@@ -193,7 +193,7 @@ def test_annual_window(store: Store, unit_pk: int) -> None:
     wage_base.batch_modify(store, opened, ids, amount="12000")
     with pytest.raises(ValidationError):
         wage_base.batch_modify(store, opened, ids, effective_month="202507")
-    entry_id = wage_base.submit(store, opened, "clerk")
+    entry_id = wage_submit.submit(store, opened, "clerk")
     assert "生效年月 202507" in journal.get(store, entry_id).summary
     assert journal.payload(store, entry_id)["rows"][0]["effective_month"] is None
 
@@ -254,7 +254,7 @@ def test_per_item_bases(store: Store, unit_pk: int) -> None:
         store, c, "E000000001", "", "202503", {"pension": "9000", "medical": "8500"}
     )
     assert row["item_bases"] == {"pension": "9000.00", "medical": "8500.00"}
-    wage_base.submit(store, c, "clerk")
+    wage_submit.submit(store, c, "clerk")
     entry = journal.entries(store, unit_pk, [journal.QUEUED])[0]
     assert journal.payload(store, entry.id)["rows"][0]["bases"] == {
         "pension": "9000.00",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client.core import journal, wage_base
+from client.core import journal, wage_base, wage_context, wage_submit
 from client.core.paging import PageRequest
 from client.core.store import Store
 from client.sync.enrollment import EnrollmentSync
@@ -38,13 +38,13 @@ def declarations(taxside: LiveTaxSide) -> int:
 def draft_entry(store: Store, client: TaxClient, unit, unit_pk: int, base: str = "9000", count: int = 5) -> int:
     """Sync the unit, put `count` employees in the daily draft with `base`, submit: entry id."""
     EnrollmentSync(store, client, unit_pk, unit.unit_id).run("full")
-    ctx = wage_base.DraftContext(unit_pk, "daily", load_pack(unit.region), TODAY, False)
+    ctx = wage_context.DraftContext(unit_pk, "daily", load_pack(unit.region), TODAY, False)
     wage_base.add_all_normal(store, ctx)
     rows = wage_base.search(store, ctx, PageRequest(size=500), wage_base.DraftFilter()).rows
     keep = [r["id"] for r in rows[:count]]
     wage_base.delete_rows(store, ctx, [r["id"] for r in rows[count:]] or [0])
     wage_base.batch_modify(store, ctx, keep, amount=base, effective_month="202503")
-    return wage_base.submit(store, ctx, "tester", confirmed=True)
+    return wage_submit.submit(store, ctx, "tester", confirmed=True)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from client.core import enrollment, wage_base
+from client.core import enrollment, wage_base, wage_context
 from client.core.paging import PageRequest
 from client.sync.enrollment import EnrollmentSync
 from rules.packs import load_pack
@@ -29,7 +29,7 @@ def test_full_sync_and_draft_edits_interleave(taxside_factory, tmp_path) -> None
     client.change_password(unit.unit_id, unit.initial_password, "Secure2025pass")
     # A first small sync gives the operator employees to put in the draft.
     EnrollmentSync(store, client, pk, unit.unit_id).run("full")
-    ctx = wage_base.DraftContext(pk, "daily", load_pack(unit.region), dt.date(2025, 3, 15), False)
+    ctx = wage_context.DraftContext(pk, "daily", load_pack(unit.region), dt.date(2025, 3, 15), False)
     wage_base.add_all_normal(store, ctx)
     rows = wage_base.search(store, ctx, PageRequest(size=500), wage_base.DraftFilter()).rows
 
