@@ -23,8 +23,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from taxside import data
-from taxside.app import ApiError, body_json, decide_due, json_response, load_unit, store
 from taxside.db import Store
+from taxside.decisions import decide_due
+from taxside.web import ApiError, body_json, json_response, load_unit, store
 
 sim = Blueprint("sim", __name__, url_prefix="/sim")
 MAX_DECISION_DELAY = 86_400
