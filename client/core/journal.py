@@ -1,5 +1,8 @@
 """The submission journal (outbox): every push to the tax side is written here first.
 
+One journal for every kind (payroll-base declarations, fee declarations, voids, ...): the
+kind column says which; client/sync/kinds.py says how each kind is sent and decided.
+
 An entry holds the client-generated idempotency key, the exact payload, the operator and a
 state. It is created in the same transaction that empties the draft it came from, so a
 declaration is either a draft or a journal entry, never both and never neither. Entries
@@ -41,6 +44,12 @@ STATE_LABELS = {
 KIND_LABELS = {
     "wage_base_daily": "日常缴费工资申报",
     "wage_base_annual": "年度缴费工资申报",
+    "fee_declaration": "社保费申报",
+    "fee_void": "社保费申报作废",
+}
+# Kinds whose outcome reads differently from a declaration's.
+KIND_STATE_LABELS = {
+    "fee_void": {ACCEPTED: "作废成功", REJECTED: "作废失败"},
 }
 # States the sender still has to act on, oldest entry first.
 TO_SEND = (QUEUED, SENDING, UNKNOWN)
@@ -50,6 +59,10 @@ _COLUMNS = (
     "id, unit_id, kind, idempotency_key, summary, row_count, operator, state, created_at, "
     "sent_at, attempts, last_error, taxside_id, feedback_at, reasons, updated_at"
 )
+
+
+def state_label(kind: str, state: str) -> str:
+    return KIND_STATE_LABELS.get(kind, {}).get(state) or STATE_LABELS.get(state, state)
 
 
 def now_text() -> str:
@@ -77,7 +90,7 @@ class Entry:
 
     @property
     def state_label(self) -> str:
-        return STATE_LABELS.get(self.state, self.state)
+        return state_label(self.kind, self.state)
 
     @property
     def kind_label(self) -> str:

@@ -1,22 +1,25 @@
-"""The sender of the submission journal, and feedback polling (ARCHITECTURE.md, push).
+"""The one sender of the submission journal, and feedback polling (ARCHITECTURE.md, push).
 
-Entries go out oldest first, each under the idempotency key it was written with. Before a
-request leaves, the entry is committed as ``sending``; whatever happens next, the journal
-says what to do on the next run:
+Every kind of submission goes through here; what differs per kind (request, feedback,
+local effects) is registered in client/sync/kinds.py by the kind's module. Entries go
+out oldest first, each under the idempotency key it was written with. Before a request
+leaves, the entry is committed as ``sending``; whatever happens next, the journal says
+what to do on the next run:
 
-- an answer: ``awaiting`` (待反馈) with the tax side's id, or refused outright;
+- an answer: ``awaiting`` (待反馈) with the tax side's id (or decided at once, for kinds
+  the tax side answers synchronously), or refused outright;
 - "never reached the tax side" (connection refused, proxy down): back to ``queued``;
 - anything else (time-out, dropped connection, 5xx, garbage): ``unknown``. An unknown or
   left-over ``sending`` entry is resolved by asking the tax side about its key: a stored
   answer is taken as the answer; "never committed" means it is sent again with the same
-  key. It is never sent blindly, so one declaration exists on the tax side in every case.
+  key. It is never sent blindly, so one submission exists on the tax side in every case.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +28,14 @@ from client.backup import service as backup_service
 from client.core import journal
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, SocialFeeError
-from client.sync.taxclient import TaxClient, receipt_from_outcome, stored_error
+from client.sync import kinds, wage_base  # noqa: F401  (the kinds register themselves)
+from client.sync.kinds import Decision, Receipt, SubmissionKind
+from client.sync.taxclient import IdempotencyOutcome, TaxClient, stored_error
 
 log = logging.getLogger(__name__)
 
 # Network failures where the request provably never left this PC.
 UNSENT = frozenset({"network_unreachable", "network_proxy"})
-WAGE_BASE_KINDS = ("wage_base_daily", "wage_base_annual")
-_ROW_FIELDS = ("employee_id", "id_type", "id_number", "name", "base", "bases", "effective_month")
 
 # One sender per process: the scheduled run and the operator's 提交 never overlap.
 _SENDING = threading.Lock()
@@ -90,12 +93,6 @@ class FeedbackReport:
         return {**asdict(self), "message": self.message}
 
 
-def _body(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """The request as the protocol defines it; the same stored payload gives the same bytes."""
-    rows = [{name: row.get(name) for name in _ROW_FIELDS} for row in payload["rows"]]
-    return str(payload["kind"]), rows
-
-
 class Outbox:
     def __init__(self, store: Store, home: Path) -> None:
         self.store, self.home = store, home
@@ -106,16 +103,18 @@ class Outbox:
     # -- sending ---------------------------------------------------------------------------------
     def send(
         self, client: TaxClient, unit_pk: int, unit_id: str,
-        progress: Callable[[int, int, str], None] | None = None,
+        progress: Callable[[int, int, str], None] | None = None, *, only: Sequence[str] = (),
     ) -> SendReport:
+        """Send every waiting entry of the unit (of the kinds in ``only``, else of all kinds)."""
         if self.paused():
             return SendReport(paused=True, waiting=len(journal.entries(self.store, unit_pk, journal.TO_SEND)))
+        wanted = tuple(only) or kinds.names()
         with _SENDING:
             sent = refused = 0
             tried: set[int] = set()
             while True:  # entries submitted while this run sends go out in the same run
                 pending = [
-                    e for e in journal.entries(self.store, unit_pk, journal.TO_SEND, WAGE_BASE_KINDS)
+                    e for e in journal.entries(self.store, unit_pk, journal.TO_SEND, wanted)
                     if e.id not in tried
                 ]
                 if not pending:
@@ -134,6 +133,7 @@ class Outbox:
                     refused += outcome == "refused"
 
     def _send_one(self, client: TaxClient, unit_id: str, entry: journal.Entry) -> str:
+        kind = _kind(entry)
         if entry.state in (journal.SENDING, journal.UNKNOWN):
             try:
                 outcome = client.idempotency_outcome(entry.idempotency_key)
@@ -142,12 +142,12 @@ class Outbox:
                 raise
             if outcome is not None:
                 log.info("submission %s resolved from its key (status %s)", entry.id, outcome.status)
-                return self._apply_stored(entry, outcome)
+                return self._apply_stored(kind, entry, outcome)
             # Never committed on the tax side: sending again under the same key is safe.
-        kind, rows = _body(journal.payload(self.store, entry.id))
+        payload = journal.payload(self.store, entry.id)
         journal.mark_sending(self.store, entry)
         try:
-            receipt = client.submit_wage_base(unit_id, kind, rows, idempotency_key=entry.idempotency_key)
+            receipt = kind.send(client, unit_id, payload, entry.idempotency_key)
         except NetworkError as exc:
             if exc.code in UNSENT:
                 journal.mark_queued(self.store, entry.id, exc.message)
@@ -157,32 +157,55 @@ class Outbox:
         except AuthError:
             raise  # the session renews the token and runs us again; the key decides then
         except SocialFeeError as exc:  # 4xx: refused as a whole (e.g. the annual window closed)
-            journal.mark_refused(self.store, entry.id, exc.message)
+            self._decide(kind, entry, Decision.refused(exc.message, exc.code))
             return "refused"
-        journal.mark_awaiting(self.store, entry.id, receipt.declaration_id, receipt.received_at)
-        return "sent"
+        return self._received(kind, entry, receipt)
 
-    def _apply_stored(self, entry: journal.Entry, outcome: Any) -> str:
-        receipt = receipt_from_outcome(outcome)
+    def _apply_stored(self, kind: SubmissionKind, entry: journal.Entry, outcome: IdempotencyOutcome) -> str:
+        receipt = kind.stored_receipt(outcome)
         if receipt is not None:
-            journal.mark_awaiting(self.store, entry.id, receipt.declaration_id, receipt.received_at)
-            return "sent"
-        _code, message = stored_error(outcome)
-        journal.mark_refused(self.store, entry.id, message)
+            return self._received(kind, entry, receipt)
+        code, message = stored_error(outcome)
+        self._decide(kind, entry, Decision.refused(message, code))
         return "refused"
 
+    def _received(self, kind: SubmissionKind, entry: journal.Entry, receipt: Receipt) -> str:
+        with self.store.write():
+            journal.mark_awaiting(self.store, entry.id, receipt.taxside_id, receipt.received_at)
+            if receipt.decision is not None and receipt.decision.status != kinds.PROCESSING:
+                self._decide(kind, journal.get(self.store, entry.id), receipt.decision)
+        return "sent"
+
+    def _decide(self, kind: SubmissionKind, entry: journal.Entry, decision: Decision) -> None:
+        """Record a decision in the journal and apply it locally, in one transaction."""
+        accepted = decision.status == kinds.ACCEPTED
+        with self.store.write() as db:
+            journal.mark_decided(self.store, entry.id, accepted, [dict(r) for r in decision.reasons])
+            kind.apply(db, entry, decision)
+
     # -- feedback ----------------------------------------------------------------------------------
-    def fetch_feedback(self, client: TaxClient, unit_pk: int, unit_id: str) -> FeedbackReport:
-        waiting = journal.entries(self.store, unit_pk, (journal.AWAITING,), WAGE_BASE_KINDS)
+    def fetch_feedback(
+        self, client: TaxClient, unit_pk: int, unit_id: str, *, only: Sequence[str] = ()
+    ) -> FeedbackReport:
+        """Ask about every 待反馈 entry of the unit (of the kinds in ``only``, else all)."""
+        waiting = journal.entries(self.store, unit_pk, (journal.AWAITING,), tuple(only) or kinds.names())
         accepted = rejected = processing = 0
         for entry in waiting:
-            decision = client.wage_base_declaration(unit_id, str(entry.taxside_id))
-            if decision.status == "accepted":
-                journal.mark_decided(self.store, entry.id, True, [])
+            kind = _kind(entry)
+            decision = kind.decision(client, unit_id, entry)
+            if decision.status == kinds.ACCEPTED:
                 accepted += 1
-            elif decision.status == "rejected":
-                journal.mark_decided(self.store, entry.id, False, [asdict(r) for r in decision.rejections])
+            elif decision.status == kinds.REJECTED:
                 rejected += 1
             else:
                 processing += 1
+                continue
+            self._decide(kind, entry, decision)
         return FeedbackReport(len(waiting), accepted, rejected, processing)
+
+
+def _kind(entry: journal.Entry) -> SubmissionKind:
+    kind = kinds.get(entry.kind)
+    if kind is None:  # only registered kinds are picked up, so this is a programming error
+        raise RuntimeError(f"submission kind {entry.kind!r} is not registered")
+    return kind
