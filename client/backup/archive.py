@@ -23,12 +23,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import zstandard
 
-from client.backup import crypto
+from client.backup import contents, crypto
 from client.backup.crypto import DamagedBackup, KeyParams
 from client.errors import AuthError, StoreError
 
@@ -162,8 +162,32 @@ def write(
         crypto.fsync(out)
 
 
+class _Bounded:
+    """The decompressed stream, cut off at ``limit`` bytes.
+
+    Everything tarfile buffers (PAX records, long names, member data) comes through here,
+    so a hostile stream cannot make the reader hold or write more than the bound allows.
+    """
+
+    def __init__(self, src: Any, limit: int, name: str) -> None:
+        self._src, self.limit, self._name, self.done = src, limit, name, 0
+
+    def read(self, size: int = -1) -> bytes:
+        room = self.limit - self.done
+        data = self._src.read(min(size, room + 1) if size >= 0 else room + 1)
+        self.done += len(data)
+        if self.done > self.limit:
+            raise DamagedBackup(
+                f"备份文件 {self._name} 解压后的内容超出清单声明的大小，已拒绝。请换一份备份。",
+                code="backup_oversized",
+            )
+        return data
+
+
 @contextmanager
-def open_payload(path: Path, password: str | None) -> Iterator[tuple[Header, tarfile.TarFile]]:
+def open_payload(
+    path: Path, password: str | None
+) -> Iterator[tuple[Header, tarfile.TarFile, _Bounded]]:
     """The header and the member stream of a backup, after the password check."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the errors are worded
@@ -177,15 +201,20 @@ def open_payload(path: Path, password: str | None) -> Iterator[tuple[Header, tar
         if header.encrypted:
             if not password:
                 raise AuthError("该备份已加密，请输入备份密码。", code="backup_needs_password")
-            params = KeyParams.from_dict(header.data["encryption"])
+            encryption = header.data["encryption"]
+            if not isinstance(encryption, dict):
+                raise DamagedBackup("备份文件的加密参数无法识别：文件已损坏或不是 socialfee 的备份。")
+            params = KeyParams.from_dict(encryption)
             key = crypto.derive_key(password, params)
-            crypto.check_key(key, header.data["encryption"])
+            crypto.check_key(key, encryption)
             source = crypto.DecryptingReader(fh, key, params, header.raw)
         reader = zstandard.ZstdDecompressor().stream_reader(source, read_size=BUF, closefd=False)
+        # Until the manifest has declared the sizes, only the manifest may be read.
+        bounded = _Bounded(reader, contents.MAX_MANIFEST + contents.TAR_OVERHEAD + BUF, path.name)
         try:
-            with tarfile.open(fileobj=reader, mode="r|", bufsize=BUF) as tar:
-                yield header, tar
-        except (zstandard.ZstdError, tarfile.TarError, EOFError) as exc:
+            with tarfile.open(fileobj=bounded, mode="r|", bufsize=BUF) as tar:
+                yield header, tar, bounded
+        except (zstandard.ZstdError, tarfile.TarError, EOFError, UnicodeError) as exc:
             raise DamagedBackup(
                 f"备份文件 {path.name} 已损坏或不完整（{exc}）。请换一份备份。"
             ) from exc
@@ -193,30 +222,56 @@ def open_payload(path: Path, password: str | None) -> Iterator[tuple[Header, tar
 
 def _read_manifest(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
     first = tar.next()
-    if first is None or first.name != "manifest.json":
+    if first is None or first.name != "manifest.json" or not first.isfile():
         raise DamagedBackup(f"备份文件 {path.name} 缺少清单（manifest.json），文件已损坏。")
+    if first.size > contents.MAX_MANIFEST:
+        raise DamagedBackup(
+            f"备份文件 {path.name} 的清单大小为 {first.size} 字节，超过上限 "
+            f"{contents.MAX_MANIFEST // contents.MIB} MB，已拒绝。请换一份备份。",
+            code="backup_manifest",
+        )
     member = tar.extractfile(first)
     assert member is not None
     try:
-        manifest = json.loads(member.read())
-    except ValueError as exc:
+        manifest = json.loads(member.read(contents.MAX_MANIFEST))
+    except (ValueError, RecursionError) as exc:
         raise DamagedBackup(f"备份文件 {path.name} 的清单已损坏。") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise DamagedBackup(f"备份文件 {path.name} 的清单内容不完整。")
-    return manifest
+    return contents.check_manifest(manifest, path.name)
 
 
 def read_manifest(path: Path, password: str | None) -> tuple[Header, dict[str, Any]]:
     """Header and manifest only: decompresses no more than the first member."""
-    with open_payload(path, password) as (header, tar):
+    with open_payload(path, password) as (header, tar, _bounded):
         return header, _read_manifest(tar, path)
 
 
-def _safe_name(name: str) -> str | None:
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or not pure.parts or pure.parts[0] != "data" or ".." in pure.parts:
-        return None
-    return str(PurePosixPath(*pure.parts[1:]))
+def _refuse(path: Path, member: tarfile.TarInfo, why: str) -> DamagedBackup:
+    shown = repr(member.name)[1:-1][:120]
+    return DamagedBackup(f"备份文件 {path.name} 含有不允许的内容（{shown}：{why}），已拒绝。",
+                         code="backup_member")
+
+
+def _check_member(
+    path: Path, member: tarfile.TarInfo, expected: dict[str, dict[str, Any]], seen: set[str],
+    count: int,
+) -> str:
+    """The data-directory path of ``member``, after every check that needs no byte of it."""
+    rel = contents.member_path(member.name)
+    if rel is None:
+        raise _refuse(path, member, "备份只能包含数据库、设置和规则缓存")
+    if not member.isfile():
+        raise _refuse(path, member, "不是普通文件（链接、设备或文件夹）")
+    if rel not in expected:
+        raise _refuse(path, member, "不在清单中")
+    if rel.casefold() in seen or count > contents.MAX_MEMBERS:
+        raise _refuse(path, member, "重复出现")
+    if member.size != expected[rel]["size"]:
+        raise DamagedBackup(
+            f"备份文件 {path.name} 中 {rel} 的大小（{member.size} 字节）与清单"
+            f"（{expected[rel]['size']} 字节）不符：文件已损坏。请换一份备份。",
+            code="backup_checksum",
+        )
+    return rel
 
 
 def extract(
@@ -226,46 +281,85 @@ def extract(
     *,
     progress: Progress = lambda done, message: None,
 ) -> tuple[Header, dict[str, Any]]:
-    """Unpack every data member into ``target`` and prove each against the manifest."""
+    """Unpack every data member into ``target`` and prove each against the manifest.
+
+    Sizes, names and counts are checked against the manifest and the bounds of
+    client/backup/contents.py before a member is written; free disk space before the first.
+    """
     done = 0
     seen: set[str] = set()
-    with open_payload(path, password) as (header, tar):
+    with open_payload(path, password) as (header, tar, bounded):
         manifest = _read_manifest(tar, path)
         expected: dict[str, dict[str, Any]] = manifest["files"]
+        need = sum(f["size"] for f in expected.values())
+        if need + contents.DISK_MARGIN > contents.free_space(target):
+            raise StoreError(
+                f"{target} 所在磁盘空间不足：解压该备份需要约 {need // contents.MIB + 1} MB，"
+                f"另需保留 {contents.DISK_MARGIN // contents.MIB} MB。请清理空间后重试；现有数据没有被修改。",
+                code="no_space",
+            )
+        bounded.limit = bounded.done + contents.payload_bound(expected) + BUF
         # next(), not iteration: iterating a stream starts again from the manifest.
         while (member := tar.next()) is not None:
-            name = _safe_name(member.name)
-            if name is None or name not in expected or not member.isfile():
-                raise DamagedBackup(f"备份文件 {path.name} 含有清单之外的内容（{member.name}），已拒绝。")
+            rel = _check_member(path, member, expected, seen, len(seen) + 1)
             src = tar.extractfile(member)
             assert src is not None
-            dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = target / rel
             digest = hashlib.sha256()
             try:
-                with open(dest, "wb") as out:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with open(dest, "xb") as out:
                     while chunk := src.read(BUF):
                         digest.update(chunk)
                         out.write(chunk)
                         done += len(chunk)
-                        progress(done, f"正在解压并校验 {name}…")
+                        progress(done, f"正在解压并校验 {rel}…")
                     crypto.fsync(out)
             except OSError as exc:
                 raise space_error(exc, target) from exc
-            want = expected[name]
-            if digest.hexdigest() != want.get("sha256") or member.size != want.get("size"):
+            if digest.hexdigest() != expected[rel]["sha256"]:
                 raise DamagedBackup(
-                    f"备份文件 {path.name} 中的 {name} 校验和不符：文件已损坏。请换一份备份。",
+                    f"备份文件 {path.name} 中的 {rel} 校验和不符：文件已损坏。请换一份备份。",
                     code="backup_checksum",
                 )
-            seen.add(name)
-    missing = sorted(set(expected) - seen)
+            seen.add(rel.casefold())
+    missing = sorted(r for r in expected if r.casefold() not in seen)
     if missing:
         raise DamagedBackup(
             f"备份文件 {path.name} 不完整，缺少：{'、'.join(missing)}。请换一份备份。",
             code="backup_incomplete",
         )
     return header, manifest
+
+
+def read_member(path: Path, password: str | None, rel: str) -> bytes | None:
+    """One small member (settings.json), checked against the manifest; None if absent.
+
+    New backups put settings before the database, so this reads little of the stream.
+    """
+    with open_payload(path, password) as (_header, tar, bounded):
+        manifest = _read_manifest(tar, path)
+        expected = manifest["files"]
+        if rel not in expected:
+            return None
+        bounded.limit = bounded.done + contents.payload_bound(expected) + BUF
+        seen: set[str] = set()
+        while (member := tar.next()) is not None:
+            name = _check_member(path, member, expected, seen, len(seen) + 1)
+            seen.add(name.casefold())
+            if name != rel:
+                continue
+            src = tar.extractfile(member)
+            assert src is not None
+            data = src.read(contents.limit(rel))
+            if hashlib.sha256(data).hexdigest() != expected[rel]["sha256"]:
+                raise DamagedBackup(
+                    f"备份文件 {path.name} 中的 {rel} 校验和不符：文件已损坏。请换一份备份。",
+                    code="backup_checksum",
+                )
+            return data
+    raise DamagedBackup(f"备份文件 {path.name} 不完整，缺少：{rel}。请换一份备份。",
+                        code="backup_incomplete")
 
 
 def sha256_file(path: Path, progress: Callable[[int], None] = lambda n: None) -> str:

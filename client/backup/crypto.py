@@ -25,6 +25,11 @@ CHUNK = 1 << 20
 TAG = 16
 # scrypt: about 32 MiB and a tenth of a second per attempt on an office PC.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
+# What a reader accepts: the parameters this client writes, give or take one step of n.
+# A file is hostile until checked: without a bound, n/r/p from the header would let it
+# burn minutes of CPU or gigabytes of memory before the password is even compared.
+ACCEPTED_N = (1 << 14, 1 << 15, 1 << 16)
+ACCEPTED_R, ACCEPTED_P = (8,), (1,)
 
 
 class DamagedBackup(ValidationError):
@@ -61,15 +66,28 @@ class KeyParams:
         try:
             if data["cipher"] != "AES-256-GCM" or data["kdf"] != "scrypt" or data["chunk"] != CHUNK:
                 raise ValueError(data)
-            return cls(
+            params = cls(
                 bytes.fromhex(data["salt"]),
                 bytes.fromhex(data["nonce_prefix"]),
-                int(data["n"]),
-                int(data["r"]),
-                int(data["p"]),
+                *(_plain_int(data[k]) for k in ("n", "r", "p")),
             )
+            if len(params.salt) != 16 or len(params.nonce_prefix) != 7:
+                raise ValueError(data)
         except (KeyError, ValueError, TypeError) as exc:
             raise DamagedBackup("备份文件的加密参数无法识别：文件已损坏或不是 socialfee 的备份。") from exc
+        if params.n not in ACCEPTED_N or params.r not in ACCEPTED_R or params.p not in ACCEPTED_P:
+            raise DamagedBackup(
+                f"备份文件的密钥参数（scrypt n={params.n}, r={params.r}, p={params.p}）超出本程序"
+                f"接受的范围，已拒绝：文件已损坏或不是 socialfee 创建的备份。",
+                code="backup_kdf",
+            )
+        return params
+
+
+def _plain_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(value)
+    return value
 
 
 def derive_key(password: str, params: KeyParams) -> bytes:

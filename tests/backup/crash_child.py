@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from client.app import build_services
-from client.backup import service
+from client.backup import common, service
 from client.errors import SocialFeeError
 
 mode, home, die_at, extra = sys.argv[1:5]
@@ -25,7 +25,7 @@ def reached(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-service._reached = reached
+common._reached = reached
 svc = build_services(Path(home))
 if limit:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

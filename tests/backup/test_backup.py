@@ -39,7 +39,7 @@ def test_backup_holds_database_settings_rules_and_manifest(services: Services, f
     assert [p.name for p in folder.iterdir()] == [info.name]
     assert not list(services.home.glob(f"{service.TMP_PREFIX}*"))
     result = service.verify_backup(Path(info.path), services.home)
-    assert len(result.checks) == 3
+    assert len(result.checks) == 4
 
 
 def test_list_shows_newest_first_and_flags_damaged_files(services: Services, folder: Path) -> None:
