@@ -3,15 +3,19 @@
 Three gates run before every view:
 1. Host: only ``127.0.0.1:<port>`` and ``localhost:<port>`` (defeats DNS rebinding).
 2. Launch secret: the window's first URL carries ``?key=<secret>``; it is swapped for an
-   HttpOnly SameSite=Strict cookie and the URL is cleaned. No secret: 403.
+   HttpOnly SameSite=Strict cookie ``sf_key_<port>`` and the URL is cleaned. No secret: 403.
 3. CSRF: a state-changing request must carry the page's token in ``X-CSRF-Token`` (or a
    ``csrf_token`` form field). Wrong or missing: 403.
 Anki's mediasrv does the same with a per-process key.
+
+Browsers send a 127.0.0.1 cookie to every port, so any other local web server the operator
+visits sees the cookie. The CSRF token is therefore random per launch, lives only in the
+page (a meta tag) and cannot be derived from the cookie. Every response carries a strict
+Content-Security-Policy and no-store caching; idle connections are dropped (slowloris).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import socket
@@ -21,8 +25,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, redirect, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from client import logs
 from client.api import (
     backup,
     enrollment,
@@ -41,18 +46,33 @@ if TYPE_CHECKING:
     from client.services import Services
 
 KEY_PARAM = "key"
-KEY_COOKIE = "sf_key"
+KEY_COOKIE_PREFIX = "sf_key_"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# A connection that sends nothing for this long is closed, so it cannot hold a thread.
+IDLE_TIMEOUT_SECONDS = 30.0
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def csrf_token_for(secret: str) -> str:
-    return hmac.new(secret.encode(), b"csrf", hashlib.sha256).hexdigest()
+def key_cookie(port: int) -> str:
+    """The launch cookie's name: one per port, so two clients on one machine do not clash."""
+    return f"{KEY_COOKIE_PREFIX}{port}"
 
 
 def create_app(services: Services, secret: str, port: int) -> Flask:
@@ -69,7 +89,12 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["socialfee"] = services
     allow_port(app, port)
-    csrf_token = csrf_token_for(secret)
+    cookie_name = key_cookie(port)
+    # Independent of the launch secret: whoever sees the cookie learns nothing about it.
+    csrf_token = secrets.token_urlsafe(32)
+    app.config["CSRF_TOKEN"] = csrf_token
+    logs.register_secret(secret)
+    logs.register_secret(csrf_token)
 
     @app.before_request
     def _gates() -> Response | None:
@@ -81,10 +106,10 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
             target = request.path + (f"?{urlencode(rest)}" if rest else "")
             response = redirect(target, code=303)
             response.set_cookie(
-                KEY_COOKIE, secret, httponly=True, samesite="Strict", path="/"
+                cookie_name, secret, httponly=True, samesite="Strict", path="/"
             )
             return response
-        cookie = request.cookies.get(KEY_COOKIE, "")
+        cookie = request.cookies.get(cookie_name, "")
         if not hmac.compare_digest(cookie, secret):
             return error_response(
                 403, "no_launch_key", "未授权：请从 socialfee 程序打开此页面"
@@ -95,6 +120,29 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
                 return error_response(403, "csrf", "请求已过期，请刷新页面后重试")
         g.csrf_token = csrf_token
         return None
+
+    def _csp_nonce() -> str:
+        # The error page is shown even without the cookie (so without app.css): its one
+        # <style> element is allowed by a nonce of this response alone (as is a test page's
+        # inline script).
+        if "csp_nonce" not in g:
+            g.csp_nonce = secrets.token_urlsafe(16)
+        return g.csp_nonce
+
+    app.jinja_env.globals["csp_nonce"] = _csp_nonce
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        if "csp_nonce" in g:
+            nonce = f"'self' 'nonce-{g.csp_nonce}'"
+            response.headers["Content-Security-Policy"] = (
+                f"{CSP}; script-src {nonce}; style-src {nonce}"
+            )
+        if request.endpoint != "static":
+            # Pages, JSON and exports hold names and ID numbers: never keep them on disk.
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.teardown_request
     def _close_connection(_exc: BaseException | None) -> None:
@@ -122,12 +170,21 @@ def allow_port(app: Flask, port: int) -> None:
     app.config["ALLOWED_HOSTS"] = {f"127.0.0.1:{port}", f"localhost:{port}"}
 
 
+def _handler(idle_timeout: float) -> type[WSGIRequestHandler]:
+    class IdleTimeoutHandler(WSGIRequestHandler):
+        # socketserver applies this to every accepted connection (reads and writes).
+        timeout = idle_timeout
+
+    return IdleTimeoutHandler
+
+
 class UIServer:
     """The Flask app served from a background thread on 127.0.0.1."""
 
-    def __init__(self, services: Services, port: int = 0) -> None:
+    def __init__(
+        self, services: Services, port: int = 0, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    ) -> None:
         self.secret = new_secret()
-        self.app = create_app(services, self.secret, port)
         # We bind ourselves so a taken port is an OSError the caller words, not
         # werkzeug's own English message and exit.
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -138,10 +195,16 @@ class UIServer:
             self._socket.close()
             raise
         self.port = self._socket.getsockname()[1]
+        self.app = create_app(services, self.secret, self.port)
+        self.csrf_token: str = self.app.config["CSRF_TOKEN"]
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", self.port, self.app, threaded=True, fd=self._socket.fileno()
+            "127.0.0.1",
+            self.port,
+            self.app,
+            threaded=True,
+            request_handler=_handler(idle_timeout),
+            fd=self._socket.fileno(),
         )
-        allow_port(self.app, self.port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="ui-server", daemon=True
         )
@@ -153,6 +216,10 @@ class UIServer:
     @property
     def launch_url(self) -> str:
         return f"{self.base_url}/?{KEY_PARAM}={self.secret}"
+
+    @property
+    def cookie_name(self) -> str:
+        return key_cookie(self.port)
 
     def start(self) -> None:
         self._thread.start()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import REPO
 
@@ -24,6 +28,28 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def _wait_for_function(self: object, expression: str, *, arg: object = None, timeout: float | None = None,
+                       polling: object = None) -> object:
+    """Page.wait_for_function without eval: the pages' Content-Security-Policy has no
+    'unsafe-eval', which Playwright's own polling needs; evaluate() goes through DevTools."""
+    deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+    while True:
+        try:
+            value = self.evaluate(expression, arg)
+        except PlaywrightError as exc:
+            if "context was destroyed" not in str(exc):  # a navigation: ask the next page
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeoutError(f"wait_for_function timed out: {expression}")
+        self.wait_for_timeout(50)
+
+
+Page.wait_for_function = _wait_for_function  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 PAGE = """{% extends "base.html" %}
 {% block title %}组件{% endblock %}{% block heading %}组件{% endblock %}
 {% block content %}<section class="panel"><div id="upload"></div><p id="result"></p></section>
-<script type="module">
+<script type="module" nonce="{{ csp_nonce() }}">
 import { FileUpload } from "/static/js/upload.js";
 new FileUpload(document.getElementById("upload"), {
   endpoint: "/_test/upload", accept: ".csv,.xlsx", label: "导入文件",

@@ -238,7 +238,7 @@ const nowBar = new JobProgress($("backup-progress"), {
 nowButton.addEventListener("click", async () => {
   const target = $("backup-to").value.trim() || state.folder;
   const password = el("input", { type: "password", id: "backup-new-password", autocomplete: "new-password", placeholder: "留空表示不加密" });
-  const remember = el("input", { type: "checkbox", id: "backup-remember", style: "width:auto" });
+  const remember = el("input", { type: "checkbox", id: "backup-remember", class: "auto-width" });
   const rememberLine = el("label", {}, remember, " 在系统密钥环中记住这个密码（自动备份也用它加密）");
   if (state.keyring_problem) {
     remember.disabled = true;
