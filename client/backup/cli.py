@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from client.backup import service
-from client.backup.service import BackupInfo
+from client.backup.service import BackupInfo, SettingChange
 from client.core.store import DB_FILE
 from client.errors import NotFoundError
 from client.settings import Settings, prepare_home, resolve_home
@@ -63,6 +63,21 @@ def journal_warning(entries: tuple[dict[str, Any], ...]) -> list[str]:
             f"  {e['created_at']}　{e['unit_name'] or e['unit_id']}　{e['kind_label']}　"
             f"{e['state_label']}{was}　{e['summary']}"
         )
+    return lines
+
+
+def settings_lines(changes: tuple[SettingChange, ...]) -> list[str]:
+    """Every setting a restore would change; the security-relevant ones stay as they are."""
+    if not changes:
+        return []
+    lines = ["设置："]
+    for c in changes:
+        if c.kept:
+            lines.append(f"  {c.label}：{c.current}（保留当前值；备份中为 {c.backup}）")
+        else:
+            lines.append(f"  {c.label}：{c.current} → {c.backup}")
+    if any(c.kept for c in changes):
+        lines.append("  税务端地址、代理服务器和文件夹位置不会从备份中恢复，以免备份把申报密码引向别处。")
     return lines
 
 
@@ -143,6 +158,8 @@ def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> 
         for t in preview.tables:
             if t.current != t.backup:
                 click.echo(f"  {t.label}：当前 {t.current or 0} 行 → 恢复后 {t.backup or 0} 行")
+        for line in settings_lines(preview.settings):
+            click.echo(line)
         if preview.will_migrate:
             click.echo("该备份来自旧版本，恢复后会自动升级数据结构。")
         for line in journal_warning(preview.newer_journal_entries):

@@ -149,7 +149,7 @@ def _stage(
     _fsync_tree(new.parent)
     common.reached("checked")
     progress(0, 0, "正在备份当前数据（恢复前的安全备份）…")
-    return backup_before(services, f"恢复 {path.name} 之前的安全备份")
+    return backup_before(services, f"恢复 {path.name} 之前的安全备份", keep=path)
 
 
 def restore(

@@ -44,14 +44,14 @@ def changed_since_last_backup(home: Path) -> bool:
 
 def apply_retention(
     folder: Path, keep: int, thin: bool, now: dt.datetime | None = None, *,
-    protect: Path | None = None,
+    protect: tuple[Path | None, ...] = (),
 ) -> list[str]:
     """Delete automatic backups beyond the count (and thinning); manual ones are never
-    touched, nor ``protect`` (the newest backup proven good)."""
-    shielded = protect.resolve() if protect else None
+    touched, nor those in ``protect`` (the newest backup proven good, the one restoring)."""
+    shielded = {p.resolve() for p in protect if p is not None}
     autos = [
         b for b in common.list_backups(folder)
-        if b.kind == KIND_AUTO and b.problem is None and Path(b.path).resolve() != shielded
+        if b.kind == KIND_AUTO and b.problem is None and Path(b.path).resolve() not in shielded
     ]
     times = []
     for b in autos:
@@ -74,19 +74,23 @@ class SafetyBackupFailed(StoreError):
 
 
 def backup_before(
-    services: Services, reason: str, *, progress: ProgressFn = no_progress
+    services: Services, reason: str, *, progress: ProgressFn = no_progress,
+    keep: Path | None = None,
 ) -> BackupInfo:
     """An automatic backup before something risky (restore, full sync, draft import...).
 
     ``reason`` names the moment, e.g. "全量更新之前". Raises :class:`SafetyBackupFailed`
     (a StoreError, with the cause in Chinese) when the backup cannot be written: the caller
-    must not go on with the risky operation then.
+    must not go on with the risky operation then. ``keep``: a backup retention must not
+    delete this time (the one a restore is about to bring back).
     """
-    return safety_backup(services.home, services.settings, services.store, reason, progress=progress)
+    return safety_backup(services.home, services.settings, services.store, reason,
+                         progress=progress, keep=keep)
 
 
 def safety_backup(
-    home: Path, settings: Settings, store: Store, reason: str, *, progress: ProgressFn = no_progress
+    home: Path, settings: Settings, store: Store, reason: str, *, progress: ProgressFn = no_progress,
+    keep: Path | None = None,
 ) -> BackupInfo:
     """:func:`backup_before` for code that holds the parts, not the Services (the session)."""
     with _auto_lock:
@@ -101,7 +105,7 @@ def safety_backup(
         except Exception as exc:
             raise _safety_failed(reason, exc, folder) from exc
         apply_retention(folder, settings.get("backup_keep"), bool(settings.get("backup_thin")),
-                        protect=common.proven_good(home))
+                        protect=(common.proven_good(home), keep))
         audit.record(store, "自动备份", f"{reason}：{info.name}")
         common.update_state(home, fingerprint=_fingerprint(home), last_auto_at=info.created_at)
         return info
