@@ -43,6 +43,9 @@ class SocialFeeGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """socialfee 单位社保费管理客户端"""
+    from client.settings import make_private
+
+    make_private()  # every file this process writes (data, backups, logs) is owner-only
     ctx.obj = {"home": home}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,10 +151,73 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("socialfee", appauthor=False)).resolve()
 
 
+# Files and folders the process creates are its owner's alone (0600 / 0700): the data
+# directory holds ID numbers, wages, unencrypted backups and logs.
+PRIVATE_UMASK = 0o077
+
+
+def make_private() -> None:
+    """Set the process umask so every file created from now on is owner-only (POSIX).
+
+    On Windows the data directory sits in the user's own profile, which is already private.
+    """
+    if os.name == "posix":
+        os.umask(PRIVATE_UMASK)
+
+
+def tighten_tree(root: Path) -> int:
+    """Take group and other bits off ``root`` and everything under it; returns the count.
+
+    For data directories made by earlier versions (0755 / 0644). Symlinks are neither
+    followed nor changed; the owner's own bits stay as they are.
+    """
+    if os.name != "posix":
+        return 0
+    changed = _drop_group_other(root)
+    pending = [root]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif not entry.is_file(follow_symlinks=False):
+                    continue  # symlinks, sockets, pipes
+            except OSError:
+                continue
+            changed += _drop_group_other(Path(entry.path))
+    return changed
+
+
+def _drop_group_other(path: Path) -> int:
+    # Opened with O_NOFOLLOW and changed through the descriptor: a symlink swapped in
+    # meanwhile is refused, never followed.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    try:
+        mode = os.fstat(fd).st_mode
+        if not mode & 0o077:
+            return 0
+        os.fchmod(fd, stat.S_IMODE(mode) & 0o700)
+        return 1
+    except OSError:
+        return 0  # not ours to change (another owner); the folder's 0700 still shields it
+    finally:
+        os.close(fd)
+
+
 def prepare_home(home: Path) -> Path:
-    """Create the data directory and prove it is writable, with a clear message if not."""
+    """Create the data directory owner-only and prove it is writable, with a clear message
+    if not."""
+    make_private()
     try:
         home.mkdir(parents=True, exist_ok=True)
+        tighten_tree(home)
         probe = home / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()
