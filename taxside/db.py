@@ -25,7 +25,7 @@ import peewee as pw
 
 SCHEMA_VERSION = "1"
 DEFAULT_TODAY = "2025-03-15"  # fixed business date so generated data is deterministic
-DEFAULT_DECISION_DELAY = 3.0  # seconds before a payroll-base declaration is decided
+DEFAULT_DECISION_DELAY = 3.0  # seconds before a declaration (payroll base, fee, void) is decided
 
 
 def _now() -> dt.datetime:
@@ -153,6 +153,149 @@ def build_models(db: pw.Database) -> SimpleNamespace:
             table_name = "wage_base_row"
             indexes = ((("declaration_pk", "row_no"), True),)
 
+    class FeeRun(Base):
+        """When a unit's daily summaries of a period were last brought up to date."""
+
+        unit_pk = pw.IntegerField()
+        period = pw.TextField()  # YYYYMM
+        source_seq = pw.IntegerField()  # MAX(employee.seq) of the unit at the computation
+        pack_version = pw.TextField()
+        computed_at = pw.TextField()
+
+        class Meta:
+            table_name = "fee_run"
+            indexes = ((("unit_pk", "period"), True),)
+
+    class FeeBatch(Base):
+        """One computation's person details, shared by the summaries it produced; never
+        changed once written (a re-computation writes a new batch)."""
+
+        unit_pk = pw.IntegerField()
+        kind = pw.TextField()  # daily / special
+        items = pw.TextField()  # JSON list of item codes: bit i of fee_detail.mask
+        rates = pw.TextField()  # JSON {period: {item: [er_rate, er_fixed, ee_rate, ee_fixed]}}
+        computed_at = pw.TextField()
+
+        class Meta:
+            table_name = "fee_batch"
+
+    class FeeDetail(Base):
+        """One person (and month) of a batch: one row for every item, not one per summary."""
+
+        batch_pk = pw.IntegerField()
+        n = pw.IntegerField()  # 1-based order in the batch: pages seek on (batch_pk, n)
+        employee_pk = pw.IntegerField()
+        name = pw.TextField()
+        id_type = pw.TextField()
+        id_number = pw.TextField()
+        period = pw.TextField()
+        mask = pw.IntegerField()  # bit i: pays items[i]
+        vals = pw.TextField()  # JSON list per item: null or [base, employer amount, employee amount]
+
+        class Meta:
+            table_name = "fee_detail"
+            primary_key = pw.CompositeKey("batch_pk", "n")
+            without_rowid = True
+
+    class FeeSummary(Base):
+        """预处理汇总: per unit number / agency / item / part / period range."""
+
+        unit_pk = pw.IntegerField()
+        kind = pw.TextField()  # daily / special
+        special_type = pw.TextField(null=True)  # 补缴 / 退休补收
+        unit_number = pw.TextField()
+        agency = pw.TextField()
+        item = pw.TextField()
+        item_name = pw.TextField()
+        part = pw.TextField()  # employer / employee
+        period_from = pw.TextField()
+        period_to = pw.TextField()
+        headcount = pw.IntegerField()
+        base_total = pw.TextField()  # money text
+        amount = pw.TextField()
+        detail_count = pw.IntegerField()
+        digest = pw.TextField()  # of the persons and bases: a re-computation that changes
+        # nothing keeps the version
+        version = pw.IntegerField()
+        computed_at = pw.TextField()
+        pack_version = pw.TextField()
+        batch_pk = pw.IntegerField(null=True)
+        state = pw.TextField()  # pending / declared
+        declaration_pk = pw.IntegerField(null=True)
+
+        class Meta:
+            table_name = "fee_summary"
+            indexes = ((("unit_pk", "kind", "period_from"), False),)
+
+    class FeeDeclaration(Base):
+        """社保费申报: received, decided lazily like payroll-base declarations."""
+
+        unit_pk = pw.IntegerField()
+        channel = pw.TextField()  # 本客户端 / 电子税务局
+        status = pw.TextField()  # processing / accepted / rejected / voided
+        received_at = pw.TextField()
+        decided_at = pw.TextField(null=True)
+        declared_on = pw.TextField(null=True)  # business date of acceptance
+        summary_count = pw.IntegerField()
+        total_amount = pw.TextField(null=True)
+        rejections = pw.TextField(null=True)  # JSON list
+        voided_at = pw.TextField(null=True)
+        void_pk = pw.IntegerField(null=True)
+
+        class Meta:
+            table_name = "fee_declaration"
+            indexes = ((("unit_pk", "declared_on"), False), (("status", "received_at"), False))
+
+    class FeeDeclarationItem(Base):
+        declaration_pk = pw.IntegerField()
+        summary_ref = pw.TextField()  # the summary_id as sent
+        version = pw.IntegerField()
+        snapshot = pw.TextField(null=True)  # JSON of the summary as declared
+
+        class Meta:
+            table_name = "fee_declaration_item"
+            indexes = ((("declaration_pk", "id"), False),)
+
+    class Arrear(Base):
+        """欠费 from an accepted fee declaration; payment (3.1.7) pays it."""
+
+        unit_pk = pw.IntegerField()
+        declaration_pk = pw.IntegerField()
+        summary_pk = pw.IntegerField()
+        unit_number = pw.TextField()
+        agency = pw.TextField()
+        item = pw.TextField()
+        part = pw.TextField()
+        period_from = pw.TextField()
+        period_to = pw.TextField()
+        amount = pw.TextField()
+        deadline = pw.TextField()  # 限缴日期
+        state = pw.TextField()  # unpaid / paid / voided
+        voucher_id = pw.TextField(null=True)  # an open 银行端缴款凭证 (hook for payment)
+        paid_at = pw.TextField(null=True)
+        created_at = pw.TextField()
+        seq = pw.IntegerField()
+        deleted = pw.BooleanField(default=False)
+
+        class Meta:
+            table_name = "arrear"
+            indexes = ((("unit_pk", "seq", "id"), False), (("declaration_pk", "id"), False))
+
+    class FeeVoid(Base):
+        """作废 of an accepted fee declaration: received, decided after the same delay."""
+
+        unit_pk = pw.IntegerField()
+        declaration_pk = pw.IntegerField()
+        reason = pw.TextField()
+        status = pw.TextField()  # processing / accepted / rejected
+        received_at = pw.TextField()
+        decided_at = pw.TextField(null=True)
+        rejection = pw.TextField(null=True)  # JSON {"code", "message"}
+
+        class Meta:
+            table_name = "fee_void"
+            indexes = ((("status", "received_at"), False),)
+
     class Release(Base):
         version = pw.TextField(primary_key=True)
         url = pw.TextField()
@@ -173,8 +316,17 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         Release=Release,
         WageBaseDeclaration=WageBaseDeclaration,
         WageBaseRow=WageBaseRow,
+        FeeRun=FeeRun,
+        FeeBatch=FeeBatch,
+        FeeDetail=FeeDetail,
+        FeeSummary=FeeSummary,
+        FeeDeclaration=FeeDeclaration,
+        FeeDeclarationItem=FeeDeclarationItem,
+        Arrear=Arrear,
+        FeeVoid=FeeVoid,
         all=[Meta_, ChangeLog, Unit, UnitNumber, Employee, Notice, Token, Idempotency, Release,
-             WageBaseDeclaration, WageBaseRow],
+             WageBaseDeclaration, WageBaseRow, FeeRun, FeeBatch, FeeDetail, FeeSummary,
+             FeeDeclaration, FeeDeclarationItem, Arrear, FeeVoid],
     )
 
 

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxside import data
+from rules.packs import load_pack
+from taxside import data, fees
 from taxside.db import DEFAULT_TODAY, Store
 
 REGIONS = ("110000", "310000", "140000")
@@ -47,8 +48,11 @@ def _split(total: int, parts: int, rng: random.Random) -> list[int]:
 
 
 def generate(
-    db_path: str | Path, *, units: int, employees: int, seed: int, today: str = DEFAULT_TODAY
+    db_path: str | Path, *, units: int, employees: int, seed: int, today: str = DEFAULT_TODAY,
+    fee_summaries: bool = True,
 ) -> list[UnitCredentials]:
+    """Write a new tax-side database; ``fee_summaries``: pre-process the daily fee
+    summaries of the business date's period too (as the tax side does at month start)."""
     if units < 1:
         raise ValueError("单位数至少为1")
     if not 0 <= employees <= MAX_EMPLOYEES:
@@ -182,6 +186,9 @@ def generate(
                 today,
             ),
         )
+    if fee_summaries:
+        with db.connection_context():
+            fees.preprocess_all(store, load_pack)
     return creds
 
 

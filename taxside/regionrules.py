@@ -24,7 +24,6 @@ def packs_dir() -> Path:
     return Path(rules.__file__).parent / "packs"
 
 
-
 @functools.lru_cache(maxsize=32)
 def _parsed_pack(path: str, mtime_ns: int, size: int) -> RulePack | None:
     try:
@@ -34,16 +33,21 @@ def _parsed_pack(path: str, mtime_ns: int, size: int) -> RulePack | None:
         return None
 
 
-def region_pack(region: str) -> RulePack:
+def find_pack(region: str) -> RulePack:
     """The rules the tax side decides by: the pack it serves, else the bundled one (a test
-    may serve a stub pack that does not parse)."""
+    may serve a stub pack that does not parse). PackError when there is none."""
     path = packs_dir() / f"{region}.toml"
     if path.is_file():
         stat = path.stat()
         pack = _parsed_pack(str(path), stat.st_mtime_ns, stat.st_size)
         if pack is not None:
             return pack
+    return load_pack(region)
+
+
+def region_pack(region: str, business: str = "缴费工资申报") -> RulePack:
+    """``find_pack`` for a view: no pack is a 422 answer."""
     try:
-        return load_pack(region)
+        return find_pack(region)
     except PackError:
-        raise ApiError(422, "rules_unavailable", "税务端没有本地区的业务规则，暂不能办理缴费工资申报") from None
+        raise ApiError(422, "rules_unavailable", f"税务端没有本地区的业务规则，暂不能办理{business}") from None

@@ -22,9 +22,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from taxside import data
+from taxside import data, fees, sim_fees
 from taxside.db import Store
 from taxside.decisions import decide_due
+from taxside.regionrules import find_pack
 from taxside.web import ApiError, body_json, json_response, load_unit, store
 
 sim = Blueprint("sim", __name__, url_prefix="/sim")
@@ -182,6 +183,7 @@ def install(app: Flask) -> None:
     registry = FaultRegistry()
     app.config["FAULTS"] = registry
     app.register_blueprint(sim)
+    app.register_blueprint(sim_fees.bp)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, registry)  # type: ignore[method-assign]
 
 
@@ -380,6 +382,7 @@ def advance_month() -> Response:
         year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
         new = dt.date(year, month, min(day.day, 28))
         st.set_meta("today", new.isoformat())
+    fees.preprocess_all(st, find_pack)  # month start: every unit's daily fee summaries
     return json_response({"today": new.isoformat(), "period": f"{new:%Y-%m}"})
 
 
