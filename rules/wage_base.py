@@ -77,7 +77,7 @@ def _item_rule(rules: PeriodRules, code: str) -> ItemRule | None:
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
+    return f"{value.quantize(CENT):,.2f}"  # as the operator reads money: 6,821.00
 
 
 def check_base(

@@ -38,11 +38,8 @@ def _json() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _ids(body: dict[str, Any]) -> list[int]:
-    ids = body.get("ids")
-    if not isinstance(ids, list):
-        raise ValidationError("请先选择要操作的行", field="ids")
-    return wage_base.normalise_ids(ids)
+def _selection(body: dict[str, Any]) -> wage_base.Selection:
+    return wage_base.Selection.parse(body)
 
 
 def _report_path(kind: str, unit_pk: int) -> Any:
@@ -138,7 +135,7 @@ def add_many(kind: str) -> ResponseReturnValue:
 def batch_modify(kind: str) -> ResponseReturnValue:
     body = _json()
     changed = wage_base.batch_modify(
-        services().store, _context(kind), _ids(body),
+        services().store, _context(kind), _selection(body),
         effective_month=str(body.get("effective_month", "")), ratio_percent=str(body.get("ratio_percent", "")),
         amount=str(body.get("amount", "")), basis=str(body.get("basis", "current")),
     )
@@ -148,8 +145,25 @@ def batch_modify(kind: str) -> ResponseReturnValue:
 @bp.post("/api/wage-base/<any(daily, annual):kind>/delete")
 @requires_unit
 def delete_rows(kind: str) -> ResponseReturnValue:
-    deleted = wage_base.delete_rows(services().store, _context(kind), _ids(_json()))
+    deleted = wage_base.delete_rows(services().store, _context(kind), _selection(_json()))
     return jsonify({"ok": True, "deleted": deleted, "message": f"已删除 {deleted} 行"})
+
+
+@bp.post("/api/wage-base/<any(daily, annual):kind>/collapse-items")
+@requires_unit
+def collapse_items(kind: str) -> ResponseReturnValue:
+    changed = wage_base.collapse_item_bases(services().store, _context(kind))
+    return jsonify({"ok": True, "changed": changed, "message": f"已将 {changed} 行改为统一缴费工资（取养老保险缴费工资）"})
+
+
+@bp.post("/api/wage-base/daily/fix-months")
+@requires_unit
+def fix_months() -> ResponseReturnValue:
+    """调整生效年月: every out-of-range month moves to the nearest allowed one."""
+    ctx = _context("daily")
+    moved = wage_base.fix_months(services().store, ctx)
+    first, last = ctx.effective_range
+    return jsonify({"ok": True, "changed": moved, "message": f"已将 {moved} 行的生效年月调整到 {first}-{last} 范围内"})
 
 
 @bp.post("/api/wage-base/<any(daily, annual):kind>/export")
@@ -157,7 +171,7 @@ def delete_rows(kind: str) -> ResponseReturnValue:
 def export_rows(kind: str) -> ResponseReturnValue:
     body, svc = _json(), services()
     ctx = _context(kind)
-    ids = _ids(body) if body.get("ids") is not None else None
+    ids = _selection(body) if body.get("ids") is not None or body.get("all") else None
     name = f"{wage_context.KIND_LABELS[kind]}.xlsx"
     return send_xlsx(lambda target: wage_base.export_xlsx(svc.store, ctx, ids, target), name)
 
@@ -189,25 +203,28 @@ def import_file(kind: str) -> ResponseReturnValue:
     if upload is None or not upload.filename:
         raise ValidationError("请选择要导入的文件", field="file")
     # Asked before the file is read: the operator decides first, the draft stays as it is.
-    existing = wage_base.confirm_replace(svc.store, ctx, request.form.get("replace") == "1")
+    mode = request.form.get("mode") or ("replace" if request.form.get("replace") == "1" else "")
+    replace, merge = mode == "replace", mode == "merge"
+    existing = wage_base.confirm_replace(svc.store, ctx, replace, merge)
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationError("文件超过 64 MB，请拆分后分别导入", field="file")
     result = wage_import.import_file(data, upload.filename, wage_base.enrolled(svc.store, ctx.unit_pk), ctx)
     kept = bool(existing and not result.rows)  # nothing good to put in: the list stays as it was
     if existing and not kept:
-        backup_service.backup_before(svc, "导入覆盖缴费工资申报列表之前")
-    saved = 0 if kept else wage_base.save_import(svc.store, ctx, result, replace=True)
+        backup_service.backup_before(svc, f"导入{'合并到' if merge else '覆盖'}缴费工资申报列表之前")
+    saved = 0 if kept else wage_base.save_import(svc.store, ctx, result, replace=not merge, merge=merge)
     report = _report_path(kind, ctx.unit_pk)
     if result.problems:
         report.parent.mkdir(parents=True, exist_ok=True)
         wage_import.write_error_report(result, report)
     else:
         report.unlink(missing_ok=True)
-    errors = sum(1 for p in result.problems if p.severity == "error")
-    audit.record(svc.store, f"导入{wage_context.KIND_LABELS[kind]}", f"{upload.filename}：导入 {saved} 行，{errors} 个错误",
-                 unit_id=ctx.unit_pk)
     bad_rows = len({p.row for p in result.problems if p.severity == "error"})
+    how = "合并" if merge else ("覆盖" if existing else "")
+    audit.record(svc.store, f"导入{wage_context.KIND_LABELS[kind]}",
+                 f"{upload.filename}：{how}导入 {saved} 行" + (f"，{bad_rows} 行有错误未导入" if bad_rows else ""),
+                 unit_id=ctx.unit_pk)
     return jsonify({
         "ok": True, "imported": saved, "total_rows": result.total_rows, "bad_rows": bad_rows,
         "problem_count": len(result.problems),

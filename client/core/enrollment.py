@@ -10,9 +10,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
+from client.core import formats
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
 from client.errors import NotFoundError, ValidationError
@@ -162,7 +164,7 @@ def detail(store: Store, unit_id: int, employee_id: str) -> EmployeeDetail:
     if row is None:
         raise NotFoundError("找不到该职工的参保信息，请先更新", code="employee_not_found")
     history = [
-        {"changed_at": at, "kind": kind, "fields": json.loads(fields)}
+        {"changed_at": formats.when(at), "kind": kind, "text": describe(json.loads(fields))}
         for at, kind, fields in store.db.execute_sql(
             "SELECT changed_at, kind, fields FROM enrollment_change "
             "WHERE unit_id = ? AND employee_id = ? ORDER BY id",
@@ -261,9 +263,13 @@ def export_xlsx(
 CHANGE_HEADERS = ("更新时间", "姓名", "证件类型", "证件号码", "更新类型", "更新内容")
 
 
+def describe(fields: list[dict[str, Any]]) -> str:
+    """更新内容 as the clerk reads it: per item, money formatted, codes named."""
+    return "；".join(formats.describe_change(f["field"], f["old"], f["new"], ID_TYPES) for f in fields)
+
+
 def _describe(fields_json: str) -> str:
-    fields = json.loads(fields_json)
-    return "；".join(f"{f['field']}：{f['old']} → {f['new']}" for f in fields)
+    return describe(json.loads(fields_json))
 
 
 def _change_where(
@@ -309,7 +315,7 @@ def changes(
         [
             {
                 "id": r[0],
-                "changed_at": r[1],
+                "changed_at": formats.when(r[1]),
                 "name": r[2],
                 "id_type": ID_TYPES.get(r[3], r[3]),
                 "id_number": r[4],

@@ -10,7 +10,7 @@ journal entry and empties the draft in the same transaction (client/core/journal
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 import xlsxwriter
 
 from client.core import journal
-from client.core.enrollment import ID_TYPES, ITEM_NAMES
+from client.core.enrollment import ID_TYPES, ITEM_NAMES, PREFIX_END
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
 from client.core.wage_context import DAILY, KIND_LABELS, DraftContext
@@ -45,7 +45,9 @@ class DraftSummary:
     count: int
     missing: int  # rows without base or effective month: submitting is blocked
     zero: int
-    warnings: int
+    warnings: int  # floor/cap and earlier rejections; zero-base rows are counted in ``zero`` only
+    out_of_range: int  # 生效年月 no longer inside the allowed range (the business date moved on)
+    per_item_rows: int  # rows declared per insurance item (按险种)
     annual_open: bool
     annual_window: str
     annual_month: str
@@ -53,19 +55,71 @@ class DraftSummary:
     per_item_allowed: bool
     items: list[tuple[str, str]]  # (code, name) in the order the clerk knows: 养老, 医疗 ...
 
+    @property
+    def flagged(self) -> int:
+        return self.zero + self.warnings + self.out_of_range
+
 
 @dataclass(frozen=True)
 class DraftFilter:
+    """查询 by name or ID number (exact or prefix), ID type, and 只看有提示."""
+
     name: str = ""
     id_type: str = ""
     id_number: str = ""
+    flagged: bool = False
 
     @classmethod
-    def parse(cls, args: dict[str, str]) -> DraftFilter:
-        id_type = args.get("id_type", "").strip()
+    def parse(cls, args: Mapping[str, Any]) -> DraftFilter:
+        id_type = str(args.get("id_type", "")).strip()
         if id_type and id_type not in ID_TYPES:
             raise ValidationError("证件类型不正确", field="id_type")
-        return cls(normalize_name(args.get("name", "")), id_type, normalize_id_number(args.get("id_number", "")))
+        return cls(
+            normalize_name(str(args.get("name", ""))), id_type, normalize_id_number(str(args.get("id_number", ""))),
+            str(args.get("flagged", "")) in ("1", "true", "True"),
+        )
+
+    def where(self, ctx: DraftContext) -> tuple[str, list[Any]]:
+        clauses, params = ["unit_id = ?", "kind = ?"], [ctx.unit_pk, ctx.kind]
+        for column, value in (("name", self.name), ("id_number", self.id_number)):
+            if value:  # prefix ranges use the (unit, kind, name / id_number) indexes
+                clauses.append(f"{column} >= ? AND {column} < ?")
+                params += [value, value + PREFIX_END]
+        if self.id_type:
+            clauses.append("id_type = ?")
+            params.append(self.id_type)
+        if self.flagged:
+            out_sql, out_params = out_of_range_sql(ctx)
+            clauses.append(f"(warning != '' OR {out_sql})")
+            params += out_params
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows an action applies to: the ticked ones, or 选中全部 N 条 (every row the filter matches)."""
+
+    ids: tuple[int, ...] = ()
+    filters: DraftFilter | None = None
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> Selection:
+        if body.get("all"):
+            raw = body.get("filter")
+            return cls(filters=DraftFilter.parse(raw if isinstance(raw, dict) else {}))
+        ids = body.get("ids")
+        if not isinstance(ids, list):
+            raise ValidationError("请先选择要操作的行", field="ids")
+        return cls(ids=tuple(normalise_ids(ids)))
+
+    def where(self, ctx: DraftContext) -> tuple[str, list[Any]]:
+        if self.filters is not None:
+            return self.filters.where(ctx)
+        clean = sorted(set(self.ids))
+        if not clean:
+            raise ValidationError("请先选择要操作的行", field="ids")
+        marks = ", ".join("?" for _ in clean)
+        return f"unit_id = ? AND kind = ? AND id IN ({marks})", [ctx.unit_pk, ctx.kind, *clean]
 
 
 def _money(value: Decimal) -> str:
@@ -78,20 +132,43 @@ def missing_sql(ctx: DraftContext) -> str:
     return "(new_base = '' AND item_bases = '')"
 
 
+ZERO_SQL = "(new_base != '' AND CAST(new_base AS REAL) = 0)"
+
+
+def out_of_range_sql(ctx: DraftContext) -> tuple[str, list[Any]]:
+    """Rows whose 生效年月 is set but outside today's range (YYYYMM text compares as a month)."""
+    if ctx.kind != DAILY:
+        return "0", []
+    first, last = ctx.effective_range
+    return "(effective_month != '' AND (effective_month < ? OR effective_month > ?))", [str(first), str(last)]
+
+
 def summary(store: Store, ctx: DraftContext) -> DraftSummary:
+    out_sql, out_params = out_of_range_sql(ctx)
     row = store.db.execute_sql(
-        f"SELECT count(*), coalesce(sum({missing_sql(ctx)}), 0), "
-        "coalesce(sum(new_base != '' AND CAST(new_base AS REAL) = 0), 0), "
-        "coalesce(sum(warning != ''), 0) FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
-        (ctx.unit_pk, ctx.kind),
+        f"SELECT count(*), coalesce(sum({missing_sql(ctx)}), 0), coalesce(sum({ZERO_SQL}), 0), "
+        f"coalesce(sum(warning != '' AND NOT {ZERO_SQL}), 0), coalesce(sum({out_sql}), 0), "
+        "coalesce(sum(item_bases != ''), 0) "
+        "FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
+        (*out_params, ctx.unit_pk, ctx.kind),
     ).fetchone()
     first, last = ctx.effective_range
     annual = ctx.annual_month
     return DraftSummary(
-        ctx.kind, KIND_LABELS[ctx.kind], int(row[0]), int(row[1]), int(row[2]), int(row[3]),
+        ctx.kind, KIND_LABELS[ctx.kind], *(int(v) for v in row),
         annual is not None, ctx.pack.annual_window.describe(), str(annual or ""),
         (str(first), str(last)), ctx.per_item_allowed, list(ITEM_NAMES.items()),
     )
+
+
+def names_of(store: Store, where: str, params: Sequence[Any], limit: int = 3) -> str:
+    """The first names a condition matches, for messages: 张三、李四、王五等 12 名职工."""
+    rows = store.db.execute_sql(
+        f"SELECT name FROM wage_base_draft WHERE {where} ORDER BY id LIMIT ?", (*params, limit + 1)
+    ).fetchall()
+    (total,) = store.db.execute_sql(f"SELECT count(*) FROM wage_base_draft WHERE {where}", params).fetchone()
+    names = "、".join(r[0] for r in rows[:limit])
+    return f"{names}等 {total} 名职工" if total > limit else names
 
 
 def row_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -113,24 +190,25 @@ def row_dict(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def search(store: Store, ctx: DraftContext, request: PageRequest, filters: DraftFilter) -> Page:
-    clauses, params = ["unit_id = ?", "kind = ?"], [ctx.unit_pk, ctx.kind]
-    for column in ("name", "id_type", "id_number"):
-        value = getattr(filters, column)
-        if value:  # 查询: exact match on the person elements (manual 3.1.5.1)
-            clauses.append(f"{column} = ?")
-            params.append(value)
+    where, params = filters.where(ctx)
     if request.sort is not None and request.sort not in SORTABLE:
         raise ValidationError(f"不能按「{request.sort}」排序", field="sort")
     order = SORTABLE.get(request.sort or "", "id")
     direction = "DESC" if request.descending else "ASC"
-    where = " AND ".join(clauses)
     (total,) = store.db.execute_sql(f"SELECT count(*) FROM wage_base_draft WHERE {where}", params).fetchone()
     rows = store.db.execute_sql(
         f"SELECT {COLUMNS} FROM wage_base_draft WHERE {where} ORDER BY {order} {direction}, id {direction} "
         "LIMIT ? OFFSET ?",
         [*params, request.size, (request.page - 1) * request.size],
     ).fetchall()
-    return Page([row_dict(r) for r in rows], int(total), request.page, request.size)
+    return Page([with_month_check(ctx, row_dict(r)) for r in rows], int(total), request.page, request.size)
+
+
+def with_month_check(ctx: DraftContext, row: dict[str, Any]) -> dict[str, Any]:
+    """Re-check the row's 生效年月 against today's range: the business date moves on."""
+    month = row["effective_month"]
+    row["month_problem"] = (ctx.check_month(month) or "") if ctx.kind == DAILY and month else ""
+    return row
 
 
 # -- employees to add ------------------------------------------------------------------------
@@ -307,17 +385,16 @@ def update_row(
 
 
 # -- batch changes ---------------------------------------------------------------------------------
-def _selected(ids: Sequence[int]) -> tuple[str, list[int]]:
-    clean = sorted({int(i) for i in ids})
-    if not clean:
-        raise ValidationError("请先选择要操作的行", field="ids")
-    return ", ".join("?" for _ in clean), clean
+def _selected(ctx: DraftContext, selection: Selection | Sequence[int]) -> tuple[str, list[Any]]:
+    if not isinstance(selection, Selection):
+        selection = Selection(ids=tuple(int(i) for i in selection))
+    return selection.where(ctx)
 
 
 def batch_modify(
     store: Store,
     ctx: DraftContext,
-    ids: Sequence[int],
+    selection: Selection | Sequence[int],
     *,
     effective_month: str = "",
     ratio_percent: str = "",
@@ -329,7 +406,7 @@ def batch_modify(
     A ratio applies to the current base (basis="current") or to the new base already typed
     (basis="new"); the result is rounded half up to the fen.
     """
-    marks, clean = _selected(ids)
+    where, params = _selected(ctx, selection)
     if ratio_percent.strip() and amount.strip():
         raise ValidationError("按比率和按固定金额只能选一种", field="ratio_percent")
     if not (effective_month.strip() or ratio_percent.strip() or amount.strip()):
@@ -356,9 +433,8 @@ def batch_modify(
         raise ValidationError("调整基数只能是当前缴费工资或新缴费工资", field="basis")
     with store.write() as db:
         rows = db.execute_sql(
-            f"SELECT id, name, current_base, new_base, effective_month FROM wage_base_draft "
-            f"WHERE unit_id = ? AND kind = ? AND id IN ({marks})",
-            [ctx.unit_pk, ctx.kind, *clean],
+            f"SELECT id, name, current_base, new_base, effective_month FROM wage_base_draft WHERE {where}",
+            params,
         ).fetchall()
         updates = []
         for pk, name, current, new, old_month in rows:
@@ -384,14 +460,53 @@ def batch_modify(
     return len(updates)
 
 
-def delete_rows(store: Store, ctx: DraftContext, ids: Sequence[int]) -> int:
-    marks, clean = _selected(ids)
+def delete_rows(store: Store, ctx: DraftContext, selection: Selection | Sequence[int]) -> int:
+    where, params = _selected(ctx, selection)
     with store.write() as db:
-        cur = db.execute_sql(
-            f"DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ? AND id IN ({marks})",
-            [ctx.unit_pk, ctx.kind, *clean],
-        )
+        cur = db.execute_sql(f"DELETE FROM wage_base_draft WHERE {where}", params)
     return int(cur.rowcount)
+
+
+def collapse_item_bases(store: Store, ctx: DraftContext) -> int:
+    """Back from 按险种 to one base per employee: each row keeps its pension base (the one the
+    clerk knows as 缴费工资), or its first item's where it has none."""
+    with store.write() as db:
+        rows = db.execute_sql(
+            "SELECT id, item_bases, effective_month FROM wage_base_draft "
+            "WHERE unit_id = ? AND kind = ? AND item_bases != ''",
+            (ctx.unit_pk, ctx.kind),
+        ).fetchall()
+        updates = []
+        for pk, items, month in rows:
+            bases = json.loads(items)
+            base = bases.get("pension") or next(iter(bases.values()), "")
+            warning = (ctx.check_base(month or None, Decimal(base)) or "") if base else ""
+            updates.append((base, warning, pk))
+        db.cursor().executemany(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = '', warning = ? WHERE id = ?", updates
+        )
+    return len(updates)
+
+
+def fix_months(store: Store, ctx: DraftContext) -> int:
+    """调整生效年月: move every out-of-range 生效年月 to the nearest allowed month, and re-check
+    the base against the floor and cap of its new month."""
+    out_sql, out_params = out_of_range_sql(ctx)
+    first, last = ctx.effective_range
+    with store.write() as db:
+        rows = db.execute_sql(
+            f"SELECT id, new_base, effective_month, warning FROM wage_base_draft "
+            f"WHERE unit_id = ? AND kind = ? AND {out_sql}",
+            [ctx.unit_pk, ctx.kind, *out_params],
+        ).fetchall()
+        updates = []
+        for pk, base, month, warning in rows:
+            moved = str(first) if month < str(first) else str(last)
+            if base:
+                warning = ctx.check_base(moved, Decimal(base)) or ""
+            updates.append((moved, warning, pk))
+        db.cursor().executemany("UPDATE wage_base_draft SET effective_month = ?, warning = ? WHERE id = ?", updates)
+    return len(updates)
 
 
 # -- import ------------------------------------------------------------------------------------------
@@ -402,24 +517,30 @@ def count(store: Store, ctx: DraftContext) -> int:
     return int(n)
 
 
-def confirm_replace(store: Store, ctx: DraftContext, replace: bool) -> int:
-    """The rows an import would replace; ConflictError until the operator confirmed."""
+def confirm_replace(store: Store, ctx: DraftContext, replace: bool, merge: bool = False) -> int:
+    """The rows already in the draft; ConflictError until the operator chose 合并 or 覆盖."""
     ctx.require_open()
     existing = count(store, ctx)
-    if existing and not replace:
+    if existing and not (replace or merge):
         raise ConflictError(
-            f"申报列表中已有 {existing} 条数据，导入将覆盖这些数据。确定要覆盖吗？", code="draft_not_empty"
+            f"申报列表中已有 {existing} 条数据。合并：按职工更新或添加文件中的行，列表中其他行保留；"
+            "覆盖：清空列表后只保留文件中的行。",
+            code="draft_not_empty",
         )
     return existing
 
 
-def save_import(store: Store, ctx: DraftContext, result: ImportResult, *, replace: bool) -> int:
+def save_import(
+    store: Store, ctx: DraftContext, result: ImportResult, *, replace: bool = False, merge: bool = False
+) -> int:
     """Put the good rows of an import into the draft.
 
-    Over a non-empty draft the import replaces it, but only with ``replace=True`` (the
-    operator confirmed); otherwise ConflictError and the draft is untouched.
+    Over a non-empty draft the operator chooses: ``merge`` updates the rows of the employees in
+    the file and adds the others, keeping every other row (re-importing a corrected error
+    report loses nothing); ``replace`` empties the draft first. Neither: ConflictError, and
+    the draft is untouched.
     """
-    confirm_replace(store, ctx, replace)
+    confirm_replace(store, ctx, replace, merge)
     now = journal.now_text()
     rows = [
         (ctx.unit_pk, ctx.kind, r.employee_id, r.name, r.id_type, r.id_number, r.unit_number, r.current_base,
@@ -427,24 +548,27 @@ def save_import(store: Store, ctx: DraftContext, result: ImportResult, *, replac
         for r in result.rows
     ]
     with store.write() as db:
-        db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
+        if not merge:
+            db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
         db.cursor().executemany(
             "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
-            "current_base, new_base, effective_month, warning, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "current_base, new_base, effective_month, warning, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (unit_id, kind, employee_id) DO UPDATE SET name = excluded.name, "
+            "unit_number = excluded.unit_number, current_base = excluded.current_base, "
+            "new_base = excluded.new_base, item_bases = '', effective_month = excluded.effective_month, "
+            "warning = excluded.warning",
             rows,
         )
     return len(rows)
 
 
 # -- export ------------------------------------------------------------------------------------------
-def export_xlsx(store: Store, ctx: DraftContext, ids: Sequence[int] | None, target: Path) -> int:
+def export_xlsx(
+    store: Store, ctx: DraftContext, selection: Selection | Sequence[int] | None, target: Path
+) -> int:
     """导出 selected or all rows in the import format, so the file can be imported again."""
-    sql = f"SELECT {COLUMNS} FROM wage_base_draft WHERE unit_id = ? AND kind = ?"
-    params: list[Any] = [ctx.unit_pk, ctx.kind]
-    if ids is not None:
-        marks, clean = _selected(ids)
-        sql += f" AND id IN ({marks})"
-        params += clean
+    where, params = _selected(ctx, selection) if selection is not None else DraftFilter().where(ctx)
+    sql = f"SELECT {COLUMNS} FROM wage_base_draft WHERE {where}"
     book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
     try:
         sheet = book.add_worksheet(KIND_LABELS[ctx.kind])

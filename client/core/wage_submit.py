@@ -5,35 +5,50 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from client.core import journal
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
-from client.core.wage_base import COLUMNS, AddResult, missing_sql, row_dict, summary
+from client.core.wage_base import (
+    COLUMNS,
+    ZERO_SQL,
+    AddResult,
+    missing_sql,
+    names_of,
+    out_of_range_sql,
+    row_dict,
+    summary,
+)
 from client.core.wage_context import ANNUAL, JOURNAL_KIND, KIND_LABELS, DraftContext
 from client.errors import ConflictError, ValidationError
+
+FAILED_BEFORE = "上次申报失败"
 
 
 @dataclass(frozen=True)
 class SubmitCheck:
-    """What the operator must confirm before the draft goes out."""
+    """What the operator must confirm before the draft goes out, naming the first employees."""
 
     count: int
-    zero: int
-    warnings: int
+    zero: str = ""  # 张三、李四等 5 名职工 whose new base is 0
+    limits: str = ""  # ... outside the floor or cap
+    failed_before: str = ""  # ... copied back from a rejected declaration and not changed since
 
     @property
     def needs_confirmation(self) -> bool:
-        return bool(self.zero or self.warnings)
+        return bool(self.zero or self.limits or self.failed_before)
 
     @property
     def message(self) -> str:
         parts = []
         if self.zero:
-            parts.append(f"{self.zero} 名职工的新缴费工资为 0")
-        if self.warnings:
-            parts.append(f"{self.warnings} 名职工的新缴费工资超出缴费基数上下限（税务端可能不予通过）")
-        return "；".join(parts) + "。确定要提交吗？" if parts else ""
+            parts.append(f"{self.zero}的新缴费工资为 0")
+        if self.limits:
+            parts.append(f"{self.limits}的新缴费工资超出缴费基数上下限（税务端可能不予通过）")
+        if self.failed_before:
+            parts.append(f"{self.failed_before}上次申报失败后未修改")
+        return "；".join(parts) + "。可勾选「只看有提示」查看这些行。确定要提交吗？" if parts else ""
 
 
 def _first_missing(store: Store, ctx: DraftContext) -> tuple[int, str] | None:
@@ -51,7 +66,7 @@ def _first_missing(store: Store, ctx: DraftContext) -> tuple[int, str] | None:
 
 
 def check_submit(store: Store, ctx: DraftContext) -> SubmitCheck:
-    """Blocks while a row lacks base or effective month (提交申报 is refused)."""
+    """Blocks while a row lacks base or effective month, or its 生效年月 fell out of range."""
     ctx.require_open()
     info = summary(store, ctx)
     if info.count == 0:
@@ -62,7 +77,28 @@ def check_submit(store: Store, ctx: DraftContext) -> SubmitCheck:
         raise ValidationError(
             f"有 {total} 名职工未填写新缴费工资或生效年月（如：{first}），请补充后再提交", field="draft"
         )
-    return SubmitCheck(info.count, info.zero, info.warnings)
+    draft = "unit_id = ? AND kind = ?"
+    key = [ctx.unit_pk, ctx.kind]
+    if info.out_of_range:
+        out_sql, out_params = out_of_range_sql(ctx)
+        first, last = info.month_range
+        raise ValidationError(
+            f"{names_of(store, f'{draft} AND {out_sql}', [*key, *out_params])}的生效年月不在允许范围"
+            f"（{first}-{last}）内，税务端将退回整笔申报。请点击「调整生效年月」移入范围，或逐行修改后再提交",
+            code="months_out_of_range", field="effective_month",
+        )
+
+    def named(condition: str, params: list[Any] | None = None) -> str:
+        where = f"{draft} AND {condition}"
+        (n,) = store.db.execute_sql(f"SELECT count(*) FROM wage_base_draft WHERE {where}", [*key, *(params or [])]).fetchone()
+        return names_of(store, where, [*key, *(params or [])]) if n else ""
+
+    return SubmitCheck(
+        info.count,
+        zero=named(ZERO_SQL),
+        limits=named(f"warning != '' AND NOT {ZERO_SQL} AND warning NOT LIKE ?", [f"{FAILED_BEFORE}%"]),
+        failed_before=named(f"warning LIKE ? AND NOT {ZERO_SQL}", [f"{FAILED_BEFORE}%"]),
+    )
 
 
 def submit(store: Store, ctx: DraftContext, operator: str, *, confirmed: bool = False) -> int:
@@ -124,7 +160,7 @@ def copy_back(store: Store, ctx: DraftContext, entry_id: int) -> AddResult:
             ctx.unit_pk, ctx.kind, r["employee_id"], r["name"], r["id_type"], r["id_number"],
             r.get("unit_number", ""), r.get("current_base", ""), r.get("base") or "",
             json.dumps(r["bases"], ensure_ascii=False) if r.get("bases") else "",
-            r.get("effective_month") or "", f"上次申报失败：{why}" if why else "", now,
+            r.get("effective_month") or "", f"{FAILED_BEFORE}：{why}" if why else "", now,
         ))
     with store.write() as db:
         (before,) = db.execute_sql(

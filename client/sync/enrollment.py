@@ -59,6 +59,19 @@ class SyncResult:
     updated: int
     removed: int
     pages: int
+    downloaded: int = 0  # employees the tax side sent in this run
+
+    @property
+    def message(self) -> str:
+        """What was downloaded and what changed (a re-download is not a bare "0 条")."""
+        if not self.changed:
+            if self.downloaded:
+                return f"共下载 {self.downloaded} 名职工的参保信息，与本机数据一致，无需更新"
+            return "税务端没有新的变化，本机数据已是最新"
+        parts = [f"新增 {self.added} 人" if self.added else "", f"变更 {self.updated} 人" if self.updated else "",
+                 f"移除 {self.removed} 人" if self.removed else ""]
+        detail = "，".join(p for p in parts if p)
+        return f"本次共更新 {self.changed} 条（{detail}），共下载 {self.downloaded} 名职工的参保信息"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -68,7 +81,8 @@ class SyncResult:
             "updated": self.updated,
             "removed": self.removed,
             "pages": self.pages,
-            "message": f"本次共更新 {self.changed} 条",
+            "downloaded": self.downloaded,
+            "message": self.message,
         }
 
 
@@ -154,7 +168,7 @@ class EnrollmentSync:
             if ctx is not None:
                 label = "全量更新" if mode == "full" else "增量更新"
                 ctx.progress(done, max(total or 0, done), f"{label}：已处理 {done} 条")
-        return SyncResult(mode, added + updated + removed, added, updated, removed, pages)
+        return SyncResult(mode, added + updated + removed, added, updated, removed, pages, done)
 
     def _commit_page(self, page: FeedPage, mode: str, generation: int) -> tuple[int, int, int]:
         employees = [i for i in page.items if isinstance(i, Employee)]

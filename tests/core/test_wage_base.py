@@ -116,7 +116,9 @@ def test_add_one_checks_and_edits(store: Store, unit_pk: int) -> None:
     assert "下限" in low["warning"]
     assert page(store, c, id_number=make_id(1)).total == 1
     assert page(store, c, name="职工01").total == 1
-    assert page(store, c, name="职工0").total == 0  # 查询 is exact on person elements
+    assert page(store, c, name="职工0").total == 1  # 查询 by name or ID prefix, as the enrollment list
+    assert page(store, c, name="职工1").total == 0
+    assert page(store, c, id_number=make_id(1)[:8]).total == 1
 
 
 def test_batch_modify_ratio_amount_month(store: Store, unit_pk: int) -> None:
@@ -268,3 +270,88 @@ def test_context_rules() -> None:
     assert "超出" in (c.check_month("202505") or "")
     assert c.check_base("202503", Decimal("8000")) is None
     assert c.check_base(None, Decimal("0"))
+
+
+def test_merge_import_keeps_good_rows_and_updates_by_employee(store: Store, unit_pk: int) -> None:
+    """Doing what the screen says (fix the error report, import it again) loses no good row."""
+    c = ctx(unit_pk)
+    first = wage_import.import_file(xlsx([
+        ["姓名", "证件号码", "新缴费工资", "生效年月"],
+        ["职工01", make_id(1), "9000", "202503"],
+        ["职工02", make_id(2), "abc", "202503"],
+        ["职工03", make_id(3), "9500", "202503"],
+    ]), "a.xlsx", wage_base.enrolled(store, unit_pk), c)
+    assert wage_base.save_import(store, c, first) == 2
+    fixed = wage_import.import_file(xlsx([
+        ["姓名", "证件号码", "新缴费工资", "生效年月", "错误原因"],
+        ["职工02", make_id(2), "9200", "202503", "新缴费工资不是数字"],
+        ["职工03", make_id(3), "9600", "202504", ""],
+    ]), "导入错误报告.xlsx", wage_base.enrolled(store, unit_pk), c)
+    assert wage_base.save_import(store, c, fixed, merge=True) == 2
+    rows = {r["name"]: r for r in page(store, c).rows}
+    assert set(rows) == {"职工01", "职工02", "职工03"}
+    assert rows["职工01"]["new_base"] == "9000.00"  # kept
+    assert (rows["职工03"]["new_base"], rows["职工03"]["effective_month"]) == ("9600.00", "202504")
+    wage_base.save_import(store, c, fixed, replace=True)
+    assert {r["name"] for r in page(store, c).rows} == {"职工02", "职工03"}
+
+
+def test_months_out_of_range_are_shown_blocked_and_fixed(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_by_unit_number(store, c, "11010500000001")
+    ids = [r["id"] for r in page(store, c).rows]
+    wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202407")
+    later = ctx(unit_pk, today=dt.date(2025, 8, 15))  # the business date moved into a new base year
+    info = wage_base.summary(store, later)
+    assert info.out_of_range == 10 and info.flagged == 10
+    assert "超出允许范围" in page(store, later).rows[0]["month_problem"]
+    assert page(store, c).rows[0]["month_problem"] == ""
+    assert page(store, later, flagged=True).total == 10
+    with pytest.raises(ValidationError) as err:
+        wage_submit.submit(store, later, "clerk", confirmed=True)
+    assert err.value.code == "months_out_of_range"
+    assert "职工01、职工02、职工03等 10 名职工" in err.value.message
+    assert wage_base.fix_months(store, later) == 10
+    first, _last = later.effective_range
+    assert {r["effective_month"] for r in page(store, later).rows} == {str(first)}
+    assert wage_base.summary(store, later).out_of_range == 0
+    wage_submit.submit(store, later, "clerk", confirmed=True)
+
+
+def test_submit_confirmation_names_employees_and_counts_zero_once(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_by_unit_number(store, c, "11010500000001")
+    ids = [r["id"] for r in page(store, c).rows]
+    wage_base.batch_modify(store, c, ids, amount="9000", effective_month="202503")
+    wage_base.update_row(store, c, ids[0], "0", "202503")
+    wage_base.update_row(store, c, ids[1], "3000", "202503")
+    info = wage_base.summary(store, c)
+    assert (info.zero, info.warnings) == (1, 1)  # the zero row is not also a floor/cap warning
+    check = wage_submit.check_submit(store, c)
+    assert check.zero == "职工01" and check.limits == "职工02"
+    assert "职工01的新缴费工资为 0" in check.message and "职工02的新缴费工资超出" in check.message
+    assert {r["name"] for r in page(store, c, flagged=True).rows} == {"职工01", "职工02"}
+
+
+def test_select_all_matching_rows_across_pages(store: Store, unit_pk: int, tmp_path: Path) -> None:
+    c = ctx(unit_pk)
+    wage_base.add_all_normal(store, c)
+    every = wage_base.Selection.parse({"all": True, "filter": {"name": "职工1"}})
+    assert wage_base.batch_modify(store, c, every, amount="9900", effective_month="202503") == 10
+    assert {r["name"] for r in page(store, c).rows if r["new_base"] == "9900.00"} == {
+        f"职工{n}" for n in range(10, 20)
+    }
+    assert wage_base.export_xlsx(store, c, every, tmp_path / "some.xlsx") == 10
+    assert wage_base.delete_rows(store, c, every) == 10
+    assert wage_base.count(store, c) == 9
+    with pytest.raises(ValidationError):
+        wage_base.Selection.parse({"ids": "1,2"})
+
+
+def test_collapse_item_bases_back_to_one_base(store: Store, unit_pk: int) -> None:
+    c = ctx(unit_pk, per_item=True)
+    wage_base.add_one(store, c, "E000000001", "", "202503", {"pension": "9000", "medical": "8500"})
+    assert wage_base.summary(store, c).per_item_rows == 1
+    assert wage_base.collapse_item_bases(store, c) == 1
+    row = page(store, c).rows[0]
+    assert (row["new_base"], row["item_bases"]) == ("9000.00", {})

@@ -156,19 +156,23 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
             assert filled == ["C"], reason
     assert any(r[3].value == "abc" for r in sheet.iter_rows(min_row=3))
 
-    # Fixed: the check digit, the ID as text, the base; the unknown and duplicate rows gone.
-    fixed = good + [
+    # Fixed as the screen says (only the bad rows, as in the error report: the check digit, the
+    # ID as text, the base; the unknown and duplicate rows gone) and imported again with 合并:
+    # the 6 good rows already in the list stay.
+    assert "选择「合并」" in page.inner_text("#import-result")
+    fixed = [
         [people[6][0], "居民身份证", people[6][2], 9000, "202504"],
         [people[7][0], "居民身份证", people[7][2], 9000, "202504"],
         [people[8][0], "居民身份证", people[8][2], 9000, "202504"],
     ]
-    second_file = save_book(fixed, tmp_path / "工资调整（已修改）.xlsx")
+    second_file = save_book(fixed, tmp_path / "导入错误报告（已修改）.xlsx")
     open_add_menu(page, "导入外部文件")
-    replace = page.locator("dialog", has_text="导入外部文件将覆盖")
-    assert "6 条数据" in replace.inner_text()
-    replace.locator("button", has_text="继续导入").click()
+    choice = page.locator("dialog", has_text="合并：")
+    assert "已有 6 条数据" in choice.inner_text()
+    screenshot(page, "wage-base-import-merge-or-replace")
+    choice.locator("button", has_text="合并").click()
     page.set_input_files("dialog input[type=file]", str(second_file))
-    page.locator("#import-result .hint", has_text="共 9 行：导入 9 行").wait_for()
+    page.locator("#import-result .hint", has_text="共 3 行：导入 3 行").wait_for()
     page.locator("#rows .pager-info", has_text="共 9 条").wait_for()
 
     # 批量修改: select all, +5% on the new bases just imported.
@@ -183,7 +187,7 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
     dialog.locator("button", has_text="确定").click()
     page.locator(".toast.success", has_text="已修改 9 行").wait_for()
     page.wait_for_function(
-        "[...document.querySelectorAll('#rows tbody tr')].every(tr => tr.textContent.includes('9450.00'))"
+        "[...document.querySelectorAll('#rows tbody tr')].every(tr => tr.textContent.includes('9,450.00'))"
     )
 
     # 导出 the selected rows: the import format, the new bases.
@@ -193,7 +197,7 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
     exported = downloaded_rows(info.value)
     assert list(exported[0][:5]) == HEADER and len(exported) == 10
     assert {r[3] for r in exported[1:]} == {"9450.00"} and {r[2] for r in exported[1:]} == {
-        r[2] for r in fixed
+        r[2] for r in good + fixed
     }
 
     # 查询 by a person element, then 重置.
@@ -257,10 +261,10 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
     open_add_menu(page, "导入外部文件")
     page.set_input_files("dialog input[type=file]", str(second_file))
     page.locator("dialog", has_text=f"已有 {normal} 条数据").locator(
-        "button", has_text="继续导入"
+        "button", has_text="覆盖"
     ).click()
-    page.locator("#import-result .hint", has_text="共 9 行：导入 9 行").wait_for()
-    page.locator("#rows .pager-info", has_text="共 9 条").wait_for()
+    page.locator("#import-result .hint", has_text="共 3 行：导入 3 行").wait_for()
+    page.locator("#rows .pager-info", has_text="共 3 条").wait_for()
 
     # 申报记录: entering asks for feedback (still processing), then 获取反馈 with no delay.
     page.click("nav.tabs >> text=申报记录")
@@ -291,7 +295,7 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
     reasons.locator("button", has_text="复制回申报列表修改").click()
     page.wait_for_url("**/wage-base/daily")
     back = page.locator("#rows tbody tr", has_text=people[20][2])
-    assert "上次申报失败" in back.inner_text() and "3000.00" in back.inner_text()
+    assert "上次申报失败" in back.inner_text() and "3,000.00" in back.inner_text()
     page.locator(".toast.success", has_text="已复制 1 行到申报列表").wait_for()
     screenshot(page, "wage-base-copied-back")
 
@@ -352,7 +356,7 @@ def test_government_unit_declares_per_insurance_item(browser, ui, services, taxs
     one.locator('input[name="effective_month"]').fill("2025-03")
     screenshot(page, "wage-base-per-item")
     one.locator("button", has_text="添加").click()
-    page.locator("#rows tbody tr", has_text="养老 9000.00，医疗 8500.00").wait_for()
+    page.locator("#rows tbody tr", has_text="养老 9,000.00，医疗 8,500.00").wait_for()
     page.click("#submit")
     page.locator(".toast.success", has_text="已发送 1 笔申报").wait_for(timeout=15000)
     page.click("text=申报记录")

@@ -75,11 +75,11 @@ def test_check_base_messages() -> None:
     assert check_base(BJ, Period(2024, 7), D("6821")) is None  # the floor itself is fine
     low = check_base(BJ, Period(2025, 3), D("5000"))
     assert low == BaseCheck(
-        "below_floor", "新缴费工资 5000.00 低于 2024年07月-2025年06月 缴费基数下限 6821.00"
+        "below_floor", "新缴费工资 5,000.00 低于 2024年07月-2025年06月 缴费基数下限 6,821.00"
     )
     high = check_base(BJ, "202507", D("40000.5"))
     assert high is not None and high.code == "above_cap"
-    assert high.message == "新缴费工资 40000.50 高于 2025年07月-2026年06月 缴费基数上限 35811.00"
+    assert high.message == "新缴费工资 40,000.50 高于 2025年07月-2026年06月 缴费基数上限 35,811.00"
     none = check_base(BJ, Period(2030, 1), D("8000"))
     assert none is not None and none.code == "no_rules" and "203001" in none.message
 

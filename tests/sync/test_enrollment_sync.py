@@ -47,7 +47,13 @@ def test_full_then_incremental_equals_the_tax_side(taxside, unit, client, store,
     first = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=50).run("incremental")
     assert first.mode == "full"  # no cursor yet: the first sync is a full one
     assert first.added == first.changed == unit.employees
+    assert first.message == (
+        f"本次共更新 {unit.employees} 条（新增 {unit.employees} 人），共下载 {unit.employees} 名职工的参保信息"
+    )
     assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+    again = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=50).run("full")
+    assert again.changed == 0 and again.downloaded == unit.employees
+    assert again.message == f"共下载 {unit.employees} 名职工的参保信息，与本机数据一致，无需更新"
 
     hired = taxside.sim("POST", f"/units/{unit.unit_id}/hires", {"count": 4})["employee_ids"]
     taxside.sim("POST", f"/units/{unit.unit_id}/leavers", {"count": 2})

@@ -184,10 +184,10 @@ def test_rejected_lists_every_failing_row_and_applies_nothing(env: Env) -> None:
         (4, "employee"): "该职工已停止缴费",
         (5, "employee"): "同一职工在本次申报中重复（已在第1行申报）",
         (6, "effective_month"): "生效年月 202601 超出允许范围（202407-202504）",
-        (7, "base"): "新缴费工资 5000.00 低于 2024年07月-2025年06月 缴费基数下限 6821.00",
+        (7, "base"): "新缴费工资 5,000.00 低于 2024年07月-2025年06月 缴费基数下限 6,821.00",
         (8, "base"): got[(8, "base")],
         (9, "effective_month"): "请填写生效年月",
-        (11, "base"): "新缴费工资 50000.00 高于 2024年07月-2025年06月 缴费基数上限 35283.00",
+        (11, "base"): "新缴费工资 50,000.00 高于 2024年07月-2025年06月 缴费基数上限 35,283.00",
         (12, "base"): "请填写新缴费工资",
     }
     assert "不是有效的金额" in got[(8, "base")]
@@ -231,7 +231,7 @@ def test_annual_window_and_effective_month(env: Env) -> None:
     done = env.decided(unit, bad.get_json()["declaration_id"])
     assert {(r["field"], r["message"]) for r in done["rejections"]} == {
         ("effective_month", "年度缴费工资申报的生效年月应为 202507"),
-        ("base", "新缴费工资 7400.00 低于 2025年07月-2026年06月 缴费基数下限 7460.00"),
+        ("base", "新缴费工资 7,400.00 低于 2025年07月-2026年06月 缴费基数下限 7,460.00"),
     }
 
 

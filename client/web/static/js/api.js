@@ -124,6 +124,8 @@ export const endpoints = {
   wageBaseImport: (kind) => `/api/wage-base/${kind}/import`,
   wageBaseImportReport: (kind) => `/api/wage-base/${kind}/import-report`,
   wageBaseSubmit: (kind) => `/api/wage-base/${kind}/submit`,
+  wageBaseFixMonths: "/api/wage-base/daily/fix-months",
+  wageBaseCollapseItems: (kind) => `/api/wage-base/${kind}/collapse-items`,
   wageBaseRecords: "/api/wage-base/records",
   wageBaseReasons: (id) => `/api/wage-base/records/${encodeURIComponent(id)}/reasons`,
   wageBaseFeedback: "/api/wage-base/records/feedback",

@@ -2,6 +2,7 @@ import { download, endpoints, get, post } from "../api.js";
 import { openDialog } from "../dialog.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
+import { ITEM_LABELS, dateTime, money } from "../format.js";
 import { toast, toastError } from "../toast.js";
 
 const form = document.getElementById("query");
@@ -37,7 +38,7 @@ const table = new DataTable(tableBox, {
     { key: "gender", label: "性别" },
     { key: "unit_number", label: "单位编号", sortable: true },
     { key: "status", label: "缴费状态", sortable: true },
-    { key: "base", label: "养老缴费基数" },
+    { key: "base", label: "养老缴费基数", className: "num nowrap", render: (r) => money(r.base) },
   ],
   params: () => Object.fromEntries(new FormData(form).entries()),
   onSelect: (keys) => {
@@ -109,12 +110,12 @@ async function showDetail(employeeId) {
   const body = document.createElement("div");
   const facts = document.createElement("dl");
   facts.className = "detail-grid";
-  const bases = Object.entries(e.bases).map(([k, v]) => `${k} ${v}`).join("，");
+  const bases = Object.entries(e.bases).map(([k, v]) => `${ITEM_LABELS[k] || k} ${money(v)}`).join("，");
   for (const [label, value] of [
     ["姓名", e.name], ["证件类型", e.id_type_name], ["证件号码", e.id_number], ["性别", e.gender],
-    ["出生日期", e.birth_date], ["单位编号", e.unit_number], ["参保险种", e.items.join("、")],
-    ["缴费状态", e.status], ["缴费基数", bases], ["税务端更新时间", e.taxside_updated_at],
-    ["本机同步时间", e.synced_at],
+    ["出生日期", e.birth_date], ["单位编号", e.unit_number], ["参保险种", e.items.map((k) => ITEM_LABELS[k] || k).join("、")],
+    ["缴费状态", e.status], ["缴费基数", bases], ["税务端更新时间", dateTime(e.taxside_updated_at)],
+    ["本机同步时间", dateTime(e.synced_at)],
   ]) {
     const dt = document.createElement("dt");
     dt.textContent = label;
@@ -128,8 +129,7 @@ async function showDetail(employeeId) {
   const rows = document.createElement("tbody");
   for (const h of e.history) {
     const tr = document.createElement("tr");
-    const text = h.fields.map((f) => `${f.field}：${f.old} → ${f.new}`).join("；");
-    for (const v of [h.changed_at, h.kind, text || "—"]) {
+    for (const v of [h.changed_at, h.kind, h.text || "—"]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.append(td);

@@ -2,6 +2,7 @@
 
 import { download, endpoints, get, post, put } from "../api.js";
 import { confirm, openDialog } from "../dialog.js";
+import { money } from "../format.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 import { toast, toastError } from "../toast.js";
@@ -86,15 +87,21 @@ function editLink(row) {
 function baseCell(row) {
   const bases = row.item_bases || {};
   const items = itemList.filter(([code]) => bases[code]);
-  if (items.length) return items.map(([code, name]) => `${name} ${bases[code]}`).join("，");
-  return row.new_base || missing();
+  if (items.length) return items.map(([code, name]) => `${name} ${money(bases[code])}`).join("，");
+  return row.new_base ? money(row.new_base) : missing();
 }
 
 // Blocks 提交申报 until filled in: shown so it catches the eye.
 const missing = () => el("span", { className: "warn-text", textContent: "未填写" });
 
 function warningCell(row) {
-  return el("span", { className: row.warning ? "warn-text" : "", textContent: row.warning || "" });
+  const text = [row.month_problem, row.warning].filter(Boolean).join("；");
+  return el("span", { className: text ? "warn-text" : "", textContent: text });
+}
+
+function monthCell(row) {
+  if (!row.effective_month) return missing();
+  return el("span", { className: row.month_problem ? "warn-text" : "", textContent: row.effective_month });
 }
 
 // Short columns never wrap: a long 提示 (a tax-side reason) takes the rest of the width.
@@ -103,9 +110,9 @@ const columns = [
   { key: "id_type_name", label: "证件类型", className: "nowrap" },
   { key: "id_number", label: "证件号码", sortable: true, className: "nowrap" },
   { key: "unit_number", label: "单位编号", className: "nowrap" },
-  { key: "current_base", label: "当前缴费工资", className: "nowrap" },
-  { key: "new_base", label: "新缴费工资", sortable: true, render: baseCell },
-  ...(daily ? [{ key: "effective_month", label: "生效年月", className: "nowrap", render: (r) => r.effective_month || missing() }] : []),
+  { key: "current_base", label: "当前缴费工资", className: "nowrap num", render: (r) => money(r.current_base) },
+  { key: "new_base", label: "新缴费工资", sortable: true, render: baseCell, className: "num" },
+  ...(daily ? [{ key: "effective_month", label: "生效年月", className: "nowrap", render: monthCell }] : []),
   { key: "warning", label: "提示", render: warningCell },
   { key: "edit", label: "操作", render: editLink, className: "nowrap" },
 ];
@@ -128,9 +135,10 @@ const table = new DataTable(document.getElementById("rows"), {
   selectable: true,
   pageSize: Number(box.dataset.pageSize) || 50,
   params: () => ({ ...Object.fromEntries(new FormData(form).entries()), summary: wantSummary ? "" : "0" }),
-  onSelect: (keys) => {
-    for (const b of [deleteButton, batchButton]) b.disabled = !open || keys.length === 0;
-    exportSelected.disabled = keys.length === 0;
+  onSelect: () => {
+    const none = table.selectedCount() === 0;
+    for (const b of [deleteButton, batchButton]) b.disabled = !open || none;
+    exportSelected.disabled = none;
   },
   onLoad: (data) => {
     if (data.summary) showSummary(data.summary);
@@ -138,15 +146,41 @@ const table = new DataTable(document.getElementById("rows"), {
   },
 });
 
+const summaryLine = document.getElementById("draft-summary");
+
 function showSummary(s) {
   summary = s;
   const parts = [`共 ${s.count} 人`];
   if (s.missing) parts.push(`${s.missing} 人未填写${daily ? "新缴费工资或生效年月" : "新缴费工资"}`);
   if (s.zero) parts.push(`${s.zero} 人新缴费工资为 0`);
-  if (s.warnings) parts.push(`${s.warnings} 人有提示`);
-  document.getElementById("draft-summary").textContent = parts.join("，");
+  if (s.warnings) parts.push(`${s.warnings} 人有提示（超出上下限或上次申报失败）`);
+  summaryLine.replaceChildren(parts.join("，"));
+  if (s.out_of_range) {
+    // The business date moved on since these months were typed: the tax side would refuse
+    // the whole declaration, so say it here and offer the one fix.
+    const fix = el("button", { type: "button", className: "btn small", id: "fix-months", textContent: "调整生效年月" });
+    fix.addEventListener("click", fixMonths);
+    summaryLine.append(el("span", { className: "warn-text", textContent: `；${s.out_of_range} 人的生效年月不在允许范围（${s.month_range[0]}-${s.month_range[1]}）内 ` }), fix);
+  }
+  if (perItemBox && s.per_item_rows && !perItemBox.checked) {
+    perItemBox.checked = true; // rows declared per item are shown and edited per item
+  }
   submitButton.disabled = !open || s.count === 0;
   document.querySelector('[data-export="all"]').disabled = s.count === 0;
+}
+
+async function fixMonths() {
+  const [first, last] = summary.month_range;
+  if (!(await confirm(`将不在 ${first}-${last} 范围内的生效年月调整为最接近的允许月份（早于范围的改为 ${first}，晚于范围的改为 ${last}）？`, { ok: "调整" }))) return false;
+  try {
+    const result = await post(endpoints.wageBaseFixMonths, {});
+    toast(result.message, "success");
+    reload();
+    return true;
+  } catch (err) {
+    toastError(err);
+    return false;
+  }
 }
 
 form.addEventListener("submit", (event) => {
@@ -154,6 +188,7 @@ form.addEventListener("submit", (event) => {
   research();
 });
 form.addEventListener("reset", () => setTimeout(() => table.search(), 0));
+document.getElementById("flagged").addEventListener("change", () => research());
 
 if (!open) {
   document.querySelectorAll("#draft-actions [data-add]").forEach((b) => {
@@ -215,7 +250,10 @@ function addOne() {
       if (!data.rows.length) results.append(el("p", { className: "muted", textContent: "没有找到正常缴费的职工" }));
       for (const e of data.rows) {
         const radio = el("input", { type: "radio", name: "employee", value: e.employee_id });
-        radio.addEventListener("change", () => (chosen = e));
+        radio.addEventListener("change", () => {
+          chosen = e;
+          body.querySelector(".field-error")?.remove(); // the "请先…选择" hint no longer applies
+        });
         results.append(el("label", { className: "pick" }, radio, ` ${e.name}　${e.id_number}　${e.unit_number}　当前 ${e.base}`));
       }
     } catch (err) {
@@ -260,7 +298,9 @@ function showImport(result) {
     }
     tableNode.append(tbody);
     const shown = result.problem_count > result.problems.length ? `仅显示前 ${result.problems.length} 条，共 ${result.problem_count} 条。` : "";
-    const more = result.bad_rows ? `${shown}有错误的行未导入：请下载错误报告，按「错误原因」修改后重新导入。` : shown;
+    const more = result.bad_rows
+      ? `${shown}有错误的行未导入：请下载错误报告，按「错误原因」修改后重新导入并选择「合并」，已导入的行会保留。`
+      : shown;
     const report = el("button", { type: "button", className: "btn", textContent: "下载错误报告", id: "download-report" });
     report.addEventListener("click", () => saveFile(endpoints.wageBaseImportReport(kind)));
     const close = el("button", { type: "button", className: "btn", textContent: "关闭" });
@@ -269,12 +309,27 @@ function showImport(result) {
   }
 }
 
+// Over a non-empty list the operator chooses: 合并 (by employee; other rows stay) or 覆盖.
+const modeHelp = "合并：文件中的职工按证件号码更新或添加，列表中的其他行保留（重新导入修改后的错误报告时请选合并）。\n覆盖：清空列表后只保留文件中的行。\n导入前自动备份。";
+
+async function chooseMode(heading) {
+  const body = el("p", { className: "pre-line", textContent: `${heading}\n${modeHelp}` });
+  return openDialog({
+    title: "导入外部文件",
+    body,
+    buttons: [
+      { label: "取消", value: "" },
+      { label: "覆盖", value: "replace", danger: true },
+      { label: "合并", value: "merge", primary: true },
+    ],
+  });
+}
+
 async function importFile() {
-  let replace = "0";
+  let mode = "";
   if (summary && summary.count > 0) {
-    const ok = await confirm(`申报列表中已有 ${summary.count} 条数据，导入外部文件将覆盖这些数据（导入前自动备份）。确定要继续吗？`, { ok: "继续导入", danger: true });
-    if (!ok) return;
-    replace = "1";
+    mode = await chooseMode(`申报列表中已有 ${summary.count} 条数据。`);
+    if (!mode) return;
   }
   const holder = el("div");
   const note = el("p", { className: "muted", textContent: "支持 xlsx、xls、csv 文件，按表头识别「姓名、证件类型、证件号码、新缴费工资" + (daily ? "、生效年月" : "") + "」列。" });
@@ -283,7 +338,7 @@ async function importFile() {
   const uploader = new FileUpload(holder, {
     endpoint: endpoints.wageBaseImport(kind),
     accept: ".xlsx,.xls,.xlsm,.csv",
-    fields: () => ({ replace }),
+    fields: () => ({ mode }),
     onUploaded: (result) => {
       dialog.close();
       showImport(result);
@@ -292,13 +347,11 @@ async function importFile() {
     },
     onError: async (err) => {
       // The list filled up since this page last looked (e.g. 复制回申报列表): ask, then send again.
-      if (err.code === "draft_not_empty" && replace !== "1" && lastFile) {
-        if (await confirm(`${err.message}（导入前自动备份）`, { ok: "继续导入", danger: true })) {
-          replace = "1";
-          uploader.upload(lastFile);
-        } else {
-          dialog.close();
-        }
+      if (err.code === "draft_not_empty" && !mode && lastFile) {
+        // The server's message says how many rows the list holds now.
+        mode = (await chooseMode(err.message.split("。")[0] + "。")) || "";
+        if (mode) uploader.upload(lastFile);
+        else dialog.close();
         return;
       }
       showError(holder, err);
@@ -325,7 +378,7 @@ document.getElementById("download-insured").addEventListener("click", () => save
 document.querySelectorAll("[data-export]").forEach((b) =>
   b.addEventListener("click", () => {
     b.closest("details").open = false;
-    saveFile(endpoints.wageBaseExport(kind), b.dataset.export === "selected" ? { ids: table.selectedKeys() } : {});
+    saveFile(endpoints.wageBaseExport(kind), b.dataset.export === "selected" ? table.selection() : {});
   }),
 );
 
@@ -371,10 +424,10 @@ document.querySelectorAll("[data-add]").forEach((b) =>
 
 // -- delete and batch modify ----------------------------------------------------------------------
 deleteButton.addEventListener("click", async () => {
-  const ids = table.selectedKeys();
-  if (!(await confirm(`确定删除选中的 ${ids.length} 行吗？`, { ok: "删除", danger: true }))) return;
+  const count = table.selectedCount();
+  if (!(await confirm(`确定删除选中的 ${count} 行吗？`, { ok: "删除", danger: true }))) return;
   try {
-    const result = await post(endpoints.wageBaseDelete(kind), { ids });
+    const result = await post(endpoints.wageBaseDelete(kind), table.selection());
     toast(result.message, "success");
     table.clearSelection();
     reload();
@@ -384,7 +437,7 @@ deleteButton.addEventListener("click", async () => {
 });
 
 batchButton.addEventListener("click", () => {
-  const ids = table.selectedKeys();
+  const selection = table.selection();
   const month = daily ? monthInput() : null;
   const mode = el("select", { name: "mode" });
   mode.innerHTML = '<option value="">不修改缴费工资</option><option value="ratio">按比率调整</option><option value="amount">按固定金额设置</option>';
@@ -400,11 +453,11 @@ batchButton.addEventListener("click", () => {
   };
   mode.addEventListener("change", sync);
   sync();
-  const body = el("div", {}, el("p", { textContent: `将修改选中的 ${ids.length} 行。` }),
+  const body = el("div", {}, el("p", { textContent: `将修改选中的 ${table.selectedCount()} 行。` }),
     ...(month ? [field("生效年月", month, "留空表示不修改")] : []), field("新缴费工资", mode), ratioFields, amountFields);
   formDialog("批量修改", body, async () => {
     const result = await post(endpoints.wageBaseBatch(kind), {
-      ids,
+      ...selection,
       effective_month: month ? month.value : "",
       ratio_percent: mode.value === "ratio" ? ratio.value : "",
       basis: basis.value,
@@ -439,6 +492,13 @@ async function submitDraft(confirmed = false) {
   } catch (err) {
     if (err.code === "confirm_submit" && !confirmed) {
       if (await confirm(err.message, { ok: "确定提交" })) return submitDraft(true);
+    } else if (err.code === "months_out_of_range") {
+      const answer = await openDialog({
+        title: "生效年月不在允许范围内",
+        body: err.message,
+        buttons: [{ label: "取消", value: false }, { label: "调整生效年月", value: true, primary: true }],
+      });
+      if (answer) await fixMonths();
     } else {
       toastError(err);
     }
@@ -447,7 +507,29 @@ async function submitDraft(confirmed = false) {
 }
 submitButton.addEventListener("click", () => submitDraft(false));
 
-perItemBox?.addEventListener("change", () => toast(perItemBox.checked ? "已切换为按险种申报：修改时可分别填写各险种缴费工资" : "已切换为统一缴费工资"));
+// The switch is remembered per unit kind on this PC; rows already per item keep it on.
+const perItemKey = `wage-base-per-item-${kind}`;
+if (perItemBox) perItemBox.checked = localStorage.getItem(perItemKey) === "1";
+perItemBox?.addEventListener("change", async () => {
+  if (!perItemBox.checked && summary?.per_item_rows) {
+    const ok = await confirm(`有 ${summary.per_item_rows} 行已按险种填写缴费工资。切换为统一缴费工资后，这些行将以养老保险缴费工资作为新缴费工资。确定切换吗？`, { ok: "切换" });
+    if (!ok) {
+      perItemBox.checked = true;
+      return;
+    }
+    try {
+      const result = await post(endpoints.wageBaseCollapseItems(kind), {});
+      toast(result.message, "success");
+      reload();
+    } catch (err) {
+      perItemBox.checked = true;
+      toastError(err);
+      return;
+    }
+  }
+  localStorage.setItem(perItemKey, perItemBox.checked ? "1" : "0");
+  toast(perItemBox.checked ? "已切换为按险种申报：修改时可分别填写各险种缴费工资" : "已切换为统一缴费工资");
+});
 
 const flash = sessionStorage.getItem("wage-base-flash");
 if (flash) {
