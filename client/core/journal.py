@@ -54,6 +54,7 @@ KIND_STATE_LABELS = {
 # States the sender still has to act on, oldest entry first.
 TO_SEND = (QUEUED, SENDING, UNKNOWN)
 OPEN_STATES = (*TO_SEND, AWAITING)
+ALL_STATES = (*OPEN_STATES, ACCEPTED, REJECTED)
 
 _COLUMNS = (
     "id, unit_id, kind, idempotency_key, summary, row_count, operator, state, created_at, "
@@ -156,6 +157,15 @@ def entries(store: Store, unit_pk: int, states: Sequence[str], kinds: Sequence[s
     return [_entry(r) for r in store.db.execute_sql(sql + " ORDER BY id", params).fetchall()]
 
 
+def entries_by_taxside_id(db: peewee.SqliteDatabase, unit_pk: int, kind: str, taxside_id: str) -> list[Entry]:
+    """The entries the tax side knows by ``taxside_id`` (inside a transaction, on its connection)."""
+    rows = db.execute_sql(
+        f"SELECT {_COLUMNS} FROM submission WHERE unit_id = ? AND kind = ? AND taxside_id = ? ORDER BY id",
+        (unit_pk, kind, taxside_id),
+    ).fetchall()
+    return [_entry(r) for r in rows]
+
+
 def count_open(store: Store, unit_pk: int | None = None) -> dict[str, int]:
     """How many entries wait to be sent or for feedback (all units when unit_pk is None)."""
     sql = "SELECT state, count(*) FROM submission WHERE state IN (?, ?, ?, ?)"
@@ -240,9 +250,18 @@ def mark_awaiting(store: Store, entry_id: int, taxside_id: str, sent_at: str) ->
 
 
 def mark_decided(store: Store, entry_id: int, accepted: bool, reasons: list[dict[str, Any]]) -> None:
-    _update(
-        store, entry_id, state=ACCEPTED if accepted else REJECTED, feedback_at=now_text(),
-        reasons=json.dumps(reasons, ensure_ascii=False) if reasons else "", last_error="",
+    with store.write() as db:
+        mark_decided_in(db, entry_id, accepted, reasons)
+
+
+def mark_decided_in(db: peewee.SqliteDatabase, entry_id: int, accepted: bool, reasons: list[dict[str, Any]]) -> None:
+    """``mark_decided`` inside a transaction the caller holds (a kind applying an answer)."""
+    now = now_text()
+    db.execute_sql(
+        "UPDATE submission SET state = ?, feedback_at = ?, reasons = ?, last_error = '', updated_at = ? "
+        "WHERE id = ?",
+        (ACCEPTED if accepted else REJECTED, now, json.dumps(reasons, ensure_ascii=False) if reasons else "",
+         now, entry_id),
     )
 
 

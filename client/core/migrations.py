@@ -232,11 +232,91 @@ def _v5_wage_base_and_journal(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX submission_state ON submission (state)")
 
 
+def _v6_fee_declarations(db: peewee.SqliteDatabase) -> None:
+    # 社保费申报 (3.1.6). The summaries last fetched for a unit (replaced on each refresh),
+    # the person details of the versions downloaded, and the tax side's declaration records
+    # (every channel; upserted by declaration id). Money as exact decimal text.
+    db.execute_sql(
+        """
+        CREATE TABLE fee_summary (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            summary_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            special_type TEXT,
+            unit_number TEXT NOT NULL,
+            agency TEXT NOT NULL,
+            item TEXT NOT NULL,
+            item_name TEXT NOT NULL,
+            part TEXT NOT NULL,
+            part_name TEXT NOT NULL,
+            period_from TEXT NOT NULL,
+            period_to TEXT NOT NULL,
+            headcount INTEGER NOT NULL,
+            base_total TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            computed_at TEXT NOT NULL,
+            pack_version TEXT NOT NULL,
+            state TEXT NOT NULL,
+            declaration_id TEXT,
+            has_details INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            UNIQUE (unit_id, summary_id)
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX fee_summary_unit_kind ON fee_summary (unit_id, kind, period_from)")
+    db.execute_sql(
+        """
+        CREATE TABLE fee_summary_detail (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            summary_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            employee_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            id_type TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            period TEXT NOT NULL,
+            base TEXT NOT NULL,
+            rate TEXT NOT NULL,
+            fixed TEXT NOT NULL,
+            amount TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX fee_summary_detail_summary ON fee_summary_detail (unit_id, summary_id)")
+    db.execute_sql(
+        """
+        CREATE TABLE fee_record (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            declaration_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            decided_at TEXT,
+            declared_on TEXT,
+            summary_count INTEGER NOT NULL,
+            total_amount TEXT,
+            summaries TEXT NOT NULL,
+            arrears TEXT NOT NULL,
+            voided_at TEXT,
+            void_id TEXT,
+            synced_at TEXT NOT NULL,
+            UNIQUE (unit_id, declaration_id)
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
     _v3_enrollment,
     _v4_login_notices_rules,
     _v5_wage_base_and_journal,
+    _v6_fee_declarations,
 )
 LATEST = len(MIGRATIONS)

@@ -6,7 +6,8 @@ fee declarations, voids, later debits and vouchers). A kind is registered once, 
 - ``send``: how its stored payload becomes the request (the same payload must give the
   same request every time: it is resent under the same idempotency key);
 - ``stored_receipt``: how a stored answer found by the key reads (GET /v1/idempotency);
-- ``decision``: how its feedback is fetched once the tax side has received it;
+- ``decision``: how its feedback is fetched once the tax side has received it (the stored
+  payload is read only if the kind asks: a payroll-base payload can hold 200,000 rows);
 - ``apply``: how a decision changes local state beyond the journal entry itself (called
   in the transaction that records the decision in the journal).
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from client.sync.taxclient import IdempotencyOutcome, TaxClient
 
 PROCESSING, ACCEPTED, REJECTED = "processing", "accepted", "rejected"
+PayloadLoader = Callable[[], Mapping[str, Any]]  # the entry's stored payload, read on demand
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class SubmissionKind:
     name: str  # the journal's kind column
     send: Callable[[TaxClient, str, Mapping[str, Any], str], Receipt]  # client, unit_id, payload, key
     stored_receipt: Callable[[IdempotencyOutcome], Receipt | None]  # None: a stored refusal
-    decision: Callable[[TaxClient, str, Entry], Decision]  # client, unit_id, awaiting entry
+    decision: Callable[[TaxClient, str, Entry, PayloadLoader], Decision]  # client, unit_id, awaiting entry
     apply: Callable[[peewee.SqliteDatabase, Entry, Decision], None] = _nothing
 
 

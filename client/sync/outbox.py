@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from client.backup import service as backup_service
 from client.core import journal
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, SocialFeeError
-from client.sync import kinds, wage_base  # noqa: F401  (the kinds register themselves)
+from client.sync import fee_declaration, kinds, wage_base  # noqa: F401  (the kinds register themselves)
 from client.sync.kinds import Decision, Receipt, SubmissionKind
 from client.sync.taxclient import IdempotencyOutcome, TaxClient, stored_error
 
@@ -192,7 +193,7 @@ class Outbox:
         accepted = rejected = processing = 0
         for entry in waiting:
             kind = _kind(entry)
-            decision = kind.decision(client, unit_id, entry)
+            decision = kind.decision(client, unit_id, entry, partial(journal.payload, self.store, entry.id))
             if decision.status == kinds.ACCEPTED:
                 accepted += 1
             elif decision.status == kinds.REJECTED:

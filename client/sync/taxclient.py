@@ -2,7 +2,8 @@
 
 ``TaxClient`` is the transport (client/sync/taxclient_transport.py: retries, error mapping,
 no secrets in logs) plus one set of calls per area: login, unit, rules, notices and the
-enrollment feed here; payroll-base declarations in taxclient_wage_base.py. Every name callers use is importable from this module.
+enrollment feed here; payroll-base declarations in taxclient_wage_base.py; fee
+declarations in taxclient_fee.py. Every name callers use is importable from this module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,23 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from client.errors import NetworkError, ValidationError
+from client.sync.taxclient_fee import (  # noqa: F401  (re-exported for callers)
+    Arrear,
+    DeclaredSummary,
+    DetailPage,
+    FeeCalls,
+    FeeDeclaration,
+    FeeDeclarationReceipt,
+    FeeDetail,
+    FeeSummary,
+    RecordPage,
+    SummaryPage,
+    SummaryRejection,
+    VoidDecision,
+    VoidReceipt,
+    fee_receipt_from_outcome,
+    void_receipt_from_outcome,
+)
 from client.sync.taxclient_transport import (  # noqa: F401  (re-exported for callers)
     MSG_BUSY,
     MSG_DROPPED,
@@ -163,7 +181,7 @@ class ClientRelease:
 
 
 # -- the client --------------------------------------------------------------------------------
-class TaxClient(WageBaseCalls, Transport):
+class TaxClient(WageBaseCalls, FeeCalls, Transport):
     """One client per unit session; see the area modules for each group of calls."""
 
     # -- registration and login --------------------------------------------------------------

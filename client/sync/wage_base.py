@@ -46,7 +46,7 @@ def _stored(outcome: IdempotencyOutcome) -> kinds.Receipt | None:
     return _receipt(receipt) if receipt is not None else None
 
 
-def _decision(client: TaxClient, unit_id: str, entry: Entry) -> kinds.Decision:
+def _decision(client: TaxClient, unit_id: str, entry: Entry, payload: kinds.PayloadLoader) -> kinds.Decision:
     found = client.wage_base_declaration(unit_id, str(entry.taxside_id))
     return kinds.Decision(found.status, tuple(asdict(r) for r in found.rejections))
 

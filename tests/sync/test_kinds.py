@@ -13,7 +13,7 @@ from client.sync.taxclient import TaxClient
 
 
 def test_every_labelled_kind_is_registered() -> None:
-    assert {"wage_base_daily", "wage_base_annual"} <= set(kinds.names())
+    assert set(journal.KIND_LABELS) <= set(kinds.names())
 
 
 def test_only_the_asked_kinds_are_sent(store: Store, unit_pk: int, tmp_path: Path) -> None:
