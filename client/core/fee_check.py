@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,7 @@ def check(
             found, item = _with_details(summary, details, local, engine)
         diffs.extend(found)
         items.append(item)
+    diffs = _named(store, unit_pk, diffs)
     if without_details:
         notes.append(f"{without_details} 条汇总的人员明细未下载，仅核对了汇总数")
     if risk_class is None and any(s.item == "injury" for s in chosen):
@@ -252,6 +253,29 @@ def check(
     newest = max((s.computed_at for s in chosen), default=None)
     stale = bool(newest) and (last is None or _when(last) < _when(str(newest)))
     return FeeCheck(tuple(items), tuple(diffs), stale, last, newest, tuple(notes))
+
+
+def _named(store: Store, unit_pk: int, diffs: list[EmployeeDifference]) -> list[EmployeeDifference]:
+    """Employees unknown here are named as the tax side's details name them."""
+    wanted = {(d.summary_id, d.employee_id) for d in diffs if d.kind == "unknown" and not d.name}
+    if not wanted:
+        return diffs
+    names: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for summary_id in {w[0] for w in wanted}:
+        ids = [w[1] for w in wanted if w[0] == summary_id]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = store.db.execute_sql(
+                "SELECT employee_id, name, id_type, id_number FROM fee_summary_detail WHERE unit_id = ? "
+                f"AND summary_id = ? AND employee_id IN ({', '.join('?' for _ in chunk)})",
+                [unit_pk, summary_id, *chunk],
+            )
+            names.update(((summary_id, r[0]), (r[1], r[2], r[3])) for r in rows)
+    out = []
+    for d in diffs:
+        found = names.get((d.summary_id, d.employee_id)) if d.kind == "unknown" and not d.name else None
+        out.append(replace(d, name=found[0], id_type=found[1], id_number=found[2]) if found else d)
+    return out
 
 
 def _item(summary: Summary, headcount: int, base_total: Decimal, amount: Decimal, details: bool, n: int) -> ItemCheck:
