@@ -1,5 +1,6 @@
 """The submission journal's sender against the live reference tax side: exactly one
-declaration on the tax side whatever happens to the connection or to the client."""
+submission on the tax side whatever happens to the connection or to the client, for every
+kind (payroll-base declarations, fee declarations, voids)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from client.core import fee_declaration as fees
 from client.core import journal, wage_base, wage_context, wage_submit
 from client.core.paging import PageRequest
 from client.core.store import Store
@@ -22,6 +25,7 @@ from client.sync.outbox import Outbox
 from client.sync.taxclient import TaxClient
 from rules.packs import load_pack
 from tests.sync.conftest import NEW_PASSWORD
+from tests.sync.fee_helpers import declare_all, taxside_count
 from tests.taxside_fixtures import LiveTaxSide
 
 TODAY = dt.date(2025, 3, 15)
@@ -50,6 +54,39 @@ def draft_entry(store: Store, client: TaxClient, unit, unit_pk: int, base: str =
 @pytest.fixture
 def outbox(store: Store, tmp_path: Path) -> Outbox:
     return Outbox(store, tmp_path)
+
+
+@dataclass
+class Case:
+    """One journal entry of a kind, waiting to be sent, and where its request goes."""
+
+    kind: str
+    entry_id: int
+    path: str  # the POST it makes (fault injection matches on it)
+    table: str  # the tax side's table that holds one row per received submission
+    taxside: LiveTaxSide
+
+    def count(self) -> int:
+        return taxside_count(self.taxside, self.table)
+
+
+@pytest.fixture(params=["wage_base_daily", "fee_declaration", "fee_void"])
+def case(request, taxside, client, store, unit, unit_pk, tmp_path) -> Case:
+    units = f"/v1/units/{unit.unit_id}"
+    if request.param == "wage_base_daily":
+        entry_id = draft_entry(store, client, unit, unit_pk)
+        return Case(request.param, entry_id, f"{units}/wage-base-declarations", "wage_base_declaration", taxside)
+    entry_id = declare_all(store, client, unit, unit_pk)
+    if request.param == "fee_declaration":
+        return Case(request.param, entry_id, f"{units}/fee-declarations", "fee_declaration", taxside)
+    # A void needs a successful declaration first.
+    taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    sender = Outbox(store, tmp_path / "setup")
+    sender.send(client, unit_pk, unit.unit_id)
+    assert sender.fetch_feedback(client, unit_pk, unit.unit_id).accepted == 1
+    declaration_id = str(journal.get(store, entry_id).taxside_id)
+    void_id = fees.request_void(store, unit_pk, declaration_id, "申报有误", "tester")
+    return Case(request.param, void_id, f"{units}/fee-declarations/{declaration_id}/voids", "fee_void", taxside)
 
 
 def test_send_then_feedback_accepted_and_base_flows_back(taxside, client, store, unit, unit_pk, outbox) -> None:
@@ -91,42 +128,42 @@ def test_processing_until_the_delay_passes(taxside, client, store, unit, unit_pk
 
 
 @pytest.mark.parametrize("fault", ["drop_after_commit", "timeout", "malformed_json", "error"])
-def test_lost_answers_resolve_by_key_never_twice(taxside, client, store, unit, unit_pk, outbox, fault) -> None:
-    entry_id = draft_entry(store, client, unit, unit_pk)
+def test_lost_answers_resolve_by_key_never_twice(taxside, client, store, unit, unit_pk, outbox, case, fault) -> None:
+    before = case.count()
     spec = {"hold_s": 5} if fault == "timeout" else {"status": 503} if fault == "error" else {}
     # More failures than the client's own retries: the run ends without an answer.
-    taxside.fault(f"/v1/units/{unit.unit_id}/wage-base-declarations", fault, method="POST", count=5, **spec)
+    taxside.fault(case.path, fault, method="POST", count=5, **spec)
     report = outbox.send(client, unit_pk, unit.unit_id)
     assert report.waiting == 1 and report.error
-    assert journal.get(store, entry_id).state == journal.UNKNOWN
+    assert journal.get(store, case.entry_id).state == journal.UNKNOWN
     taxside.clear_faults()
     report = outbox.send(client, unit_pk, unit.unit_id)
     assert report.sent == 1
-    assert journal.get(store, entry_id).state == journal.AWAITING
-    assert declarations(taxside) == 1
+    assert journal.get(store, case.entry_id).state == journal.AWAITING
+    assert case.count() == before + 1
 
 
-def test_offline_stays_queued_and_goes_out_later(taxside, client, store, unit, unit_pk, outbox) -> None:
-    entry_id = draft_entry(store, client, unit, unit_pk)
+def test_offline_stays_queued_and_goes_out_later(taxside, client, store, unit, unit_pk, outbox, case) -> None:
+    before = case.count()
     with TaxClient("http://127.0.0.1:9", timeout=1) as nowhere:  # nothing listens there
         nowhere.set_token("x")
         report = outbox.send(nowhere, unit_pk, unit.unit_id)
     assert report.waiting == 1 and "恢复连接后自动发送" in report.message
-    assert journal.get(store, entry_id).state == journal.QUEUED
-    assert declarations(taxside) == 0
+    assert journal.get(store, case.entry_id).state == journal.QUEUED
+    assert case.count() == before
     assert outbox.send(client, unit_pk, unit.unit_id).sent == 1
-    assert declarations(taxside) == 1
+    assert case.count() == before + 1
 
 
-def test_paused_after_restore_sends_nothing(taxside, client, store, unit, unit_pk, tmp_path) -> None:
-    entry_id = draft_entry(store, client, unit, unit_pk)
+def test_paused_after_restore_sends_nothing(taxside, client, store, unit, unit_pk, tmp_path, case) -> None:
+    before = case.count()
     (tmp_path / "pause").mkdir()
     from client.backup import service as backup_service
 
     (tmp_path / "pause" / backup_service.PAUSE_FILE).write_text('{"restored_at": "x", "entries": []}')
     report = Outbox(store, tmp_path / "pause").send(client, unit_pk, unit.unit_id)
     assert report.paused and "暂停" in report.message
-    assert journal.get(store, entry_id).state == journal.QUEUED and declarations(taxside) == 0
+    assert journal.get(store, case.entry_id).state == journal.QUEUED and case.count() == before
 
 
 CHILD = """
@@ -145,36 +182,36 @@ print("done", flush=True)
 """
 
 
-def test_sigkill_mid_submit_leaves_exactly_one_declaration(taxside, client, store, unit, unit_pk, tmp_path) -> None:
-    entry_id = draft_entry(store, client, unit, unit_pk)
+def test_sigkill_mid_submit_leaves_exactly_one_declaration(taxside, client, store, unit, unit_pk, tmp_path, case) -> None:
+    before = case.count()
     # The tax side answers late: the client is killed while its request is in flight.
-    taxside.fault(f"/v1/units/{unit.unit_id}/wage-base-declarations", "latency", method="POST", latency_ms=3000)
+    taxside.fault(case.path, "latency", method="POST", latency_ms=3000)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(store.path.parent), taxside.url, unit.unit_id, str(unit_pk), NEW_PASSWORD],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "sending"
     deadline = time.monotonic() + 10
-    while journal.get(store, entry_id).state != journal.SENDING and time.monotonic() < deadline:
+    while journal.get(store, case.entry_id).state != journal.SENDING and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # the request is on the wire now
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
-    assert journal.get(store, entry_id).state == journal.SENDING
+    assert journal.get(store, case.entry_id).state == journal.SENDING
     time.sleep(3)  # let the tax side finish what it received
     taxside.clear_faults()
     report = Outbox(store, tmp_path).send(client, unit_pk, unit.unit_id)
-    assert report.sent == 1 and journal.get(store, entry_id).state == journal.AWAITING
-    assert declarations(taxside) == 1
+    assert report.sent == 1 and journal.get(store, case.entry_id).state == journal.AWAITING
+    assert case.count() == before + 1
     # Sending again changes nothing: the entry is no longer waiting to be sent.
     assert Outbox(store, tmp_path).send(client, unit_pk, unit.unit_id).sent == 0
-    assert declarations(taxside) == 1
+    assert case.count() == before + 1
 
 
-def test_sigkill_before_the_request_left(taxside, client, store, unit, unit_pk, tmp_path) -> None:
+def test_sigkill_before_the_request_left(taxside, client, store, unit, unit_pk, tmp_path, case) -> None:
     """A crash right after the entry was marked sending, before anything reached the tax
     side: the key is unknown there, so the same request goes out once under the same key."""
-    entry_id = draft_entry(store, client, unit, unit_pk)
-    journal.mark_sending(store, journal.get(store, entry_id))
+    before = case.count()
+    journal.mark_sending(store, journal.get(store, case.entry_id))
     report = Outbox(store, tmp_path).send(client, unit_pk, unit.unit_id)
-    assert report.sent == 1 and declarations(taxside) == 1
+    assert report.sent == 1 and case.count() == before + 1
