@@ -17,8 +17,10 @@ import hashlib
 import io
 import json
 import os
+import queue
 import struct
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,12 +32,14 @@ import zstandard
 
 from client.backup import contents, crypto
 from client.backup.crypto import DamagedBackup, KeyParams
+from client.backup.tarstream import TarReader
 from client.errors import AuthError, StoreError
 
 MAGIC = b"SFBACKUP"
 FORMAT = 1
 SUFFIX = ".sfbak"
-ZSTD_LEVEL = 3
+# Level 1: on the client's data as fast as level 3 is not, and no larger.
+ZSTD_LEVEL = 1
 BUF = 1 << 20
 MAX_HEADER = 1 << 16
 
@@ -165,7 +169,7 @@ def write(
 class _Bounded:
     """The decompressed stream, cut off at ``limit`` bytes.
 
-    Everything tarfile buffers (PAX records, long names, member data) comes through here,
+    Everything the tar reader takes (headers, PAX records, member data) comes through here,
     so a hostile stream cannot make the reader hold or write more than the bound allows.
     """
 
@@ -187,7 +191,7 @@ class _Bounded:
 @contextmanager
 def open_payload(
     path: Path, password: str | None
-) -> Iterator[tuple[Header, tarfile.TarFile, _Bounded]]:
+) -> Iterator[tuple[Header, TarReader, _Bounded]]:
     """The header and the member stream of a backup, after the password check."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the errors are worded
@@ -212,15 +216,21 @@ def open_payload(
         # Until the manifest has declared the sizes, only the manifest may be read.
         bounded = _Bounded(reader, contents.MAX_MANIFEST + contents.TAR_OVERHEAD + BUF, path.name)
         try:
-            with tarfile.open(fileobj=bounded, mode="r|", bufsize=BUF) as tar:
-                yield header, tar, bounded
+            yield header, TarReader(bounded, path.name), bounded
         except (zstandard.ZstdError, tarfile.TarError, EOFError, UnicodeError) as exc:
             raise DamagedBackup(
                 f"备份文件 {path.name} 已损坏或不完整（{exc}）。请换一份备份。"
             ) from exc
 
 
-def _read_manifest(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
+def _read_all(tar: TarReader, size: int) -> bytes:
+    parts = []
+    while chunk := tar.read(size):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _read_manifest(tar: TarReader, path: Path) -> dict[str, Any]:
     first = tar.next()
     if first is None or first.name != "manifest.json" or not first.isfile():
         raise DamagedBackup(f"备份文件 {path.name} 缺少清单（manifest.json），文件已损坏。")
@@ -230,10 +240,8 @@ def _read_manifest(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
             f"{contents.MAX_MANIFEST // contents.MIB} MB，已拒绝。请换一份备份。",
             code="backup_manifest",
         )
-    member = tar.extractfile(first)
-    assert member is not None
     try:
-        manifest = json.loads(member.read(contents.MAX_MANIFEST))
+        manifest = json.loads(_read_all(tar, contents.MAX_MANIFEST))
     except (ValueError, RecursionError) as exc:
         raise DamagedBackup(f"备份文件 {path.name} 的清单已损坏。") from exc
     return contents.check_manifest(manifest, path.name)
@@ -243,6 +251,28 @@ def read_manifest(path: Path, password: str | None) -> tuple[Header, dict[str, A
     """Header and manifest only: decompresses no more than the first member."""
     with open_payload(path, password) as (header, tar, _bounded):
         return header, _read_manifest(tar, path)
+
+
+class _Hasher:
+    """SHA-256 in a helper thread (hashlib lets go of the GIL), beside writing the file."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        self._queue.put(None)
+        self._thread.join()
+        return self._digest.hexdigest()
 
 
 def _refuse(path: Path, member: tarfile.TarInfo, why: str) -> DamagedBackup:
@@ -302,14 +332,12 @@ def extract(
         # next(), not iteration: iterating a stream starts again from the manifest.
         while (member := tar.next()) is not None:
             rel = _check_member(path, member, expected, seen, len(seen) + 1)
-            src = tar.extractfile(member)
-            assert src is not None
             dest = target / rel
-            digest = hashlib.sha256()
+            digest = _Hasher()
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(dest, "xb") as out:
-                    while chunk := src.read(BUF):
+                    while chunk := tar.read(BUF):
                         digest.update(chunk)
                         out.write(chunk)
                         done += len(chunk)
@@ -317,7 +345,9 @@ def extract(
                     crypto.fsync(out)
             except OSError as exc:
                 raise space_error(exc, target) from exc
-            if digest.hexdigest() != expected[rel]["sha256"]:
+            finally:
+                hexdigest = digest.hexdigest()
+            if hexdigest != expected[rel]["sha256"]:
                 raise DamagedBackup(
                     f"备份文件 {path.name} 中的 {rel} 校验和不符：文件已损坏。请换一份备份。",
                     code="backup_checksum",
@@ -349,9 +379,7 @@ def read_member(path: Path, password: str | None, rel: str) -> bytes | None:
             seen.add(name.casefold())
             if name != rel:
                 continue
-            src = tar.extractfile(member)
-            assert src is not None
-            data = src.read(contents.limit(rel))
+            data = _read_all(tar, BUF)
             if hashlib.sha256(data).hexdigest() != expected[rel]["sha256"]:
                 raise DamagedBackup(
                     f"备份文件 {path.name} 中的 {rel} 校验和不符：文件已损坏。请换一份备份。",

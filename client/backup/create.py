@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sqlite3
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,18 @@ def snapshot(source: Path, dest: Path) -> None:
         ) from exc
 
 
-def create_backup(
+@dataclass
+class PendingBackup:
+    """A backup written completely under its hidden ``.partial`` name, not yet named."""
+
+    partial: Path
+    info: BackupInfo
+
+    def discard(self) -> None:
+        self.partial.unlink(missing_ok=True)
+
+
+def prepare_backup(
     home: Path,
     folder: Path,
     *,
@@ -116,8 +127,8 @@ def create_backup(
     reason: str = "手动备份",
     kind: str = KIND_MANUAL,
     progress: ProgressFn = no_progress,
-) -> BackupInfo:
-    """Write one complete backup of ``home`` into ``folder`` and describe it."""
+) -> PendingBackup:
+    """Snapshot, checksums, the file written and fsynced; :func:`publish` names it."""
     folder = Path(folder)
     common.mkdir(folder)
     now = dt.datetime.now()
@@ -161,17 +172,52 @@ def create_backup(
                 partial, header, manifest, files, password=password,
                 progress=lambda done, message: progress(total // 2 + done, total, message),
             )
-            common.reached("written")
-            os.replace(partial, final)
-            archive.fsync_dir(folder)
         except OSError as exc:
-            raise archive.space_error(exc, folder) from exc
-        finally:
             partial.unlink(missing_ok=True)
-    common.reached("renamed")
-    progress(total, total, "备份完成")
-    return BackupInfo(
-        path=str(final), name=final.name, size=final.stat().st_size, created_at=created,
+            raise archive.space_error(exc, folder) from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    progress(total, total, "备份已写入")
+    return PendingBackup(partial, BackupInfo(
+        path=str(final), name=final.name, size=partial.stat().st_size, created_at=created,
         kind=kind, reason=reason, encrypted=bool(password), app_version=__version__,
         schema_version=version, units=units, tables=tables,
-    )
+    ))
+
+
+def publish(pending: PendingBackup) -> BackupInfo:
+    """Rename the finished file into place: from now on it is a backup the list shows."""
+    final = Path(pending.info.path)
+    if final.exists():  # another backup took the name meanwhile
+        final = _new_path(final.parent, dt.datetime.fromisoformat(pending.info.created_at))
+    try:
+        os.replace(pending.partial, final)
+        archive.fsync_dir(final.parent)
+    except OSError as exc:
+        pending.discard()
+        raise archive.space_error(exc, final.parent) from exc
+    return replace(pending.info, path=str(final), name=final.name)
+
+
+def create_backup(
+    home: Path,
+    folder: Path,
+    *,
+    password: str | None = None,
+    reason: str = "手动备份",
+    kind: str = KIND_MANUAL,
+    progress: ProgressFn = no_progress,
+) -> BackupInfo:
+    """Write one complete backup of ``home`` into ``folder`` and describe it."""
+    pending = prepare_backup(home, folder, password=password, reason=reason, kind=kind,
+                             progress=progress)
+    try:
+        common.reached("written")
+    except BaseException:
+        pending.discard()
+        raise
+    info = publish(pending)
+    common.reached("renamed")
+    progress(1, 1, "备份完成")
+    return info

@@ -5,7 +5,8 @@
    before writing), every checksum proven.
 2. The candidate database is checked on its own terms and migrated there (verify.py);
    settings.json is rebuilt with the security-relevant settings kept (preview.py).
-3. Only a candidate that passed gets a safety backup of the current state.
+3. Only a candidate that passed gets a safety backup of the current state (its file is
+   written beside steps 1-2 but named, and retention run, only after they passed).
 4. The store closes and the files are swapped. The commit point is one atomic rename of
    the ``COMMITTED`` marker: killed before it, the next start throws the staging away
    (old data); killed after it, the next start finishes the moves (new data).
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,9 @@ from client.backup.common import (
     no_progress,
     write_json_durably,
 )
+from client.backup.create import PendingBackup
 from client.backup.preview import journal_entries_after, merged_settings, settings_in_backup
-from client.backup.schedule import backup_before
+from client.backup.schedule import prepare_safety, publish_safety
 from client.backup.verify import extract_checked, too_new
 from client.core import audit, migrations
 from client.core.store import DB_FILE
@@ -134,22 +137,58 @@ def recover(home: Path) -> str | None:
     return outcome
 
 
+class _SafetyMaker:
+    """Writes the safety backup's file beside the unpacking (both only read the current
+    data), so the restore costs little more than its two halves' longer one. The file stays
+    hidden until :meth:`publish`: a refused candidate leaves no safety backup behind and
+    sets off no retention."""
+
+    def __init__(self, services: Services, reason: str) -> None:
+        self.services, self.reason = services, reason
+        self._pending: PendingBackup | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="safety-backup", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._pending = prepare_safety(self.services.home, self.services.settings, self.reason)
+        except BaseException as exc:  # handed to the restoring thread
+            self._error = exc
+
+    def publish(self, keep: Path) -> BackupInfo:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pending is not None
+        pending, self._pending = self._pending, None
+        svc = self.services
+        return publish_safety(svc.home, svc.settings, svc.store, pending, self.reason, keep=keep)
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._pending is not None:
+            self._pending.discard()
+
+
 def _stage(
     services: Services, path: Path, password: str | None, new: Path, progress: ProgressFn,
     pause: dict[str, Any],
 ) -> BackupInfo:
-    """Unpack and prove the candidate in ``new``; then, and only then, the safety backup."""
-    _header, _manifest, _version = extract_checked(
-        path, new, password, progress, quick=True, migrate=True
-    )
-    settings_file = new / SETTINGS_FILE
-    raw = settings_file.read_bytes() if settings_file.exists() else None
-    write_json_durably(settings_file, merged_settings(services.settings, settings_in_backup(raw)))
-    write_json_durably(new / PAUSE_FILE, pause)
-    _fsync_tree(new.parent)
-    common.reached("checked")
-    progress(0, 0, "正在备份当前数据（恢复前的安全备份）…")
-    return backup_before(services, f"恢复 {path.name} 之前的安全备份", keep=path)
+    """Unpack and prove the candidate in ``new``; only then is the safety backup named."""
+    maker = _SafetyMaker(services, f"恢复 {path.name} 之前的安全备份")
+    try:
+        extract_checked(path, new, password, progress, quick=True, migrate=True)
+        settings_file = new / SETTINGS_FILE
+        raw = settings_file.read_bytes() if settings_file.exists() else None
+        write_json_durably(settings_file, merged_settings(services.settings, settings_in_backup(raw)))
+        write_json_durably(new / PAUSE_FILE, pause)
+        _fsync_tree(new.parent)
+        common.reached("checked")
+        progress(1, 1, "正在等待恢复前的安全备份完成…")
+        return maker.publish(keep=path)
+    finally:
+        maker.discard()  # nothing left once published
 
 
 def restore(

@@ -15,7 +15,7 @@ from typing import Any
 
 from client.backup import archive, common, retention
 from client.backup.common import KIND_AUTO, BackupInfo, ProgressFn, Services, no_progress
-from client.backup.create import create_backup
+from client.backup.create import PendingBackup, create_backup, prepare_backup, publish
 from client.backup.secret import remembered_password
 from client.core import audit, migrations
 from client.core.store import DB_FILE, Store
@@ -24,7 +24,8 @@ from client.settings import SETTINGS_FILE, Settings
 
 log = logging.getLogger(__name__)
 
-_auto_lock = threading.Lock()
+# One automatic backup at a time (re-entrant: safety_backup holds it across both steps).
+_auto_lock = threading.RLock()
 
 
 def _fingerprint(home: Path) -> list[list[int]]:
@@ -94,14 +95,37 @@ def safety_backup(
 ) -> BackupInfo:
     """:func:`backup_before` for code that holds the parts, not the Services (the session)."""
     with _auto_lock:
-        folder = common.backup_folder(home, settings)
+        pending = prepare_safety(home, settings, reason, progress=progress)
+        info = publish_safety(home, settings, store, pending, reason, keep=keep)
+    progress(1, 1, "备份完成")
+    return info
+
+
+def prepare_safety(
+    home: Path, settings: Settings, reason: str, *, progress: ProgressFn = no_progress
+) -> PendingBackup:
+    """The file of an automatic backup, written but not yet named (nothing visible yet)."""
+    folder = common.backup_folder(home, settings)
+    try:
+        return prepare_backup(
+            home, folder, password=remembered_password(), reason=reason, kind=KIND_AUTO,
+            progress=progress,
+        )
+    except JobCancelled:
+        raise  # the operator cancelled the job: not a failure
+    except Exception as exc:
+        raise _safety_failed(reason, exc, folder) from exc
+
+
+def publish_safety(
+    home: Path, settings: Settings, store: Store, pending: PendingBackup, reason: str, *,
+    keep: Path | None = None,
+) -> BackupInfo:
+    """Name a prepared automatic backup, then retention, the audit log and the state."""
+    with _auto_lock:
+        folder = Path(pending.info.path).parent
         try:
-            info = create_backup(
-                home, folder, password=remembered_password(), reason=reason,
-                kind=KIND_AUTO, progress=progress,
-            )
-        except JobCancelled:
-            raise  # the operator cancelled the job: not a failure
+            info = publish(pending)
         except Exception as exc:
             raise _safety_failed(reason, exc, folder) from exc
         apply_retention(folder, settings.get("backup_keep"), bool(settings.get("backup_thin")),

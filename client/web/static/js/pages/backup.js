@@ -66,6 +66,19 @@ function journalBox(entries, lead) {
   return box;
 }
 
+// Every setting the restore would change. The tax-side address, the proxy and the folders
+// are never taken from a backup (it must not send the declaration password elsewhere).
+function settingsBox(changes) {
+  const rows = changes.map((c) => [c.label, c.current, c.kept ? `${c.current}（保留当前值；备份中为 ${c.backup}）` : c.backup]);
+  const t = table(["设置项", "当前", "恢复后"], rows);
+  t.id = "restore-settings";
+  const box = el("div", {}, el("p", { text: "设置的变化：" }), t);
+  if (changes.some((c) => c.kept)) {
+    box.append(el("p", { class: "muted", text: "税务端地址、代理服务器和文件夹位置不会从备份中恢复，保留当前值，以免备份把申报密码引向别处。" }));
+  }
+  return box;
+}
+
 async function load() {
   try {
     state = await get(endpoints.backups);
@@ -191,6 +204,7 @@ async function restoreBackup(b) {
     el("p", { text: `当前的单位：${preview.current_units.map((u) => u.name).join("、") || "（无单位）"}` }),
     table(["数据表", "当前行数", "备份中行数"], rows),
   );
+  if (preview.settings.length) body.append(settingsBox(preview.settings));
   if (preview.will_migrate) body.append(el("p", { class: "muted", text: "该备份来自旧版本，恢复后会自动升级数据结构。" }));
   const newer = preview.newer_journal_entries;
   if (newer.length) {
