@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -246,7 +247,36 @@ def coerce(setting: Setting, raw: Any) -> Any:
                 f"「{setting.label}」不能大于 {setting.maximum}", field=setting.name
             )
         return value
-    return str(raw).strip()
+    text = str(raw).strip()
+    if setting.name == "proxy_url" and text:
+        check_proxy_url(text, setting.label)
+    if setting.name == "taxside_url" and text:
+        _check_url(text, ("http", "https"), setting)
+    return text
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _check_url(text: str, schemes: tuple[str, ...], setting: Setting) -> None:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValidationError(f"「{setting.label}」的端口不正确：{text}", field=setting.name) from None
+    if parts.scheme.lower() not in schemes:
+        raise ValidationError(
+            f"「{setting.label}」只支持 {' / '.join(s + '://' for s in schemes)} 开头的地址", field=setting.name
+        )
+    if not parts.hostname:
+        raise ValidationError(f"「{setting.label}」缺少主机名：{text}", field=setting.name)
+    if setting.name == "proxy_url" and port is None:
+        raise ValidationError(f"「{setting.label}」缺少端口，例如 http://10.0.0.1:8080", field=setting.name)
+
+
+def check_proxy_url(text: str, label: str = "代理服务器") -> None:
+    """A proxy the client can use (http, https, socks5), refused at save, not at the next login."""
+    _check_url(text, PROXY_SCHEMES, Setting("proxy_url", label, "", ""))
 
 
 class Settings:

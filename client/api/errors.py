@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from client.errors import SocialFeeError
@@ -34,10 +34,10 @@ def error_response(status: int, code: str, message: str, **extra: object) -> Res
     if request.path.startswith("/api/") or wants_json:
         response = jsonify(error_body(code, message, **extra))  # type: ignore[arg-type]
     else:
-        response = Response(
-            render_template("error.html", status=status, message=message),
-            mimetype="text/html",
-        )
+        # Past the launch-secret gate the page keeps the navigation; before it (a request
+        # without the secret) nothing of the client is shown.
+        template = "error_page.html" if g.get("csrf_token") else "error.html"
+        response = Response(render_template(template, status=status, message=message), mimetype="text/html")
     response.status_code = status
     return response
 

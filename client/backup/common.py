@@ -65,24 +65,7 @@ def reached(step: str) -> None:
 
 # --- what a backup holds ----------------------------------------------------------------
 
-# Tables as the restore summary names them; a table not listed here is shown by its name.
-TABLE_LABELS = {
-    "unit": "单位",
-    "enrollment_employee": "职工参保信息",
-    "enrollment_change": "参保信息变更记录",
-    "feed_cursor": "同步进度",
-    "audit_log": "操作日志",
-    "notice": "通知公告",
-    "rule_pack_cache": "规则包缓存",
-    "local_credential": "本机密码",
-    "refresh_state": "刷新状态",
-    "wage_base_draft": "缴费工资申报草稿",
-    "submission": "申报记录（提交日志）",
-}
-
-
-def table_label(name: str) -> str:
-    return TABLE_LABELS.get(name, name)
+from client.core.tables import TABLE_LABELS, table_label  # noqa: E402, F401  (shown names of tables)
 
 
 @dataclass(frozen=True)

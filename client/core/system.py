@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import __version__
-from client.core import migrations
+from client.core import formats
 from client.core.jobs import JobContext
 from client.core.store import Store
+from client.core.tables import table_label
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,7 @@ class AboutInfo:
     data_dir: str
     database_path: str
     database_bytes: int
-    schema_version: int
-    schema_latest: int
+    database_size: str  # as the operator reads it, the same on 首页 and 关于
     log_path: str
     python: str
     platform: str
@@ -31,9 +31,8 @@ def about(store: Store, home: Path, log_path: Path) -> AboutInfo:
         version=__version__,
         data_dir=str(home),
         database_path=str(store.path),
-        database_bytes=store.size_bytes(),
-        schema_version=store.schema_version,
-        schema_latest=migrations.LATEST,
+        database_bytes=(size := store.size_bytes()),
+        database_size=formats.size(size),
         log_path=str(log_path),
         python=sys.version.split()[0],
         platform=platform.platform(terse=True),
@@ -80,8 +79,8 @@ def check_data(store: Store, ctx: JobContext) -> DataCheckResult:
     fk_problems = len(list(db.execute_sql("PRAGMA foreign_key_check")))
     tables = []
     for i, name in enumerate(names, start=2):
-        ctx.progress(i, total, f"正在统计 {name}…")
+        ctx.progress(i, total, f"正在统计{table_label(name)}…")
         (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
-        tables.append(TableCount(name, int(rows)))
+        tables.append(TableCount(table_label(name), int(rows)))
     ctx.progress(total, total, "检查完成")
     return DataCheckResult(integrity == "ok" and fk_problems == 0, integrity, fk_problems, tables)

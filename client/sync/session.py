@@ -186,8 +186,9 @@ class SessionManager:
         client = self._factory(self.settings)
         try:
             session = client.login(unit_id, password)
-        except PasswordError:
+        except PasswordError as exc:
             client.close()
+            self._record_refused(target, exc)
             raise
         except NetworkError as exc:
             client.close()
@@ -213,6 +214,16 @@ class SessionManager:
             self._accepted(password)
         audit.record(self.store, "申报密码验证", f"{target.name}（{unit_id}）", unit_id=local.id)
         return self.view()
+
+    def _record_refused(self, target: UnitSummary, exc: PasswordError) -> None:
+        """Wrong passwords and lock-outs go to 操作日志 too: the administrator must see them."""
+        local = units.get_unit(target.unit_id)
+        if exc.locked_until:
+            action, detail = "申报密码锁定", f"{target.name}（{target.unit_id}）：{exc.message}"
+        else:
+            action = "申报密码错误"
+            detail = f"{target.name}（{target.unit_id}）：剩余 {exc.attempts_left} 次尝试机会"
+        audit.record(self.store, action, detail, unit_id=local.id if local is not None else None)
 
     def login_with_saved(self, unit_id: str) -> SessionView:
         saved = passwords.recall_password(unit_id)

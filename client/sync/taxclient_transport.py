@@ -102,6 +102,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._token = token
         self._sleep = sleep
+        self._proxied = bool(proxy)
         # trust_env off: the operator's proxy setting is the only one that applies.
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -187,6 +188,8 @@ class Transport:
             raise _Retryable(NetworkError(MSG_PROXY, code="network_proxy"), unsent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             log.warning("%s %s failed: %s", method, path, type(exc).__name__)
+            if self._proxied:  # the first hop is the proxy: it is the one that did not answer
+                raise _Retryable(NetworkError(MSG_PROXY, code="network_proxy"), unsent=True) from None
             raise _Retryable(NetworkError(MSG_UNREACHABLE, code="network_unreachable"), unsent=True) from None
         except httpx.TimeoutException as exc:
             log.warning("%s %s failed: %s", method, path, type(exc).__name__)

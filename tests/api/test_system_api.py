@@ -96,7 +96,7 @@ def test_data_check_runs_as_a_job(browser_client: httpx.Client) -> None:
     assert job["state"] == "succeeded"
     assert job["result"]["ok"] is True
     tables = {t["table"] for t in job["result"]["tables"]}
-    assert {"unit", "audit_log"} <= tables
+    assert {"单位", "操作日志"} <= tables  # names the operator reads, never audit_log
     about = browser_client.get("/api/system/about").json()["about"]
     assert about["database_bytes"] > 0
     assert about["version"]

@@ -61,6 +61,25 @@ def test_settings_round_trip_and_validation(tmp_path: Path) -> None:
     assert Settings(tmp_path).get("page_size") == 100  # failed updates changed nothing
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ftp://10.0.0.1:21", "只支持"),
+        ("socks4://10.0.0.1:1080", "只支持"),
+        ("10.0.0.1:8080", "只支持"),
+        ("http://10.0.0.1", "缺少端口"),
+        ("http://:8080", "缺少主机名"),
+        ("http://10.0.0.1:99999", "端口不正确"),
+    ],
+)
+def test_unusable_proxy_is_refused_when_saved(tmp_path: Path, value: str, message: str) -> None:
+    s = Settings(tmp_path)
+    with pytest.raises(ValidationError, match=message) as info:
+        s.update({"proxy_url": value})
+    assert info.value.field == "proxy_url" and Settings(tmp_path).get("proxy_url") == ""
+    s.update({"proxy_url": "https://user:pw@proxy.example.com:3128"})  # usable ones are kept
+
+
 def test_damaged_settings_file_falls_back_to_defaults(tmp_path: Path) -> None:
     (tmp_path / settings_mod.SETTINGS_FILE).write_text("{not json")
     assert Settings(tmp_path).get("page_size") == 50

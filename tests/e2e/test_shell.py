@@ -81,7 +81,8 @@ def test_data_check_job_progress_survives_a_reload(app_page, ui, services, monke
     screenshot(page, "settings-job-running")
     release.set()
     page.locator("text=检查通过：本地数据完整。").wait_for()
-    assert page.locator("#check-result table td", has_text="audit_log").count() == 1
+    assert page.locator("#check-result table td", has_text="操作日志").count() == 1
+    assert page.locator("#check-result table td", has_text="audit_log").count() == 0
     assert problems.items == []
 
 
@@ -96,7 +97,8 @@ def test_audit_table_pages_sorts_selects_and_exports(app_page, ui, services) -> 
     assert table.locator("tbody tr").count() == 50
     assert "共 75 条" in table.locator(".pager-info").inner_text()
     table.locator("text=下一页").click()
-    page.wait_for_function("document.querySelector('#audit-table .pager-info').textContent.includes('第 2 / 2 页')")
+    page.wait_for_function("document.querySelector('#audit-table .pager input.page-number').value === '2'")
+    assert table.locator('.pager-of').inner_text() == '/ 2 页'
     assert table.locator("tbody tr").count() == 25
     page.select_option("#audit-action", "导入")
     page.wait_for_function("document.querySelector('#audit-table .pager-info').textContent.includes('共 25 条')")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from client.core import audit
+from client.core.paging import PageRequest
 from client.errors import AuthError, NetworkError, ValidationError
 from client.sync.taxclient import PasswordError
 from tests.conftest import NEW_PASSWORD, log_in
@@ -34,6 +36,11 @@ def test_wrong_passwords_count_down_then_lock(services, live) -> None:
     with pytest.raises(PasswordError) as info:
         session.login(unit.unit_id, "000000")
     assert info.value.code == "password_locked" and "锁定" in info.value.message
+    # 操作日志 shows every refusal and the lock-out (an administrator looks for them there).
+    logged = [(e["action"], e["detail"]) for e in audit.search(PageRequest(size=50)).rows]
+    assert [a for a, _d in logged].count("申报密码错误") == 4
+    assert any(a == "申报密码锁定" and "锁定" in d for a, d in logged)
+    assert any("剩余 1 次尝试机会" in d for _a, d in logged)
 
 
 def test_nothing_before_the_forced_change(services, live) -> None:

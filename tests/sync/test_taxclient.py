@@ -180,6 +180,18 @@ def test_socks_proxy_failure_is_a_network_error(taxside: LiveTaxSide) -> None:
     ):
         tc.client_release()
     assert "proxypass" not in str(exc.value) and exc.value.__cause__ is None
+    assert exc.value.message == "无法通过代理服务器连接税务端，请检查代理设置"
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+def test_dead_proxy_is_named_as_the_proxy(taxside: LiveTaxSide, scheme: str) -> None:
+    """A proxy that does not answer is not "网络不通": the operator must look at the proxy."""
+    with (
+        TaxClient(taxside.url, proxy=f"{scheme}://127.0.0.1:9", retry=RetryPolicy(attempts=1)) as tc,
+        pytest.raises(NetworkError) as exc,
+    ):
+        tc.client_release()
+    assert (exc.value.code, exc.value.message) == ("network_proxy", "无法通过代理服务器连接税务端，请检查代理设置")
 
 
 def test_drop_after_commit_then_retry_with_same_key_writes_once(taxside: LiveTaxSide) -> None:
@@ -259,14 +271,12 @@ def test_client_from_settings_uses_the_operators_configuration(tmp_path, taxside
     settings = Settings(tmp_path)
     with pytest.raises(NetworkError, match="尚未设置税务端地址"):
         from_settings(settings)
-    settings.update({"taxside_url": "ftp://x"})
     with pytest.raises(ValidationError) as info:
-        from_settings(settings)
+        settings.update({"taxside_url": "ftp://x"})  # refused when saved, not at the next login
     assert info.value.field == "taxside_url"
-    settings.update({"taxside_url": taxside.url, "proxy_url": "gopher://p"})
     with pytest.raises(ValidationError, match="代理服务器"):
-        from_settings(settings)
-    settings.update({"proxy_url": ""})
+        settings.update({"taxside_url": taxside.url, "proxy_url": "gopher://p"})
+    settings.update({"taxside_url": taxside.url, "proxy_url": ""})
     with from_settings(settings) as client:
         assert [p.region for p in client.rule_packs()] == ["110000", "140000", "310000"]
     # A proxy that is not there is a network error in Chinese, never a hang or a crash.

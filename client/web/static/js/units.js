@@ -24,7 +24,7 @@ function button(label, onClick, extra = "") {
 async function removeUnit(unit) {
   const answer = await openDialog({
     title: "删除单位",
-    body: `从本机删除「${unit.name}」（${unit.unit_id}）。是否保留该单位的本地数据？保留时，以后重新添加该单位可继续使用这些数据。`,
+    body: `从本机删除「${unit.name}」（纳税人识别号 ${unit.taxpayer_id}）。是否保留该单位的本地数据？保留时，以后重新添加该单位可继续使用这些数据。`,
     buttons: [
       { label: "取消", value: null },
       { label: "删除，保留本地数据", value: "keep", primary: true },

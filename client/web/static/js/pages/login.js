@@ -44,8 +44,11 @@ function choiceList(list, units, name) {
     text.textContent = u.name;
     const sub = document.createElement("span");
     sub.className = "sub";
-    sub.textContent = `${u.region_label} · 单位编号 ${u.unit_id} · 纳税人识别号 ${u.taxpayer_id}`;
+    // The internal unit id is not a 单位编号; the 社保单位编号 themselves are not shown before
+    // the password check (the initial password is made of their last 6 characters).
+    sub.textContent = `${u.region_label} · 纳税人识别号 ${u.taxpayer_id}`;
     text.append(sub);
+    if (u.hint) text.append(Object.assign(document.createElement("span"), { className: "sub", textContent: u.hint }));
     label.append(input, text);
     li.append(label);
     list.append(li);

@@ -1,0 +1,28 @@
+"""The names the operator sees for the client's tables (data check, restore preview).
+
+Table names such as audit_log are never shown on screen; a table missing here is shown
+as 其他数据 with its name in brackets, and a test keeps this list complete.
+"""
+
+from __future__ import annotations
+
+TABLE_LABELS = {
+    "unit": "单位",
+    "enrollment_employee": "职工参保信息",
+    "enrollment_change": "参保信息变更记录",
+    "feed_cursor": "同步进度",
+    "audit_log": "操作日志",
+    "notice": "通知公告",
+    "rule_pack_cache": "规则包缓存",
+    "local_credential": "本机密码",
+    "refresh_state": "刷新状态",
+    "wage_base_draft": "缴费工资申报草稿",
+    "submission": "申报记录（提交日志）",
+    "fee_summary": "社保费预处理汇总",
+    "fee_summary_detail": "社保费汇总明细",
+    "fee_record": "社保费申报记录",
+}
+
+
+def table_label(name: str) -> str:
+    return TABLE_LABELS.get(name, f"其他数据（{name}）")
