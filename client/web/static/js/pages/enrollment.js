@@ -150,8 +150,8 @@ document.getElementById("changes-open").addEventListener("click", () => {
   body.innerHTML = `<form class="toolbar" id="changes-query">
       <input name="name" type="search" placeholder="姓名" aria-label="更新数据姓名">
       <input name="id_number" type="search" placeholder="证件号码" aria-label="更新数据证件号码">
-      <input name="since" type="date" aria-label="更新时间从">
-      <input name="until" type="date" aria-label="更新时间到">
+      <input name="since" type="text" class="date-input" placeholder="从 2025-01-01" pattern="\\d{4}-\\d{2}-\\d{2}" aria-label="更新时间从">
+      <input name="until" type="text" class="date-input" placeholder="至 2025-12-31" pattern="\\d{4}-\\d{2}-\\d{2}" aria-label="更新时间到">
       <button class="btn" type="submit">查询</button>
       <button class="btn" type="button" id="changes-export">导出</button>
     </form><div id="changes-table"></div>`;

@@ -22,7 +22,8 @@ const batchButton = document.getElementById("batch");
 const exportSelected = document.querySelector('[data-export="selected"]');
 let summary = null;
 
-// "202503" <-> "2025-03" (the value of <input type="month">)
+// "202503" <-> "2025-03": typed as text, so the field reads the same on every PC whatever
+// its locale (a native month picker shows "April 2025" on one and "2025年04月" on another).
 const toInput = (month) => (month && month.length === 6 ? `${month.slice(0, 4)}-${month.slice(4)}` : "");
 const monthMin = toInput(box.dataset.monthFrom);
 const monthMax = toInput(box.dataset.monthTo);
@@ -40,7 +41,10 @@ function field(label, input, note = "") {
 }
 
 function monthInput(value = "") {
-  return el("input", { type: "month", name: "effective_month", value: toInput(value), min: monthMin, max: monthMax });
+  return el("input", {
+    type: "text", name: "effective_month", value: toInput(value), inputMode: "numeric", maxLength: 7,
+    placeholder: `如 ${monthMax || "2025-04"}`, pattern: "\\d{4}-?\\d{2}", className: "month-input",
+  });
 }
 
 function showError(formNode, err) {
