@@ -42,7 +42,7 @@ from client.backup.create import PendingBackup
 from client.backup.preview import journal_entries_after, merged_settings, settings_in_backup
 from client.backup.schedule import prepare_safety, publish_safety
 from client.backup.verify import extract_checked, too_new
-from client.core import audit, migrations
+from client.core import audit, formats, migrations
 from client.core.store import DB_FILE
 from client.errors import AuthError, ConflictError, ValidationError
 from client.settings import SETTINGS_FILE
@@ -251,7 +251,7 @@ def restore(
     services.settings.reload()
     common.reached("reopened")
     common.mark_good(home, path, info.created_at)
-    audit.record(services.store, "从备份恢复", f"{path.name}（创建于 {info.created_at}）；安全备份 {safety.name}")
+    audit.record(services.store, "从备份恢复", f"{path.name}（创建于 {formats.when(info.created_at)}）；安全备份 {safety.name}")
     return RestoreResult(info, safety, services.store.schema_version, True, newer)
 
 

@@ -222,9 +222,9 @@ async function restoreBackup(b) {
         body: el(
           "div",
           {},
-          el("p", { class: "ok-text", text: `已从 ${r.restored.name} 恢复，数据结构版本 ${r.schema_version}。` }),
+          el("p", { class: "ok-text", text: `已从 ${r.restored.name}（创建于 ${when(r.restored.created_at)}）恢复。` }),
           el("p", { text: `恢复前的数据已保存为安全备份：${r.safety_backup.path}` }),
-          el("p", { text: "自动同步与发送已暂停：请在本页上方核对该备份之后的申报记录，核对后点「已查看」。" }),
+          el("p", { text: "自动同步与发送已暂停：请在本页顶部核对该备份之后的申报记录，核对后点「已查看」。" }),
         ),
       });
       location.reload(); // settings came back with the data
