@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -28,21 +28,12 @@ from typing import Any
 
 import xlsxwriter
 
+from client.core import fee_declaration as fees
 from client.core.fee_declaration import Summary
 from client.core.store import Store
-from rules.engine import calculate
-from rules.model import RulePack
+from rules.model import PackError, RulePack
 from rules.periods import parse_period, period_range
-from rules.rounding import FEN, JIAO, YUAN, Rounding
-
-try:
-    import orjson
-
-    _loads = orjson.loads
-except ImportError:  # pragma: no cover
-    import json
-
-    _loads = json.loads
+from rules.rounding import FEN, JIAO, YUAN, Rounding, round_amount
 
 ZERO = Decimal("0.00")
 PAYING = "正常缴费"
@@ -167,20 +158,45 @@ class FeeCheck:
 
 
 # -- local data -------------------------------------------------------------------------------------
-@dataclass
 class _Local:
-    """The unit's employees: who pays what item on which base (text, as synced)."""
+    """The unit's employees as synced: (name, id_type, id_number, paying, base text per code)."""
 
-    people: dict[str, tuple[str, str, str, bool, Any, dict[str, str]]]  # id -> name, id_type, id_number, paying, items, bases
+    def __init__(self, store: Store, unit_pk: int, codes: Sequence[str]) -> None:
+        self.codes = tuple(codes)
+        # SQLite picks each item's base out of the JSON: far cheaper than parsing it here.
+        picks = ", ".join(
+            f"CASE WHEN instr(items, '\"{c}\"') > 0 THEN json_extract(bases, '$.{c}') END" for c in self.codes
+        )
+        rows = store.db.execute_sql(
+            f"SELECT employee_id, name, id_type, id_number, status = ?, {picks or 'NULL'} "
+            "FROM enrollment_employee WHERE unit_id = ? AND removed = 0",
+            (PAYING, unit_pk),
+        ).fetchall()
+        self.people: dict[str, tuple[Any, ...]] = {r[0]: r for r in rows}
+        self._payers: dict[str, list[tuple[str, str]]] = {}
+        self._counts: dict[str, Counter[str]] = {}
 
+    def base(self, eid: str, code: str) -> str | None:
+        """The base text of a paying employee for ``code``; None when not paying it."""
+        person = self.people.get(eid)
+        if person is None or not person[4] or code not in self.codes:
+            return None
+        return person[5 + self.codes.index(code)]
 
-def _local(store: Store, unit_pk: int) -> _Local:
-    rows = store.db.execute_sql(
-        "SELECT employee_id, name, id_type, id_number, status, items, bases FROM enrollment_employee "
-        "WHERE unit_id = ? AND removed = 0",
-        (unit_pk,),
-    )
-    return _Local({r[0]: (r[1], r[2], r[3], r[4] == PAYING, _loads(r[5]), _loads(r[6])) for r in rows})
+    def payers(self, code: str) -> list[tuple[str, str]]:
+        """(employee_id, base text) of everyone paying ``code`` here."""
+        found = self._payers.get(code)
+        if found is None:
+            col = 5 + self.codes.index(code)
+            found = self._payers[code] = [(r[0], r[col]) for r in self.people.values() if r[4] and r[col] is not None]
+        return found
+
+    def counts(self, code: str) -> Counter[str]:
+        """How many employees pay ``code`` on each base text."""
+        found = self._counts.get(code)
+        if found is None:
+            found = self._counts[code] = Counter(text for _eid, text in self.payers(code))
+        return found
 
 
 def last_enrollment_update(store: Store, unit_pk: int) -> str | None:
@@ -194,28 +210,61 @@ def _when(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace(" ", "T"))
 
 
+@dataclass(frozen=True)
+class Share:
+    """One employee's figures for one item and payer, as decimals and as protocol text."""
+
+    base: Decimal
+    amount: Decimal
+    base_text: str
+    amount_text: str
+
+
 class _Engine:
-    """``calculate`` once per (month, base text): (clamped base, amount per payer) per item."""
+    """The engine's arithmetic (rules/engine.py ``calculate``: clamp the base to the item's
+    floor and cap, base x rate rounded by the pack's mode for that item and payer, plus the
+    fixed amount), with the rules of each (month, item, payer) looked up once and the
+    result kept per base text: most employees share a handful of bases. A test pins it to
+    ``calculate`` itself."""
 
     def __init__(self, pack: RulePack, risk_class: int | None) -> None:
         self.pack, self.risk_class = pack, risk_class
-        self._cache: dict[tuple[str, str], dict[str, tuple[Decimal, dict[str, Decimal]]]] = {}
-        self.steps: dict[tuple[str, str, str], Decimal] = {}
+        self._rules: dict[tuple[str, str, str], tuple[Any, Decimal, Decimal, Rounding] | None] = {}
+        self._cache: dict[tuple[str, str, str, str], Share | None] = {}
 
-    def fees(self, month: str, base_text: str) -> dict[str, tuple[Decimal, dict[str, Decimal]]]:
-        key = (month, base_text)
-        found = self._cache.get(key)
-        if found is None:
-            result = calculate(self.pack, month, Decimal(base_text), risk_class=self.risk_class)
-            found = {}
-            for item in result.items:
-                shares = {}
-                for payer, share in (("employer", item.employer), ("employee", item.employee)):
-                    if share is not None:
-                        shares[payer] = share.amount
-                        self.steps[(month, item.code, payer)] = _STEP.get(share.rounding, FEN)
-                found[item.code] = (item.base, shares)
-            self._cache[key] = found
+    def _rule(self, month: str, code: str, payer: str) -> tuple[Any, Decimal, Decimal, Rounding] | None:
+        key = (month, code, payer)
+        if key not in self._rules:
+            found = None
+            try:
+                item = self.pack.period_for(month).item(code)
+            except (KeyError, PackError):  # the item (or the month) is not in the pack
+                item = None
+            rule = item.payer(payer) if item is not None else None
+            if rule is not None and not (rule.injury is not None and self.risk_class is None):
+                rate = rule.injury.rate_for(self.risk_class, Decimal(1)) if rule.injury is not None else rule.rate
+                found = (item.base, rate, rule.fixed.quantize(FEN), rule.rounding)
+            self._rules[key] = found
+        return self._rules[key]
+
+    def step(self, month: str, code: str, payer: str) -> Decimal:
+        rule = self._rule(month, code, payer)
+        return _STEP.get(rule[3], FEN) if rule else FEN
+
+    def share(self, month: str, code: str, payer: str, base_text: str) -> Share | None:
+        key = (month, code, payer, base_text)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        rule = self._rule(month, code, payer)
+        found = None
+        if rule is not None:
+            limits, rate, fixed, rounding = rule
+            base = limits.clamp(Decimal(base_text))
+            amount = round_amount(base * rate, rounding) + fixed
+            found = Share(base, amount, str(base.quantize(FEN)), str(amount.quantize(FEN)))
+        self._cache[key] = found
         return found
 
 
@@ -229,7 +278,7 @@ def check(
 ) -> FeeCheck:
     """Recompute ``chosen`` from the local enrollment and ``pack`` (``risk_class``: the
     unit's 工伤行业风险类别 from its registration)."""
-    local = _local(store, unit_pk)
+    local = _Local(store, unit_pk, sorted({s.item for s in chosen}))
     engine = _Engine(pack, risk_class)
     items: list[ItemCheck] = []
     diffs: list[EmployeeDifference] = []
@@ -239,9 +288,7 @@ def check(
         details = _details(store, unit_pk, summary)
         if details is None:
             without_details += summary.has_details
-            found, item = _totals_only(summary, local, engine)
-        else:
-            found, item = _with_details(summary, details, local, engine)
+        found, item = _compare(summary, details, local, engine)
         diffs.extend(found)
         items.append(item)
     diffs = _named(store, unit_pk, diffs)
@@ -257,25 +304,104 @@ def check(
 
 def _named(store: Store, unit_pk: int, diffs: list[EmployeeDifference]) -> list[EmployeeDifference]:
     """Employees unknown here are named as the tax side's details name them."""
-    wanted = {(d.summary_id, d.employee_id) for d in diffs if d.kind == "unknown" and not d.name}
+    wanted = {d.summary_id for d in diffs if d.kind == "unknown" and not d.name}
     if not wanted:
         return diffs
-    names: dict[tuple[str, str], tuple[str, str, str]] = {}
-    for summary_id in {w[0] for w in wanted}:
-        ids = [w[1] for w in wanted if w[0] == summary_id]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = store.db.execute_sql(
-                "SELECT employee_id, name, id_type, id_number FROM fee_summary_detail WHERE unit_id = ? "
-                f"AND summary_id = ? AND employee_id IN ({', '.join('?' for _ in chunk)})",
-                [unit_pk, summary_id, *chunk],
-            )
-            names.update(((summary_id, r[0]), (r[1], r[2], r[3])) for r in rows)
+    names = {sid: fees.detail_people(store, unit_pk, sid) for sid in wanted}
     out = []
     for d in diffs:
-        found = names.get((d.summary_id, d.employee_id)) if d.kind == "unknown" and not d.name else None
+        found = names[d.summary_id].get(d.employee_id) if d.kind == "unknown" and not d.name else None
         out.append(replace(d, name=found[0], id_type=found[1], id_number=found[2]) if found else d)
     return out
+
+
+def _details(store: Store, unit_pk: int, summary: Summary) -> list[str] | None:
+    """The cached detail lines ("employee_id\tperiod\tbase\tamount") of this very version."""
+    found = fees.detail_lines(store, unit_pk, summary.summary_id)
+    if found is None:
+        return [] if summary.headcount == 0 else None  # nobody to compare, or not downloaded
+    version, lines = found
+    return lines if version == summary.version else None  # else the figures changed since
+
+
+def _expected(
+    summary: Summary, details: list[str] | None, local: _Local, engine: _Engine
+) -> tuple[list[str], int, Decimal, Decimal]:
+    """The lines the summary should have by local data, in the details' shape, with their
+    headcount, base and amount totals. Daily: everyone paying the item here. Special: the
+    persons and months it lists."""
+    code, part = summary.item, summary.part
+    out: list[str] = []
+    base_total = amount = ZERO
+    if summary.kind == "daily":
+        payers = local.payers(code)
+        counts = local.counts(code)
+        paying: set[str] = set()
+        for month in _months(summary):
+            shares = {text: engine.share(month, code, part, text) for text in counts}
+            tails = {text: f"\t{month}\t{found.base_text}\t{found.amount_text}"
+                     for text, found in shares.items() if found}
+            for text, n in counts.items():
+                found = shares[text]
+                if found is not None:
+                    base_total += found.base * n
+                    amount += found.amount * n
+            out += [eid + tails[text] for eid, text in payers if text in tails]
+            if tails:
+                paying.update(eid for eid, text in payers if text in tails)
+        return out, len(paying), base_total, amount
+    persons: set[str] = set()
+    for line in details or ():
+        eid, month = line.split("\t", 2)[:2]
+        base_text = local.base(eid, code)
+        found = engine.share(month, code, part, base_text) if base_text is not None else None
+        if found is not None:
+            out.append(f"{eid}\t{month}\t{found.base_text}\t{found.amount_text}")
+            persons.add(eid)
+            base_total += found.base
+            amount += found.amount
+    return out, len(persons), base_total, amount
+
+
+def _compare(
+    summary: Summary, details: list[str] | None, local: _Local, engine: _Engine
+) -> tuple[list[EmployeeDifference], ItemCheck]:
+    expected, headcount, base_total, amount = _expected(summary, details, local, engine)
+    if details is None:
+        return [], _item(summary, headcount, base_total, amount, False, 0)
+    # Equal figures are equal text: set arithmetic finds the few lines that differ.
+    tax_only = set(details).difference(expected)
+    local_only = set(expected).difference(details)
+    by_key = {}
+    for line in local_only:
+        cells = line.split("\t")
+        by_key[(cells[0], cells[1])] = cells
+    people = local.people
+    diffs: list[EmployeeDifference] = []
+
+    def diff(kind: str, eid: str, period: str, tax: list[str] | None, mine: list[str] | None) -> None:
+        name, id_type, id_number = people[eid][1:4] if eid in people else ("", "", "")
+        diffs.append(EmployeeDifference(
+            summary.summary_id, summary.item_name, summary.part_name, period, kind, eid, name, id_type, id_number,
+            _dec(tax[2]) if tax else None, _dec(mine[2]) if mine else None,
+            _dec(tax[3]) if tax else None, _dec(mine[3]) if mine else None,
+        ))
+
+    for line in sorted(tax_only):
+        row = line.split("\t")
+        if len(row) != 4:
+            continue  # not a line save_details wrote
+        eid, period = row[0], row[1]
+        mine = by_key.pop((eid, period), None)
+        if mine is None:
+            diff("unknown", eid, period, row, None)
+        elif Decimal(row[2]) != Decimal(mine[2]):
+            diff("base", eid, period, row, mine)
+        elif abs(Decimal(row[3]) - Decimal(mine[3])) > engine.step(period, summary.item, summary.part):
+            diff("amount", eid, period, row, mine)
+    for (eid, period), mine in sorted(by_key.items()):
+        diff("missing", eid, period, None, mine)
+    return diffs, _item(summary, headcount, base_total, amount, True, len(diffs))
 
 
 def _item(summary: Summary, headcount: int, base_total: Decimal, amount: Decimal, details: bool, n: int) -> ItemCheck:
@@ -284,100 +410,6 @@ def _item(summary: Summary, headcount: int, base_total: Decimal, amount: Decimal
         summary.period_label, summary.unit_number, summary.agency, summary.headcount, headcount,
         summary.base_total, base_total.quantize(FEN), summary.amount, amount.quantize(FEN), details, n,
     )
-
-
-def _payers(local: _Local, code: str) -> Iterable[tuple[str, str]]:
-    """(employee_id, base text) of the local employees paying ``code``."""
-    for eid, (_n, _t, _i, paying, items, bases) in local.people.items():
-        if paying and code in items:
-            base = bases.get(code)
-            if base is not None:
-                yield eid, base
-
-
-def _totals_only(summary: Summary, local: _Local, engine: _Engine) -> tuple[list[EmployeeDifference], ItemCheck]:
-    """Daily summaries without cached details: the totals of everyone paying locally."""
-    if summary.kind != "daily":
-        return [], _item(summary, 0, ZERO, ZERO, False, 0)
-    counts = Counter(base for _eid, base in _payers(local, summary.item))
-    headcount, base_total, amount = 0, ZERO, ZERO
-    for month in _months(summary):
-        for base_text, n in counts.items():
-            fee = engine.fees(month, base_text).get(summary.item)
-            if fee is None or summary.part not in fee[1]:
-                continue
-            headcount += n
-            base_total += fee[0] * n
-            amount += fee[1][summary.part] * n
-    return [], _item(summary, headcount, base_total, amount, False, 0)
-
-
-def _details(store: Store, unit_pk: int, summary: Summary) -> list[tuple[str, str, str, str]] | None:
-    """(employee_id, period, base, amount) of the cached details of this very version."""
-    rows = store.db.execute_sql(
-        "SELECT employee_id, period, base, amount, version FROM fee_summary_detail "
-        "WHERE unit_id = ? AND summary_id = ?",
-        (unit_pk, summary.summary_id),
-    ).fetchall()
-    if not rows:
-        return [] if summary.headcount == 0 else None  # nobody to compare, or not downloaded
-    if rows[0][4] != summary.version:
-        return None  # details of an older version: the figures changed since
-    return [r[:4] for r in rows]
-
-
-def _with_details(
-    summary: Summary, details: list[tuple[str, str, str, str]], local: _Local, engine: _Engine
-) -> tuple[list[EmployeeDifference], ItemCheck]:
-    code, part = summary.item, summary.part
-    people = local.people
-    diffs: list[EmployeeDifference] = []
-    seen: set[str] = set()
-    headcount_ids: set[str] = set()
-    base_total, amount = ZERO, ZERO
-
-    def diff(kind: str, eid: str, period: str, tb: Any, lb: Any, ta: Any, la: Any) -> None:
-        name, id_type, id_number = people[eid][:3] if eid in people else ("", "", "")
-        diffs.append(EmployeeDifference(
-            summary.summary_id, summary.item_name, summary.part_name, period, kind, eid, name, id_type,
-            id_number, _dec(tb), _dec(lb), _dec(ta), _dec(la),
-        ))
-
-    for eid, period, tax_base, tax_amount in details:
-        seen.add(eid)
-        person = people.get(eid)
-        base_text = None
-        if person is not None and person[3] and code in person[4]:
-            base_text = person[5].get(code)
-        if base_text is None:
-            diff("unknown", eid, period, tax_base, None, tax_amount, None)
-            continue
-        fee = engine.fees(period, base_text).get(code)
-        share = fee[1].get(part) if fee else None
-        if fee is None or share is None:
-            diff("unknown", eid, period, tax_base, None, tax_amount, None)
-            continue
-        local_base, local_amount = fee
-        headcount_ids.add(eid)
-        base_total += local_base
-        amount += share
-        # Text first: the same figures are the same text; parse only when it differs.
-        if tax_base != str(local_base) and Decimal(tax_base) != local_base:
-            diff("base", eid, period, tax_base, local_base, tax_amount, share)
-        elif tax_amount != str(share) and abs(Decimal(tax_amount) - share) > engine.steps[(period, code, part)]:
-            diff("amount", eid, period, tax_base, local_base, tax_amount, share)
-    if summary.kind == "daily":
-        for eid, base_text in _payers(local, code):
-            if eid in seen:
-                continue
-            for month in _months(summary):
-                fee = engine.fees(month, base_text).get(code)
-                if fee is not None and part in fee[1]:
-                    diff("missing", eid, month, None, fee[0], None, fee[1][part])
-                    headcount_ids.add(eid)
-                    base_total += fee[0]
-                    amount += fee[1][part]
-    return diffs, _item(summary, len(headcount_ids), base_total, amount, True, len(diffs))
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -227,26 +227,47 @@ def save_details(
     store: Store, unit_pk: int, summary_id: str, version: int, rows: Iterable[Mapping[str, Any]]
 ) -> int:
     """Replace the cached person details of a summary by one downloaded version."""
-    values = [
-        (unit_pk, summary_id, version, r["employee_id"], r["name"], r["id_type"], r["id_number"],
-         r["period"], str(r["base"]), str(r["rate"]), str(r["fixed"]), str(r["amount"]))
-        for r in rows
-    ]
+    lines, people = [], []
+    for n, r in enumerate(rows, start=1):
+        cells = (str(r["employee_id"]), str(r["period"]), str(r["base"]), str(r["amount"]))
+        if any("\t" in c or "\n" in c for c in cells):
+            raise ValidationError(f"税务端人员明细第{n}行格式有误", code="bad_details", row=n)
+        lines.append("\t".join(cells))
+        people.append([cells[0], str(r["name"]), str(r["id_type"]), str(r["id_number"])])
     with store.write() as db:
-        db.execute_sql("DELETE FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ?", (unit_pk, summary_id))
-        db.cursor().executemany(
-            "INSERT INTO fee_summary_detail (unit_id, summary_id, version, employee_id, name, id_type, "
-            "id_number, period, base, rate, fixed, amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
+        db.execute_sql(
+            "INSERT INTO fee_summary_detail (unit_id, summary_id, version, row_count, lines, people, downloaded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (unit_id, summary_id) DO UPDATE SET version = excluded.version, "
+            "row_count = excluded.row_count, lines = excluded.lines, people = excluded.people, "
+            "downloaded_at = excluded.downloaded_at",
+            (unit_pk, summary_id, version, len(lines), "\n".join(lines), _json(people), _now()),
         )
-    return len(values)
+    return len(lines)
+
+
+def detail_lines(store: Store, unit_pk: int, summary_id: str) -> tuple[int, list[str]] | None:
+    """(version, "employee_id\tperiod\tbase\tamount" lines) of the cached details."""
+    row = store.db.execute_sql(
+        "SELECT version, lines, row_count FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ?",
+        (unit_pk, summary_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), (row[1].split("\n") if row[2] else [])
+
+
+def detail_people(store: Store, unit_pk: int, summary_id: str) -> dict[str, tuple[str, str, str]]:
+    """employee_id -> (name, id_type, id_number) as the cached details name them."""
+    row = store.db.execute_sql(
+        "SELECT people FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ?", (unit_pk, summary_id)
+    ).fetchone()
+    return {p[0]: (p[1], p[2], p[3]) for p in json.loads(row[0])} if row else {}
 
 
 def details_version(store: Store, unit_pk: int, summary_id: str) -> int | None:
     """The version whose person details are cached, None when none are."""
     row = store.db.execute_sql(
-        "SELECT version FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ? LIMIT 1",
-        (unit_pk, summary_id),
+        "SELECT version FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ?", (unit_pk, summary_id)
     ).fetchone()
     return int(row[0]) if row else None
 

@@ -234,7 +234,9 @@ def _v5_wage_base_and_journal(db: peewee.SqliteDatabase) -> None:
 
 def _v6_fee_declarations(db: peewee.SqliteDatabase) -> None:
     # 社保费申报 (3.1.6). The summaries last fetched for a unit (replaced on each refresh),
-    # the person details of the versions downloaded, and the tax side's declaration records
+    # the person details of the versions downloaded (one row per summary: "employee, period,
+    # base, amount" lines that the check compares as text, and who each employee is), and
+    # the tax side's declaration records
     # (every channel; upserted by declaration id). Money as exact decimal text.
     db.execute_sql(
         """
@@ -274,19 +276,14 @@ def _v6_fee_declarations(db: peewee.SqliteDatabase) -> None:
             unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
             summary_id TEXT NOT NULL,
             version INTEGER NOT NULL,
-            employee_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            id_type TEXT NOT NULL,
-            id_number TEXT NOT NULL,
-            period TEXT NOT NULL,
-            base TEXT NOT NULL,
-            rate TEXT NOT NULL,
-            fixed TEXT NOT NULL,
-            amount TEXT NOT NULL
+            row_count INTEGER NOT NULL,
+            lines TEXT NOT NULL,
+            people TEXT NOT NULL,
+            downloaded_at TEXT NOT NULL,
+            UNIQUE (unit_id, summary_id)
         )
         """
     )
-    db.execute_sql("CREATE INDEX fee_summary_detail_summary ON fee_summary_detail (unit_id, summary_id)")
     db.execute_sql(
         """
         CREATE TABLE fee_record (

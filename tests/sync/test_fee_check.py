@@ -4,6 +4,7 @@ the same figures; every kind of difference is found and named; exports keep IDs 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -78,19 +79,21 @@ def test_every_kind_of_difference(store, client, unit, unit_pk, risk, tmp_path: 
         )
     # One cached amount off by one fen (within the rounding), one by two fen (beyond it).
     pension = next(s for s in chosen if s.item == "pension" and s.part == "employer")
-    rows = store.db.execute_sql(
-        "SELECT id, amount, employee_id FROM fee_summary_detail WHERE unit_id = ? AND summary_id = ? "
-        "AND employee_id NOT IN (?, ?, ?) ORDER BY id LIMIT 2", (unit_pk, pension.summary_id, changed, gone, cloned),
-    ).fetchall()
+    version, lines = fees.detail_lines(store, unit_pk, pension.summary_id)
+    others = [n for n, line in enumerate(lines) if line.split("\t")[0] not in (changed, gone, cloned)][:2]
+    rows = []
+    for n, delta in zip(others, ("0.01", "0.02"), strict=True):
+        eid, period, base, amount = lines[n].split("\t")
+        lines[n] = "\t".join((eid, period, base, str(Decimal(amount) + Decimal(delta))))
+        rows.append(eid)
     with store.write() as db:
-        for (pk, amount, _eid), delta in zip(rows, ("0.01", "0.02"), strict=True):
-            db.execute_sql("UPDATE fee_summary_detail SET amount = printf('%.2f', ? + ?) WHERE id = ?",
-                           (float(amount), float(delta), pk))
+        db.execute_sql("UPDATE fee_summary_detail SET lines = ? WHERE unit_id = ? AND summary_id = ?",
+                       ("\n".join(lines), unit_pk, pension.summary_id))
     result = run(store, unit, unit_pk, chosen, risk)
     assert not result.ok
     found = {(d.kind, d.employee_id) for d in result.differences if d.summary_id == pension.summary_id}
     assert ("base", changed) in found and ("unknown", gone) in found and ("missing", "E999999999") in found
-    assert ("amount", rows[1][2]) in found and ("amount", rows[0][2]) not in found
+    assert ("amount", rows[1]) in found and ("amount", rows[0]) not in found
     unknown = next(d for d in result.differences if d.kind == "unknown")
     assert unknown.name and unknown.id_number  # named as the tax side lists the person
     item = next(i for i in result.items if i.summary_id == pension.summary_id)

@@ -1,0 +1,149 @@
+"""社保费申报 at 100,000 employees: the local fee check and declaring.
+
+FIGURE fee_check_100k: the local fee check (client/core/fee_check.py) of one fee period for a
+  100,000-employee unit, all its daily summaries with their person details cached, median of
+  3 (floor: raw sqlite3 reading the same employees' bases - json_extract, as the check does -
+  plus the same Decimal arithmetic -
+  clamp to floor and cap, rate, the pack's rounding, fixed amount - in a plain loop, per
+  summary, median of 3). Target: within 2x of the floor and under 3 s.
+FIGURE declare_100k: 提交申报 of every summary of the unit until the reference tax side
+  (another process, loopback) has it and the journal says 待反馈 (no floor; under 2 s).
+The UI endpoint for details_page_p95 does not exist yet: that figure is not measured here.
+Run from the repo root: python bench/fee_declaration.py
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import figure, serve_taxside  # noqa: E402
+from client.core import fee_check, journal  # noqa: E402
+from client.core import fee_declaration as fees  # noqa: E402
+from client.core.store import Store  # noqa: E402
+from client.sync import fee_declaration as fee_sync  # noqa: E402
+from client.sync.enrollment import EnrollmentSync  # noqa: E402
+from client.sync.outbox import Outbox  # noqa: E402
+from client.sync.taxclient import TaxClient  # noqa: E402
+from rules.model import RulePack  # noqa: E402
+from rules.packs import load_pack  # noqa: E402
+from rules.rounding import round_amount  # noqa: E402
+
+EMPLOYEES = 100_000
+PASSWORD = "Bench2025pass"
+RUNS = 3
+
+
+def start_taxside(folder: Path):
+    from taxside.generate import generate
+
+    db = folder / "taxside.sqlite3"
+    (unit,) = generate(db, units=1, employees=EMPLOYEES, seed=7)
+    proc, url = serve_taxside(db)
+    return proc, url, unit
+
+
+def prepare(folder: Path, url: str, unit) -> tuple[Store, TaxClient, int, int]:
+    (folder / "client").mkdir()
+    store = Store(folder / "client")
+    with store.write() as db:
+        cur = db.execute_sql(
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) VALUES (?, ?, ?, ?, ?)",
+            (unit.taxpayer_id, unit.unit_id, unit.name, unit.region, journal.now_text()),
+        )
+    pk = int(cur.lastrowid)
+    client = TaxClient(url, timeout=300)
+    client.login(unit.unit_id, unit.initial_password)
+    client.change_password(unit.unit_id, unit.initial_password, PASSWORD)
+    started = time.perf_counter()
+    EnrollmentSync(store, client, pk, unit.unit_id).run("full")
+    fee_sync.refresh_summaries(store, client, pk, unit.unit_id)
+    for s in fees.summaries(store, pk):
+        fee_sync.download_details(store, client, pk, unit.unit_id, s.summary_id, s.version)
+    print(f"# prepared in {time.perf_counter() - started:.1f} s", flush=True)
+    risk = client.unit_registration(unit.unit_id).industry_risk_class
+    return store, client, pk, risk
+
+
+def check_once(store: Store, pk: int, pack: RulePack, risk: int) -> float:
+    chosen = fees.summaries(store, pk)
+    started = time.perf_counter()
+    result = fee_check.check(store, pk, chosen, pack, risk)
+    elapsed = time.perf_counter() - started
+    assert result.ok and all(i.details_checked for i in result.items), result.message
+    assert sum(i.local_headcount for i in result.items) >= EMPLOYEES, result.items
+    return elapsed
+
+
+def floor_once(path: Path, pk: int, summaries: list[tuple[str, str, str]], pack: RulePack, risk: int) -> float:
+    """The same employees' bases read by raw sqlite3, the same arithmetic in a plain loop."""
+    codes = sorted({code for _m, code, _p in summaries})
+    picks = ", ".join(f"CASE WHEN instr(items, '\"{c}\"') > 0 THEN json_extract(bases, '$.{c}') END" for c in codes)
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    people = conn.execute(
+        f"SELECT {picks} FROM enrollment_employee WHERE unit_id = ? AND removed = 0 AND status = '正常缴费'", (pk,),
+    ).fetchall()
+    totals = []
+    for month, code, part in summaries:
+        item = pack.period_for(month).item(code)
+        rule = item.payer(part)
+        assert rule is not None
+        rate = rule.injury.rate_for(risk, Decimal(1)) if rule.injury is not None else rule.rate
+        floor, cap, fixed, rounding = item.base.floor, item.base.cap, rule.fixed, rule.rounding
+        count, base_total, amount = 0, Decimal(0), Decimal(0)
+        col = codes.index(code)
+        for row in people:
+            text = row[col]
+            if text is None:
+                continue
+            base = min(max(Decimal(text), floor), cap)
+            count += 1
+            base_total += base
+            amount += round_amount(base * rate, rounding) + fixed
+        totals.append((count, base_total, amount))
+    elapsed = time.perf_counter() - started
+    conn.close()
+    assert sum(t[0] for t in totals) >= EMPLOYEES
+    return elapsed
+
+
+def declare(store: Store, client: TaxClient, pk: int, unit_id: str, home: Path) -> None:
+    chosen = fees.summaries(store, pk)
+    started = time.perf_counter()
+    entry_id = fees.declare(store, pk, [s.summary_id for s in chosen], "bench")
+    report = Outbox(store, home).send(client, pk, unit_id)
+    elapsed = time.perf_counter() - started
+    entry = journal.get(store, entry_id)
+    assert report.sent == 1 and entry.state == journal.AWAITING, (report, entry)
+    figure("declare_100k", elapsed, "s")  # absolute target: under 2 s
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sf-bench-fee-"))
+    proc, url, unit = start_taxside(folder)
+    try:
+        store, client, pk, risk = prepare(folder, url, unit)
+        pack = load_pack(unit.region)
+        chosen = fees.summaries(store, pk)
+        plan = [(s.period_from, s.item, s.part) for s in chosen]
+        ours = [check_once(store, pk, pack, risk) for _ in range(RUNS)]
+        floors = [floor_once(store.path, pk, plan, pack, risk) for _ in range(RUNS)]
+        figure("fee_check_100k", statistics.median(ours), "s", statistics.median(floors))
+        declare(store, client, pk, unit.unit_id, folder / "client")
+        client.close()
+        store.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
