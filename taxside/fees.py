@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -95,7 +96,7 @@ class _Shape:
     entries: dict[int, tuple[Decimal, Decimal | None, Decimal | None, str]] = field(
         default_factory=dict
     )
-    count: int = 0
+    rates: dict[str, list[str | None]] = field(default_factory=dict)  # item -> rates
 
 
 @dataclass
@@ -130,44 +131,93 @@ def _number_for(numbers: list[tuple[str, list[str], str]], code: str) -> tuple[s
     return (numbers[0][0], numbers[0][2]) if numbers else ("", "")
 
 
+# One item's fee for one payroll base: (clamped base, employer amount, employee amount,
+# [employer rate, employer fixed, employee rate, employee fixed]); None: item not in the rules.
+_ItemFee = tuple[Decimal, Decimal | None, Decimal | None, list[str | None]]
+_CACHE_PACKS = 8
+_CACHE_BASES = 60_000  # per pack: enough for the distinct bases of a 100,000-person unit
+
+@dataclass
+class _PackCache:
+    pack: RulePack  # held so that its id() cannot be reused while cached
+    fees: dict[tuple[int, str, str], dict[str, _ItemFee]] = field(default_factory=dict)
+    shapes: dict[tuple[int, str, str, str, str], _Shape] = field(default_factory=dict)
+
+
+_caches: dict[int, _PackCache] = {}
+_caches_lock = threading.Lock()
+
+
+def _cache_of(pack: RulePack) -> _PackCache:
+    """Engine results and shapes of one pack object, kept across computations: a
+    re-computation after a few base changes runs the engine only for the new bases."""
+    with _caches_lock:
+        cache = _caches.get(id(pack))
+        if cache is None or cache.pack is not pack:
+            if len(_caches) >= _CACHE_PACKS:
+                _caches.clear()
+            cache = _caches[id(pack)] = _PackCache(pack)
+        if len(cache.fees) > _CACHE_BASES or len(cache.shapes) > _CACHE_BASES:
+            cache.fees.clear()
+            cache.shapes.clear()
+        return cache
+
+
+def _item_fees(result: FeeResult) -> dict[str, _ItemFee]:
+    out = {}
+    for fee in result.items:
+        er, ee = fee.employer, fee.employee
+        out[fee.code] = (
+            fee.base, er.amount if er else None, ee.amount if ee else None,
+            [str(er.rate) if er else None, money(er.fixed) if er else None,
+             str(ee.rate) if ee else None, money(ee.fixed) if ee else None],
+        )
+    return out
+
+
 class _Engine:
-    """The rules engine over one pack, with results cached per (month, base)."""
+    """The rules engine over one pack: one call per distinct (month, base)."""
 
     def __init__(self, pack: RulePack, risk_class: int, codes: list[str]) -> None:
         self.pack, self.risk_class, self.codes = pack, risk_class, codes
-        self.results: dict[tuple[str, str], FeeResult] = {}
-        self.rates: dict[str, dict[str, list[str | None]]] = {}
+        self.codes_key = ",".join(codes)  # bits are positions in codes
+        cache = _cache_of(pack)
+        self.results, self.shapes = cache.fees, cache.shapes
 
     def shape(self, month: Period, label: str, items_json: str, bases_json: str) -> _Shape:
+        key = (self.risk_class, label, self.codes_key, items_json, bases_json)
+        shape = self.shapes.get(key)
+        if shape is None:
+            shape = self.shapes[key] = self._shape(month, label, items_json, bases_json)
+        return shape
+
+    def _shape(self, month: Period, label: str, items_json: str, bases_json: str) -> _Shape:
         items, bases = loads(items_json), loads(bases_json)
         shape = _Shape()
         vals: list[list[str | None] | None] = []
-        rates = self.rates.setdefault(label, {})
+        rates = shape.rates
         for bit, code in enumerate(self.codes):
             text = bases.get(code)
             if code not in items or not isinstance(text, str):
                 vals.append(None)
                 continue
-            result = self.results.get((label, text))
-            if result is None:
-                result = self.results[(label, text)] = calculate(
-                    self.pack, month, Decimal(text), risk_class=self.risk_class
+            key = (self.risk_class, label, text)
+            per_item = self.results.get(key)
+            if per_item is None:
+                per_item = self.results[key] = _item_fees(
+                    calculate(self.pack, month, Decimal(text), risk_class=self.risk_class)
                 )
-            try:
-                fee = result.item(code)
-            except KeyError:  # the item is not in this month's rules
+            fee = per_item.get(code)
+            if fee is None:  # the item is not in this month's rules
                 vals.append(None)
                 continue
-            er, ee = fee.employer, fee.employee
+            base_value, er, ee, item_rates = fee
             shape.mask |= 1 << bit
-            base = money(fee.base)
-            shape.entries[bit] = (fee.base, er.amount if er else None, ee.amount if ee else None, base)
-            vals.append([base, money(er.amount) if er else None, money(ee.amount) if ee else None])
-            if code not in rates:
-                rates[code] = [
-                    str(er.rate) if er else None, money(er.fixed) if er else None,
-                    str(ee.rate) if ee else None, money(ee.fixed) if ee else None,
-                ]
+            base = money(base_value)
+            shape.entries[bit] = (base_value, er, ee, base)
+            vals.append([base, money(er) if er is not None else None,
+                         money(ee) if ee is not None else None])
+            rates.setdefault(code, item_rates)
         shape.vals_json = dumps(vals).decode()
         return shape
 
@@ -185,6 +235,8 @@ def _compute(
     engine = _Engine(pack, risk_class, codes)
     labels = [(m, str(m)) for m in months]
     shapes: dict[tuple[str, str, str], _Shape] = {}
+    counts: dict[int, int] = {}  # id(shape) -> rows using it
+    rates: dict[str, dict[str, list[str | None]]] = {}
     rows: list[tuple[Any, ...]] = []
     order: list[tuple[int, str, _Shape]] = []
     persons: list[set[int]] = [set() for _ in codes]
@@ -194,9 +246,11 @@ def _compute(
             shape = shapes.get(key)
             if shape is None:
                 shape = shapes[key] = engine.shape(month, label, items_json, bases_json)
+                for code, item_rates in shape.rates.items():
+                    rates.setdefault(label, {}).setdefault(code, item_rates)
             if not shape.mask:
                 continue
-            shape.count += 1
+            counts[id(shape)] = counts.get(id(shape), 0) + 1
             rows.append((len(rows) + 1, pk, name, id_type, id_number, label, shape.mask, shape.vals_json))
             order.append((pk, label, shape))
             if len(labels) > 1:
@@ -204,25 +258,27 @@ def _compute(
                     persons[bit].add(pk)
     acc: dict[tuple[str, str], _Acc] = {}
     for shape in shapes.values():  # totals: each distinct value times how often it occurs
+        count = counts.get(id(shape), 0)
         for bit, (base, er, ee, _text) in shape.entries.items():
             for payer, amount in (("employer", er), ("employee", ee)):
                 if amount is None:
                     continue
                 a = acc.setdefault((codes[bit], payer), _Acc())
-                a.rows += shape.count
-                a.base_total += base * shape.count
-                a.amount += amount * shape.count
+                a.rows += count
+                a.base_total += base * count
+                a.amount += amount * count
+    keys = [f"{pk}:{label}:" for pk, label, _ in order]
     for bit, code in enumerate(codes):
-        trail = [pack.version]
-        trail += [f"{pk}:{label}:{s.entries[bit][3]}" for pk, label, s in order if bit in s.entries]
-        digest = hashlib.sha256("|".join(trail).encode()).hexdigest()
+        trail = [k + s.entries[bit][3] for k, (_, _, s) in zip(keys, order, strict=True)
+                 if bit in s.entries]
+        digest = hashlib.sha256("|".join([pack.version, *trail]).encode()).hexdigest()
         for payer in PAYERS:
             if (code, payer) in acc:
                 a = acc[(code, payer)]
                 a.digest = digest
                 a.headcount = len(persons[bit]) if len(labels) > 1 else a.rows
     names = {c: first.item(c).name for c in codes}
-    return _Computation(codes, names, engine.rates, rows, acc)
+    return _Computation(codes, names, rates, rows, acc)
 
 
 def _write_batch(st: Store, unit_pk: int, kind: str, comp: _Computation, now: str) -> int:
