@@ -12,9 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-
-from client.core import formats
+from client.core import formats, xlsx
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
 from client.errors import NotFoundError, ValidationError
@@ -164,7 +162,7 @@ def detail(store: Store, unit_id: int, employee_id: str) -> EmployeeDetail:
     if row is None:
         raise NotFoundError("找不到该职工的参保信息，请先更新", code="employee_not_found")
     history = [
-        {"changed_at": formats.when(at), "kind": kind, "text": describe(json.loads(fields))}
+        {"changed_at": formats.when(at), "kind": kind, "fields": (f := json.loads(fields)), "text": describe(f)}
         for at, kind, fields in store.db.execute_sql(
             "SELECT changed_at, kind, fields FROM enrollment_change "
             "WHERE unit_id = ? AND employee_id = ? ORDER BY id",
@@ -194,21 +192,40 @@ def detail_dict(store: Store, unit_id: int, employee_id: str) -> dict[str, objec
     return asdict(detail(store, unit_id, employee_id))
 
 
-EXPORT_HEADERS = (
-    "姓名", "证件类型", "证件号码", "性别", "出生日期", "单位编号", "参保险种", "缴费状态",
-    "养老基数", "医疗基数", "失业基数", "工伤基数", "生育基数",
-)  # fmt: skip
-EXPORT_SQL = (
-    "SELECT name, id_type, id_number, gender, birth_date, unit_number, items, status, bases "
-    "FROM enrollment_employee WHERE unit_id = ? AND removed = 0"
-)
 _ITEM_ORDER = tuple(ITEM_NAMES)
+EXPORT_COLUMNS = (
+    xlsx.text("姓名"),
+    xlsx.text("证件类型"),
+    xlsx.code("证件号码", 22),
+    xlsx.text("性别", 8),
+    xlsx.code("出生日期", 12),
+    xlsx.code("单位编号", 18),
+    xlsx.text("参保险种", 26),
+    xlsx.text("缴费状态", 10),
+    *(xlsx.amount(f"{ITEM_NAMES[k]}基数") for k in _ITEM_ORDER),
+)
+EXPORT_HEADERS = tuple(c.title for c in EXPORT_COLUMNS)
+# The bases come out of their JSON in SQLite (C), not json.loads per row.
+EXPORT_SQL = (
+    "SELECT name, id_type, id_number, gender, birth_date, unit_number, items, status, "
+    + ", ".join(f"json_extract(bases, '$.{k}')" for k in _ITEM_ORDER)
+    + " FROM enrollment_employee WHERE unit_id = ? AND removed = 0"
+)
+_item_labels: dict[str, str] = {}  # items JSON -> 养老、医疗...; a unit has a handful
 
 
-def export_cells(row: Sequence[str]) -> list[str]:
-    """One stored employee as the export's text cells."""
-    name, id_type, id_number, gender, birth, unit_number, items, status, bases = row
-    base_values = json.loads(bases)
+def _items_label(items: str) -> str:
+    label = _item_labels.get(items)
+    if label is None:
+        label = "、".join(ITEM_NAMES.get(i, i) for i in json.loads(items))
+        if len(_item_labels) < 1024:
+            _item_labels[items] = label
+    return label
+
+
+def export_cells(row: Sequence[str]) -> list[object]:
+    """One stored employee as the export's cells: text, and the bases as numbers."""
+    name, id_type, id_number, gender, birth, unit_number, items, status, *bases = row
     return [
         name,
         ID_TYPES.get(id_type, id_type),
@@ -216,9 +233,9 @@ def export_cells(row: Sequence[str]) -> list[str]:
         gender,
         birth,
         unit_number,
-        "、".join(ITEM_NAMES.get(i, i) for i in json.loads(items)),
+        _items_label(items),
         status,
-        *(base_values.get(k, "") for k in _ITEM_ORDER),
+        *map(xlsx.amount_cell, bases),
     ]
 
 
@@ -227,9 +244,9 @@ def export_xlsx(
 ) -> int:
     """Write the unit's employees (or the chosen ones) to ``target``; returns the row count.
 
-    Every value is a string cell, so Excel never turns 11010519491231002X or a unit number
-    into a number (bases are text with two decimals for the same reason); the columns carry
-    the text format too, so a clerk's later edits stay text.
+    IDs, unit numbers and dates are text cells in text columns, so Excel never turns
+    11010519491231002X into a number and a clerk's later edits stay text; the bases are
+    numbers (#,##0.00) so the sheet can sum them. Nothing is ever written as a formula.
     """
     sql, params = EXPORT_SQL, [unit_id]
     if employee_ids is not None:
@@ -242,21 +259,8 @@ def export_xlsx(
         )
         sql += " AND employee_id IN (SELECT employee_id FROM export_ids)"
     sql += " ORDER BY name, id"
-    book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
-    try:
-        sheet = book.add_worksheet("参保职工")
-        text = book.add_format({"num_format": "@"})
-        sheet.write_row(0, 0, EXPORT_HEADERS, book.add_format({"bold": True}))
-        sheet.set_column(0, len(EXPORT_HEADERS) - 1, 14, text)
-        sheet.set_column(2, 2, 22, text)
-        sheet.set_column(5, 5, 18, text)
-        write = sheet.write_string
-        n = 0
-        for n, row in enumerate(store.db.execute_sql(sql, params), start=1):
-            for col, value in enumerate(export_cells(row)):
-                write(n, col, value)
-    finally:
-        book.close()
+    rows = map(export_cells, store.db.execute_sql(sql, params))
+    n = xlsx.write_xlsx(target, "参保职工", EXPORT_COLUMNS, rows)
     return n
 
 
@@ -330,28 +334,26 @@ def changes(
     )
 
 
+CHANGE_COLUMNS = (
+    xlsx.code("更新时间", 20),
+    xlsx.text("姓名"),
+    xlsx.text("证件类型"),
+    xlsx.code("证件号码", 22),
+    xlsx.text("更新类型", 10),
+    xlsx.text("更新内容", 60),
+)
+
+
 def export_changes_xlsx(
     store: Store, unit_id: int, target: Path, filters: EnrollmentFilter, *, since: str = "", until: str = ""
 ) -> int:
     where, params = _change_where(unit_id, filters, since, until)
-    book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
-    try:
-        sheet = book.add_worksheet("更新数据")
-        sheet.write_row(0, 0, CHANGE_HEADERS, book.add_format({"bold": True}))
-        sheet.set_column(0, len(CHANGE_HEADERS) - 1, 18, book.add_format({"num_format": "@"}))
-        sheet.set_column(5, 5, 60)
-        n = 0
-        for n, r in enumerate(
-            store.db.execute_sql(
-                "SELECT changed_at, name, id_type, id_number, kind, fields FROM enrollment_change "
-                f"WHERE {where} ORDER BY id DESC",
-                params,
-            ),
-            start=1,
-        ):
-            cells = [r[0], r[1], ID_TYPES.get(r[2], r[2]), r[3], r[4], _describe(r[5])]
-            for col, value in enumerate(cells):
-                sheet.write_string(n, col, value)
-    finally:
-        book.close()
-    return n
+    rows = (
+        (r[0], r[1], ID_TYPES.get(r[2], r[2]), r[3], r[4], _describe(r[5]))
+        for r in store.db.execute_sql(
+            "SELECT changed_at, name, id_type, id_number, kind, fields FROM enrollment_change "
+            f"WHERE {where} ORDER BY id DESC",
+            params,
+        )
+    )
+    return xlsx.write_xlsx(target, "更新数据", CHANGE_COLUMNS, rows)

@@ -63,6 +63,9 @@ def test_detail_has_every_field_and_the_base_history(synced) -> None:
     assert detail.id_type_name == "居民身份证"
     assert "养老" in detail.bases
     assert any(f["field"] == "缴费基数" for h in detail.history for f in h["fields"])
+    # ... and the sentence the clerk reads: per item, formatted, no JSON.
+    texts = [h["text"] for h in detail.history if any(f["field"] == "缴费基数" for f in h["fields"])]
+    assert texts and all("保险" in t and "→" in t and "{" not in t for t in texts)
     with pytest.raises(NotFoundError):
         enrollment.detail(store, pk, "NOPE")
 

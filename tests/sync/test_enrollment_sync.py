@@ -150,3 +150,24 @@ def test_sigkill_mid_sync_then_resume(taxside, unit, client, store, unit_pk, tmp
     assert result.mode == "full"
     assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
     assert total_rows(store, unit_pk) == unit.employees
+
+
+def test_stored_text_of_items_and_bases_is_what_json_dumps_writes() -> None:
+    """The fast writers must store exactly json.dumps' text: a change of format would mark
+    every employee as changed on the next update."""
+    import random
+    from decimal import Decimal
+
+    from client.sync.enrollment import _json_bases, _json_codes
+
+    rng = random.Random(7)
+    keys = ["pension", "medical", "unemployment", "injury", "maternity", "养老", 'a"b', "x\\y"]
+    amounts = ["8000", "8000.5", "0", "123456.789", "1E+3", "7162.00", "-1.005"]
+    for _ in range(5000):
+        chosen = rng.sample(keys, rng.randint(0, 5))
+        bases = {k: Decimal(rng.choice(amounts)) for k in chosen}
+        expected = json.dumps(
+            {k: str(Decimal(v).quantize(Decimal("0.01"))) for k, v in sorted(bases.items())}, ensure_ascii=False
+        )
+        assert _json_bases(bases) == expected
+        assert _json_codes(chosen) == json.dumps(chosen, ensure_ascii=False)
