@@ -33,15 +33,18 @@ MAX_RECORD_DAYS = 366
 MAX_REASON = 100
 
 
-def _refresh(unit_pk: int) -> None:
-    """Decide what is due, then bring the daily summaries of the current period up to date."""
+def _refresh(unit_pk: int, *, strict: bool = False) -> None:
+    """Decide what is due, then bring the daily summaries of the current period up to date.
+    Without rules for the period only the daily list is refused (``strict``); special
+    summaries and stored ones stay readable."""
     decide_due(unit_pk)
     try:
         fees.refresh(store(), unit_pk, find_pack)
     except PackError as exc:
-        raise ApiError(
-            422, "rules_unavailable", f"税务端没有本期的业务规则，暂不能办理社保费申报：{exc}"
-        ) from None
+        if strict:
+            raise ApiError(
+                422, "rules_unavailable", f"税务端没有本期的业务规则，暂不能办理社保费申报：{exc}"
+            ) from None
 
 
 def _summary(unit_pk: int, text: str) -> tuple[Any, ...]:
@@ -86,7 +89,7 @@ def summaries(unit_id: str) -> Response:
         if cur.get("u") != g.unit_pk:
             raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
         after = int(cur.get("k", 0))
-    _refresh(g.unit_pk)
+    _refresh(g.unit_pk, strict=kind == "daily")
     st = store()
     rows = st.query(
         f"SELECT {fees.SUMMARY_COLUMNS} FROM fee_summary WHERE {' AND '.join(where)} AND id > ?"

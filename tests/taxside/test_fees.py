@@ -462,5 +462,9 @@ def test_advance_month_and_first_business_day(env: Env) -> None:
 
 def test_no_rules_for_the_period(env: Env) -> None:
     unit = env.unit("U000004")
+    sid = env.summaries(unit)[0]["summary_id"]
     env.cl.put("/sim/settings", json={"today": "2027-03-15"})
     assert_error(env.get(unit, "/fee-summaries"), 422, "rules_unavailable")
+    assert env.summaries(unit, "?kind=special") == []  # specials and stored summaries stay readable
+    assert env.get(unit, f"/fee-summaries/{sid}").get_json()["period_from"] == "202503"
+    assert env.get(unit, f"/fee-summaries/{sid}/details").status_code == 200
