@@ -256,3 +256,71 @@ def test_a_backup_holding_the_backups_folder_leaves_every_local_backup(
     path = rebuilt(good, tmp_path / "bad.sfbak", members=members)
     refused(services, path, "backup_member")
     assert {p.name for p in service.default_folder(services.home).iterdir()} == local
+
+
+def _pax_member(name: str, data: bytes, records: bytes) -> bytes:
+    """A member whose PAX record set is ``records`` (raw), then its ustar header and data."""
+    import tarfile as tf
+
+    pax = tf.TarInfo("PaxHeader")
+    pax.type, pax.size = tf.XHDTYPE, len(records)
+    head = pax.tobuf(tf.USTAR_FORMAT) + records + b"\0" * (-len(records) % 512)
+    info = tf.TarInfo(name)
+    info.size = len(data)
+    return head + info.tobuf(tf.USTAR_FORMAT) + data + b"\0" * (-len(data) % 512)
+
+
+def _record(key: str, value: str) -> bytes:
+    body = f" {key}={value}\n".encode()
+    n = len(body) + 1
+    while len(str(n)) + len(body) != n:
+        n += 1
+    return str(n).encode() + body
+
+
+def _with_raw_tail(good: Path, dest: Path, tail: bytes, extra_files: dict | None = None) -> Path:
+    import json
+
+    import zstandard
+
+    from tests.backup.crafted import BLOCK
+
+    manifest, members = unpack(good)
+    manifest["files"] = files_of(members) | (extra_files or {})
+    raw = json.dumps(manifest).encode()
+    stream = Member("manifest.json", raw).tar_bytes() + b"".join(m.tar_bytes() for m in members)
+    stream += tail + b"\0" * (2 * BLOCK)
+    return pack(dest, b"", [], payload=zstandard.ZstdCompressor().compress(stream))
+
+
+@pytest.mark.parametrize(
+    "records",
+    [_record("path", "data/../../x"), _record("path", "data/rules/..\\..\\x"), b"99 path=x\n",
+     b"garbage", _record("size", "-5")],
+    ids=["pax-dotdot", "pax-backslash", "pax-bad-length", "pax-garbage", "pax-negative-size"],
+)
+def test_pax_records_cannot_smuggle_a_name_or_size(
+    services: Services, good: Path, tmp_path: Path, records: bytes
+) -> None:
+    tail = _pax_member("data/rules/ok.json", b"{}", records)
+    digest = {"rules/ok.json": {"sha256": hashlib.sha256(b"{}").hexdigest(), "size": 2}}
+    refused(services, _with_raw_tail(good, tmp_path / "pax.sfbak", tail, digest))
+
+
+@pytest.mark.parametrize("tail", [b"\x01" * 512, b"data/rules/x.json".ljust(512, b"\0")],
+                         ids=["garbage-block", "bad-checksum"])
+def test_a_broken_tar_header_is_refused(services: Services, good: Path, tmp_path: Path, tail: bytes) -> None:
+    refused(services, _with_raw_tail(good, tmp_path / "hdr.sfbak", tail), "backup_damaged")
+
+
+def test_a_truncated_stream_is_refused(services: Services, good: Path, tmp_path: Path) -> None:
+    import zstandard
+
+    manifest, members = unpack(good)
+    manifest["files"] = files_of(members)
+    import json
+
+    raw = json.dumps(manifest).encode()
+    stream = Member("manifest.json", raw).tar_bytes() + b"".join(m.tar_bytes() for m in members)
+    cut = zstandard.ZstdCompressor().compress(stream[: len(stream) - 3000])
+    refused(services, pack(tmp_path / "cut.sfbak", b"", [], payload=cut))
