@@ -44,7 +44,7 @@ def generate_cmd(db_path: str, units: int, employees: int, seed: int, today: str
 @click.option("--simulation", is_flag=True, help="开放模拟接口 /sim（人员变动、故障注入等）")
 @click.option(
     "--decision-delay", type=click.FloatRange(0, 86_400), default=None,
-    help="缴费工资申报受理后多少秒给出审核结果（默认沿用数据库中的设置，初始为3秒）",
+    help="缴费工资申报、社保费申报和作废申请受理后多少秒给出结果（默认沿用数据库中的设置，初始为3秒）",
 )
 def serve_cmd(db_path: str, port: int, simulation: bool, decision_delay: float | None) -> None:
     """在 127.0.0.1 上运行参考税务端"""
