@@ -86,6 +86,9 @@ def special_summaries(unit_id: str) -> Response:
             raise ApiError(400, "bad_request", "本单位没有可补缴的正常缴费职工")
         try:
             pack = find_pack(unit["region"])
+            known = pack.period_for(start).item_codes
+            if items is not None and (not items or set(items) - set(known)):
+                raise ApiError(400, "bad_request", f"items 应为本地区规则包中的险种：{'、'.join(known)}")
             pks = fees.create_special(
                 st, unit["pk"], pack, kind, list(period_range(start, end)), persons, items or []
             )

@@ -355,6 +355,14 @@ def test_special_summaries(env: Env) -> None:
                         {"special_type": "补缴", "from": "202401", "to": "202402"})
     assert uncovered.status_code == 422 and uncovered.get_json()["code"] == "rules_unavailable"
     assert env.sim(f"/units/{unit.unit_id}/special-summaries", {"special_type": "x"}).status_code == 400
+    for items in (["foo"], [], "pension"):
+        bad = env.sim(f"/units/{unit.unit_id}/special-summaries",
+                      {"special_type": "补缴", "from": "202410", "to": "202410", "items": items})
+        assert bad.status_code == 400, bad.get_json()
+    only = env.sim(f"/units/{unit.unit_id}/special-summaries",
+                   {"special_type": "补缴", "from": "202410", "to": "202410", "items": ["injury"]})
+    assert [(s["item"], s["part"]) for s in only.get_json()["items"]] == [("injury", "employer")]
+    env.sim(f"/units/{unit.unit_id}/fee-declarations", {"summary_ids": [only.get_json()["items"][0]["summary_id"]]})
     resp = env.declare(unit, created)
     body = env.decided(unit, f"/fee-declarations/{resp.get_json()['declaration_id']}")
     assert body["status"] == "accepted" and body["summaries"][0]["period_to"] == "202412"
