@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import xlsxwriter
 
@@ -159,18 +159,18 @@ class FeeCheck:
 
 # -- local data -------------------------------------------------------------------------------------
 class _Local:
-    """The unit's employees as synced: (name, id_type, id_number, paying, base text per code)."""
+    """The unit's paying employees as synced: the base text of each item they pay."""
 
     def __init__(self, store: Store, unit_pk: int, codes: Sequence[str]) -> None:
-        self.codes = tuple(codes)
+        self.store, self.unit_pk, self.codes = store, unit_pk, tuple(codes)
         # SQLite picks each item's base out of the JSON: far cheaper than parsing it here.
         picks = ", ".join(
             f"CASE WHEN instr(items, '\"{c}\"') > 0 THEN json_extract(bases, '$.{c}') END" for c in self.codes
         )
         rows = store.db.execute_sql(
-            f"SELECT employee_id, name, id_type, id_number, status = ?, {picks or 'NULL'} "
-            "FROM enrollment_employee WHERE unit_id = ? AND removed = 0",
-            (PAYING, unit_pk),
+            f"SELECT employee_id, {picks or 'NULL'} FROM enrollment_employee "
+            "WHERE unit_id = ? AND removed = 0 AND status = ?",
+            (unit_pk, PAYING),
         ).fetchall()
         self.people: dict[str, tuple[Any, ...]] = {r[0]: r for r in rows}
         self._payers: dict[str, list[tuple[str, str]]] = {}
@@ -179,16 +179,16 @@ class _Local:
     def base(self, eid: str, code: str) -> str | None:
         """The base text of a paying employee for ``code``; None when not paying it."""
         person = self.people.get(eid)
-        if person is None or not person[4] or code not in self.codes:
+        if person is None or code not in self.codes:
             return None
-        return person[5 + self.codes.index(code)]
+        return person[1 + self.codes.index(code)]
 
     def payers(self, code: str) -> list[tuple[str, str]]:
         """(employee_id, base text) of everyone paying ``code`` here."""
         found = self._payers.get(code)
         if found is None:
-            col = 5 + self.codes.index(code)
-            found = self._payers[code] = [(r[0], r[col]) for r in self.people.values() if r[4] and r[col] is not None]
+            col = 1 + self.codes.index(code)
+            found = self._payers[code] = [(r[0], r[col]) for r in self.people.values() if r[col] is not None]
         return found
 
     def counts(self, code: str) -> Counter[str]:
@@ -197,6 +197,20 @@ class _Local:
         if found is None:
             found = self._counts[code] = Counter(text for _eid, text in self.payers(code))
         return found
+
+    def names(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """(name, id_type, id_number) of local employees, read only for those that differ."""
+        wanted = list(set(ids))
+        out: dict[str, tuple[str, str, str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.store.db.execute_sql(
+                "SELECT employee_id, name, id_type, id_number FROM enrollment_employee WHERE unit_id = ? "
+                f"AND employee_id IN ({', '.join('?' for _ in chunk)})",
+                [self.unit_pk, *chunk],
+            )
+            out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+        return out
 
 
 def last_enrollment_update(store: Store, unit_pk: int) -> str | None:
@@ -210,8 +224,7 @@ def _when(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace(" ", "T"))
 
 
-@dataclass(frozen=True)
-class Share:
+class Share(NamedTuple):
     """One employee's figures for one item and payer, as decimals and as protocol text."""
 
     base: Decimal
@@ -231,6 +244,7 @@ class _Engine:
         self.pack, self.risk_class = pack, risk_class
         self._rules: dict[tuple[str, str, str], tuple[Any, Decimal, Decimal, Rounding] | None] = {}
         self._cache: dict[tuple[str, str, str, str], Share | None] = {}
+        self._bases: dict[tuple[str, str, str], tuple[Decimal, str]] = {}
 
     def _rule(self, month: str, code: str, payer: str) -> tuple[Any, Decimal, Decimal, Rounding] | None:
         key = (month, code, payer)
@@ -261,10 +275,19 @@ class _Engine:
         found = None
         if rule is not None:
             limits, rate, fixed, rounding = rule
-            base = limits.clamp(Decimal(base_text))
-            amount = round_amount(base * rate, rounding) + fixed
-            found = Share(base, amount, str(base.quantize(FEN)), str(amount.quantize(FEN)))
+            base, text = self._base(month, code, limits, base_text)
+            amount = round_amount(base * rate, rounding) + fixed  # two decimals: both parts have
+            found = Share(base, amount, text, str(amount))
         self._cache[key] = found
+        return found
+
+    def _base(self, month: str, code: str, limits: Any, base_text: str) -> tuple[Decimal, str]:
+        """The clamped base (计费基数), shared by the item's two parts."""
+        key = (month, code, base_text)
+        found = self._bases.get(key)
+        if found is None:
+            base = limits.clamp(Decimal(base_text))
+            found = self._bases[key] = (base, str(base.quantize(FEN)))
         return found
 
 
@@ -336,7 +359,7 @@ def _expected(
     if summary.kind == "daily":
         payers = local.payers(code)
         counts = local.counts(code)
-        paying: set[str] = set()
+        headcount = 0
         for month in _months(summary):
             shares = {text: engine.share(month, code, part, text) for text in counts}
             tails = {text: f"\t{month}\t{found.base_text}\t{found.amount_text}"
@@ -346,10 +369,10 @@ def _expected(
                 if found is not None:
                     base_total += found.base * n
                     amount += found.amount * n
+                    if month == summary.period_from:  # daily: one month; persons counted once
+                        headcount += n
             out += [eid + tails[text] for eid, text in payers if text in tails]
-            if tails:
-                paying.update(eid for eid, text in payers if text in tails)
-        return out, len(paying), base_total, amount
+        return out, headcount, base_total, amount
     persons: set[str] = set()
     for line in details or ():
         eid, month = line.split("\t", 2)[:2]
@@ -370,19 +393,17 @@ def _compare(
     if details is None:
         return [], _item(summary, headcount, base_total, amount, False, 0)
     # Equal figures are equal text: set arithmetic finds the few lines that differ.
-    tax_only = set(details).difference(expected)
-    local_only = set(expected).difference(details)
+    tax_lines, local_lines = set(details), set(expected)
+    tax_only, local_only = tax_lines - local_lines, local_lines - tax_lines
     by_key = {}
     for line in local_only:
         cells = line.split("\t")
         by_key[(cells[0], cells[1])] = cells
-    people = local.people
     diffs: list[EmployeeDifference] = []
 
     def diff(kind: str, eid: str, period: str, tax: list[str] | None, mine: list[str] | None) -> None:
-        name, id_type, id_number = people[eid][1:4] if eid in people else ("", "", "")
         diffs.append(EmployeeDifference(
-            summary.summary_id, summary.item_name, summary.part_name, period, kind, eid, name, id_type, id_number,
+            summary.summary_id, summary.item_name, summary.part_name, period, kind, eid, "", "", "",
             _dec(tax[2]) if tax else None, _dec(mine[2]) if mine else None,
             _dec(tax[3]) if tax else None, _dec(mine[3]) if mine else None,
         ))
@@ -401,6 +422,9 @@ def _compare(
             diff("amount", eid, period, row, mine)
     for (eid, period), mine in sorted(by_key.items()):
         diff("missing", eid, period, None, mine)
+    names = local.names(d.employee_id for d in diffs)
+    diffs = [replace(d, name=n[0], id_type=n[1], id_number=n[2]) if (n := names.get(d.employee_id)) else d
+             for d in diffs]
     return diffs, _item(summary, headcount, base_total, amount, True, len(diffs))
 
 
