@@ -476,3 +476,28 @@ def test_no_rules_for_the_period(env: Env) -> None:
     assert env.summaries(unit, "?kind=special") == []  # specials and stored summaries stay readable
     assert env.get(unit, f"/fee-summaries/{sid}").get_json()["period_from"] == "202503"
     assert env.get(unit, f"/fee-summaries/{sid}/details").status_code == 200
+
+
+def test_decision_sees_changes_made_while_it_waited(env: Env) -> None:
+    unit = env.unit("U000004")
+    items = env.summaries(unit)
+    did = env.declare(unit, items).get_json()["declaration_id"]
+    env.sim(f"/units/{unit.unit_id}/hires", {"count": 1})  # before the delay has passed
+    body = env.decided(unit, f"/fee-declarations/{did}")
+    assert body["status"] == "rejected" and {r["code"] for r in body["rejections"]} == {"summary_stale"}
+    fresh = env.summaries(unit)
+    assert [s["headcount"] for s in fresh] == [s["headcount"] + 1 for s in items]
+    accepted = env.decided(unit, f"/fee-declarations/{env.declare(unit, fresh).get_json()['declaration_id']}")
+    assert accepted["status"] == "accepted"
+    # Voided after more changes: the summaries come back re-computed, with a new version.
+    env.sim(f"/units/{unit.unit_id}/leavers", {"count": 3})
+    assert env.summaries(unit) == []  # declared summaries are frozen
+    void = env.post(unit, f"/fee-declarations/{accepted['declaration_id']}/voids", {"reason": "人数有误"})
+    assert env.decided(unit, f"/fee-declaration-voids/{void.get_json()['void_id']}")["status"] == "accepted"
+    back = env.summaries(unit)
+    assert [s["summary_id"] for s in back] == [s["summary_id"] for s in fresh]
+    assert all(b["version"] == f["version"] + 1 and b["headcount"] == f["headcount"] - 3
+               for b, f in zip(back, fresh, strict=True))
+    assert accepted["summaries"][0]["headcount"] == fresh[0]["headcount"]  # the record keeps what was declared
+    record = env.get(unit, f"/fee-declarations/{accepted['declaration_id']}").get_json()
+    assert record["summaries"] == accepted["summaries"] and record["status"] == "voided"
