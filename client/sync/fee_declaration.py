@@ -19,14 +19,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import peewee
 
+from client.core import fee_check, journal, rulecache, units
 from client.core import fee_declaration as core
-from client.core import journal
+from client.core.paging import PageRequest
 from client.core.store import Store
-from client.errors import ValidationError
+from client.errors import SocialFeeError, ValidationError
 from client.sync import kinds
 from client.sync.taxclient import (
     FeeDeclaration,
@@ -217,3 +219,127 @@ def sync_records(
                 core.save_record(db, unit_pk, record_dict(found))
         count += len(page.items)
     return RecordSync(start, end, count)
+
+
+# -- the service the pages call (the logged-in unit; plain arguments, frozen dataclasses out) --------
+FEE_REFRESH, FEE_DETAILS, FEE_RECORDS = "fee_refresh", "fee_details", "fee_records"
+
+
+class FeeDeclarationService:
+    """社保费申报 for the unit the session has entered. Reads are local; fetches go through
+    the session (token renewed once); declaring and voiding write journal entries and start
+    the one sender. ``session`` is client.sync.session.SessionManager."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.store: Store = session.store
+
+    def _call(self, fn: Callable[[TaxClient], Any]) -> Any:
+        """One call for the entered unit, online only, its token renewed once if expired."""
+        self.session.require_entered()
+        self.session.client()
+        return self.session._call(fn)
+
+    def _unit(self) -> tuple[int, str, str]:
+        unit = self.session.require_entered()
+        if unit.local_id is None:
+            raise ValidationError("请先登录单位", field="unit")
+        return unit.local_id, unit.unit_id, unit.region
+
+    # -- summaries ---------------------------------------------------------------------------------
+    def refresh(self, kind: str = "daily") -> SummaryRefresh:
+        """进入页面 / 刷新: fetch the pending summaries (a time-out leaves the cache as it was)."""
+        pk, unit_id, _region = self._unit()
+        self.session.client()
+        return self._call(lambda c: refresh_summaries(self.store, c, pk, unit_id, kind))
+
+    def summaries(self, kind: str, args: Mapping[str, str]) -> list[core.Summary]:
+        pk, _unit_id, _region = self._unit()
+        return core.summaries(self.store, pk, kind, core.SummaryFilter.parse(args))
+
+    def details_page(self, summary_id: str, page: int, size: int) -> Any:
+        """One page of a summary's persons (缴费人数), straight from the tax side."""
+        pk, unit_id, _region = self._unit()
+        (summary,) = core.summaries_by_id(self.store, pk, [summary_id])
+        if page < 1 or not 1 <= size <= 500:
+            raise ValidationError("页码或每页行数不正确", field="page")
+        return self._call(lambda c: c.fee_summary_details(
+            unit_id, summary.summary_id, offset=(page - 1) * size, limit=size))
+
+    def start_download_details(self, summary_ids: list[str]) -> Any:
+        """Download the person details of the chosen summaries (the check compares them)."""
+        pk, unit_id, _region = self._unit()
+        self.session.client()
+        chosen = core.summaries_by_id(self.store, pk, summary_ids)
+
+        def work(ctx: Any) -> dict[str, Any]:
+            rows = 0
+            for n, s in enumerate(chosen):
+                ctx.progress(n, len(chosen), f"正在下载人员明细：{s.label}")
+                if s.has_details and core.details_version(self.store, pk, s.summary_id) != s.version:
+                    rows += self._call(
+                        lambda c, s=s: download_details(self.store, c, pk, unit_id, s.summary_id, s.version)
+                    )
+            return {"summaries": len(chosen), "rows": rows, "message": f"已下载 {len(chosen)} 条汇总的人员明细"}
+
+        return self.session.jobs.start(FEE_DETAILS, "下载人员明细", work, unit_id=pk)
+
+    # -- the check ---------------------------------------------------------------------------------
+    def check(self, summary_ids: list[str]) -> fee_check.FeeCheck:
+        """本地核对 of the chosen summaries against local bases and the pack in force."""
+        pk, unit_id, region = self._unit()
+        chosen = core.summaries_by_id(self.store, pk, summary_ids)
+        in_force = rulecache.in_force(region)
+        if in_force is None:
+            raise ValidationError("本机没有该地区的业务规则，请先更新业务规则", field="rules")
+        reg = units.registration(unit_id)
+        return fee_check.check(self.store, pk, chosen, in_force.pack, reg.industry_risk_class if reg else None)
+
+    def export_check(self, summary_ids: list[str], target: Path) -> int:
+        return fee_check.export_xlsx(self.check(summary_ids), target)
+
+    # -- declaring, records, voids -----------------------------------------------------------------
+    def declare(self, summary_ids: list[str], operator: str) -> int:
+        """提交申报: the journal entry first, then the sender (queued while offline or paused)."""
+        pk, _unit_id, _region = self._unit()
+        entry_id = core.declare(self.store, pk, summary_ids, operator)
+        self._send()
+        return entry_id
+
+    def request_void(self, declaration_id: str, reason: str, operator: str) -> int:
+        pk, _unit_id, _region = self._unit()
+        entry_id = core.request_void(self.store, pk, declaration_id, reason, operator)
+        self._send()
+        return entry_id
+
+    def _send(self) -> None:
+        try:
+            self.session.start_outbox(feedback=True)
+        except SocialFeeError as exc:  # offline, or a send already running: it stays queued
+            log.info("outbox not started: %s", exc.code)
+
+    def records(self, args: Mapping[str, str], page_size: int = 50) -> Any:
+        pk, _unit_id, _region = self._unit()
+        return core.records(self.store, pk, PageRequest.parse(dict(args), page_size), core.RecordFilter.parse(args))
+
+    def start_records_sync(self, date_from: str | None = None, date_to: str | None = None) -> Any:
+        """进入申报记录 (the last two months) or 同步 (a chosen range): pending entries are sent
+        and their feedback fetched first, then the tax side's records are fetched."""
+        pk, unit_id, _region = self._unit()
+        self.session.client()
+        start, end = (date_from, date_to) if date_from or date_to else default_range(self.session.business_date())
+        start, end = check_range(start or "", end or "")
+        outbox = self.session.outbox
+
+        def work(ctx: Any) -> dict[str, Any]:
+            ctx.progress(0, 3, "正在获取申报反馈…")
+            sent = self._call(lambda c: outbox.send(c, pk, unit_id, only=core.KINDS))
+            feedback = None
+            if not sent.paused:
+                feedback = self._call(lambda c: outbox.fetch_feedback(c, pk, unit_id, only=core.KINDS))
+            ctx.progress(2, 3, "正在同步税务端申报记录…")
+            synced = self._call(lambda c: sync_records(self.store, c, pk, unit_id, start, end))
+            return {**synced.to_dict(), "send": sent.to_dict(),
+                    "feedback": feedback.to_dict() if feedback else None}
+
+        return self.session.jobs.start(FEE_RECORDS, "同步社保费申报记录", work, unit_id=pk)
