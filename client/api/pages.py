@@ -59,7 +59,7 @@ NAV: tuple[NavEntry, ...] = (
         "fee_declaration",
         "社保费申报",
         "/fee-declaration",
-        False,
+        True,
         "按税务端预处理汇总进行日常申报和特殊缴费申报（补缴、退休补收等），查看申报记录、作废。",
     ),
     NavEntry(
@@ -120,6 +120,8 @@ HOME_FUNCTION_PAGES = {
 HOME_FUNCTION_PATHS = {
     "wage_base_annual": "/wage-base/annual",
     "wage_base_records": "/wage-base/records",
+    "fee_special": "/fee-declaration/special",
+    "fee_records": "/fee-declaration/records",
 }
 
 

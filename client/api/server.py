@@ -32,6 +32,7 @@ from client.api import (
     backup,
     enrollment,
     errors,
+    fee_declaration,
     jobs,
     login,
     notices,
@@ -163,6 +164,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(unit_settings.bp)
     app.register_blueprint(enrollment.bp)
     app.register_blueprint(wage_base.bp)
+    app.register_blueprint(fee_declaration.bp)
     return app
 
 

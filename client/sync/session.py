@@ -336,6 +336,12 @@ class SessionManager:
             client.login(unit.unit_id, password)
             return fn(client)
 
+    def call(self, fn: Callable[[TaxClient], T]) -> T:
+        """One call for the entered unit (online only), its token renewed once if expired."""
+        self.require_entered()
+        self.client()
+        return self._call(fn)
+
     # -- declaration password change (申报密码设置) ---------------------------------------------------
     def change_password(self, old: str, new: str, confirm: str) -> None:
         unit = self.require_entered()
