@@ -8,15 +8,12 @@ that cannot be read at all raises one ``ValidationError(field="file")`` and noth
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import functools
-import io
 import math
 import operator
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +22,7 @@ from typing import Protocol, TypeVar
 
 import xlsxwriter
 
+from client.core import sheets
 from client.core.enrollment import ID_TYPES
 from client.errors import ValidationError
 from rules.codes import ID_CHECK_CHARS, ID_WEIGHTS, birth_date, check_id_number, normalize_name
@@ -58,14 +56,7 @@ ID_TYPE_CODES = {
 }
 RESIDENT_ID = "201"
 
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTED_NAMES = tuple(n.encode("utf-16-le") for n in ("EncryptedPackage", "EncryptionInfo"))
-_XLS_STREAMS = tuple(n.encode("utf-16-le") for n in ("Workbook", "Book"))
-_NOT_TABLE_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"MZ", b"<")
-
-NOT_A_TABLE = "文件不是 Excel 或 CSV 表格，请另存为 .xlsx 后重新导入"
-ENCRYPTED = "文件已加密（设置了打开密码），请取消密码后重新导入"
-CORRUPT = "文件已损坏，无法读取，请用 Excel 打开检查后另存为 .xlsx 再导入"
+NOT_A_TABLE, ENCRYPTED, CORRUPT = sheets.NOT_A_TABLE, sheets.ENCRYPTED, sheets.CORRUPT
 
 _SCI_TEXT = re.compile(r"^[0-9]+(?:\.[0-9]*)?E\+?[0-9]+$", re.IGNORECASE)
 _AMOUNT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
@@ -176,83 +167,6 @@ def _header_key(cell: object) -> str:
     return text
 
 
-def _sniff(data: bytes) -> str:
-    """'xlsx' | 'ods' | 'xls' | 'csv' from the content, whatever the extension says."""
-    if not data:
-        raise _fail("文件是空的，没有任何数据，请填写后重新导入")
-    if data.startswith(_OLE2):
-        if any(name in data for name in _ENCRYPTED_NAMES):
-            raise _fail(ENCRYPTED)
-        if any(name in data for name in _XLS_STREAMS):
-            return "xls"
-        raise _fail(NOT_A_TABLE)  # a Word .doc or other OLE2 document
-    if data.startswith(b"PK"):
-        try:
-            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-        except (zipfile.BadZipFile, ValueError, OSError):
-            raise _fail(CORRUPT) from None
-        if any(n.startswith("xl/") for n in names):
-            return "xlsx"
-        if "content.xml" in names and "mimetype" in names:
-            return "ods"
-        raise _fail(NOT_A_TABLE)  # .docx, .zip and the like
-    head = data[:65536]
-    if b"\x00" in head or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_NOT_TABLE_MAGIC):
-        raise _fail(NOT_A_TABLE)
-    return "csv"
-
-
-def _read_excel(data: bytes) -> list[list[object]]:
-    import python_calamine
-
-    try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        if not book.sheet_names:
-            raise _fail(CORRUPT)
-        # skip_empty_area=False keeps row i at spreadsheet row i + 1.
-        return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except python_calamine.PasswordError:
-        raise _fail(ENCRYPTED) from None
-    except ValidationError:
-        raise
-    except Exception as exc:  # calamine raises many kinds for broken files
-        if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
-            raise _fail(ENCRYPTED) from None
-        raise _fail(CORRUPT) from None
-
-
-def _read_csv(data: bytes) -> list[list[object]]:
-    import pandas as pd
-
-    for encoding in ("utf-8-sig", "gb18030"):  # Chinese Excel saves CSV in GBK
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise _fail(NOT_A_TABLE)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            header=None,
-            keep_default_na=False,
-            skip_blank_lines=False,  # row numbers must stay those Excel shows
-        )
-        # Short lines leave NaN in the missing fields; Excel shows them empty.
-        rows: list[list[object]] = frame.fillna("").to_numpy().tolist()
-    except pd.errors.EmptyDataError:
-        return []
-    except pd.errors.ParserError:
-        # Rows wider than the first one (a title line): the csv module takes ragged rows.
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error:
-            raise _fail(CORRUPT) from None
-    return rows
-
-
 def _find_header(cells: list[list[object]], kind: str) -> tuple[int, dict[str, int]]:
     best_index, best_columns = -1, {}
     for index, row in enumerate(cells[:HEADER_SCAN_ROWS]):
@@ -281,27 +195,38 @@ def _find_header(cells: list[list[object]], kind: str) -> tuple[int, dict[str, i
 
 
 def read_table(data: bytes, filename: str, *, kind: str) -> RawTable:
-    """The first sheet's header and non-blank data rows; raises ValidationError(field='file')."""
-    cells = _read_csv(data) if _sniff(data) == "csv" else _read_excel(data)
-    if all(_is_blank(c) for row in cells for c in row):
+    """The first sheet's header and non-blank data rows; raises ValidationError(field='file').
+
+    The reader keeps only non-blank rows and bounds what it reads (client/core/sheets.py);
+    rows past the most an import takes are counted, not kept.
+    """
+    sheet = sheets.read(data, keep_rows=MAX_ROWS + HEADER_SCAN_ROWS + 1)
+    found = [(n, row) for n, row in sheet.rows if any(not _is_blank(c) for c in row)]
+    if not found:
         raise _fail("文件是空的，没有任何数据，请填写后重新导入")
-    header_index, columns = _find_header(cells, kind)
-    header_cells = cells[header_index]
+    top: list[list[object]] = [[] for _ in range(HEADER_SCAN_ROWS)]
+    for n, row in found:
+        if n > HEADER_SCAN_ROWS:
+            break
+        top[n - 1] = row
+    header_index, columns = _find_header(top, kind)
+    header_row = header_index + 1
+    header_cells = top[header_index]
+    rows = [(n, row) for n, row in found if n > header_row]
+    # As wide as the widest row, as the sheet is: cells without a header still show in the report.
+    width = max(len(row) for _, row in found)
     headers = [
         c.strip() if isinstance(c, str) else "" if _is_blank(c) else str(c) for c in header_cells
     ]
-    rows: list[tuple[int, list[object]]] = []
-    for index in range(header_index + 1, len(cells)):
-        row = cells[index]
-        if (row and not _is_blank(row[0])) or any(not _is_blank(c) for c in row):
-            rows.append((index + 1, row))
-    if not rows:
-        raise _fail(f"文件中没有数据：第 {header_index + 1} 行表头下面没有职工行，请填写后重新导入")
-    if len(rows) > MAX_ROWS:
+    headers += [""] * (width - len(headers))
+    if not rows and not sheet.more:
+        raise _fail(f"文件中没有数据：第 {header_row} 行表头下面没有职工行，请填写后重新导入")
+    total = len(rows) + sheet.more
+    if total > MAX_ROWS:
         raise _fail(
-            f"文件行数过多：一次最多 {MAX_ROWS:,} 行，本文件有 {len(rows):,} 行，请拆分后分批导入"
+            f"文件行数过多：一次最多 {MAX_ROWS:,} 行，本文件有 {total:,} 行，请拆分后分批导入"
         )
-    return RawTable(header_index + 1, headers, rows, columns, filename)
+    return RawTable(header_row, headers, rows, columns, filename)
 
 
 # ---------------------------------------------------------------- cell values
@@ -638,6 +563,14 @@ def import_file(
 
 # ---------------------------------------------------------------- writing
 
+# Text is written with write_string only; these keep any other write() from turning a
+# string into a formula, a link or a number as well.
+_BOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 ERROR_FILL = "#FFC7CE"
 WARNING_FILL = "#FFEB9C"
 
@@ -656,7 +589,7 @@ def write_error_report(result: ImportResult, path: Path) -> None:
     }
     width = len(table.headers)
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    book = xlsxwriter.Workbook(str(path), _BOOK_OPTIONS)
     try:
         sheet = book.add_worksheet("错误报告")
         formats: dict[tuple[str, str], object] = {}
@@ -680,7 +613,8 @@ def write_error_report(result: ImportResult, path: Path) -> None:
             f"导入问题报告：{table.source_name}，{errors_n} 行有错误（未导入），{warned} 行有提醒",
         )
         bold = book.add_format({"bold": True})
-        sheet.write_row(1, 0, [*table.headers, "错误原因"], bold)
+        for col, header in enumerate([*table.headers, "错误原因"]):
+            sheet.write_string(1, col, header, bold)  # a header "=..." stays text
         sheet.set_column(0, max(width - 1, 0), 14)
         for col in text_columns:
             sheet.set_column(col, col, 22, fmt("@", ""))
@@ -695,7 +629,9 @@ def write_error_report(result: ImportResult, path: Path) -> None:
                 col = column_of.get(problem.column)
                 if col is not None and marks.get(col) != "error":
                     marks[col] = problem.severity
-            for col in range(width):  # cells without a header are not shown
+            # Cells past the widest row are not shown; a row holds values up to its last one.
+            shown = min(width, max(len(values), max(marks, default=-1) + 1))
+            for col in range(shown):
                 value = values[col] if col < len(values) else None
                 severity = marks.get(col, "")
                 if col in text_columns or isinstance(value, str) or value is None:
@@ -741,12 +677,14 @@ def write_template(path: Path, kind: str, employees: Iterable[Enrolled] = ()) ->
     if kind == "daily":
         headers.append("生效年月")
     headers += ["单位编号", "当前缴费工资"]
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    book = xlsxwriter.Workbook(str(path), _BOOK_OPTIONS)
     try:
         sheet = book.add_worksheet("缴费工资申报")
         text = book.add_format({"num_format": "@"})
         money = book.add_format({"num_format": "0.00"})
-        sheet.write_row(0, 0, headers, book.add_format({"bold": True, "num_format": "@"}))
+        bold = book.add_format({"bold": True, "num_format": "@"})
+        for col, header in enumerate(headers):
+            sheet.write_string(0, col, header, bold)
         sheet.set_column(0, len(headers) - 1, 14)
         sheet.set_column(1, 1, 18, text)
         sheet.set_column(2, 2, 22, text)  # whole column text: Excel keeps all 18 digits

