@@ -281,6 +281,24 @@ class _Engine:
         self._cache[key] = found
         return found
 
+    def table(self, month: str, code: str, payer: str, texts: Iterable[str]) -> dict[str, Share]:
+        """``share`` for many base texts at once (the daily summaries: every base in use);
+        texts with no share (the item not in the pack) are left out."""
+        rule = self._rule(month, code, payer)
+        if rule is None:
+            return {}
+        limits, rate, fixed, rounding = rule
+        bases = self._bases
+        out: dict[str, Share] = {}
+        for text in texts:
+            found = bases.get((month, code, text))
+            if found is None:
+                base = limits.clamp(Decimal(text))
+                found = bases[(month, code, text)] = (base, str(base.quantize(FEN)))
+            amount = round_amount(found[0] * rate, rounding) + fixed
+            out[text] = Share(found[0], amount, found[1], str(amount))
+        return out
+
     def _base(self, month: str, code: str, limits: Any, base_text: str) -> tuple[Decimal, str]:
         """The clamped base (计费基数), shared by the item's two parts."""
         key = (month, code, base_text)
@@ -361,17 +379,18 @@ def _expected(
         counts = local.counts(code)
         headcount = 0
         for month in _months(summary):
-            shares = {text: engine.share(month, code, part, text) for text in counts}
-            tails = {text: f"\t{month}\t{found.base_text}\t{found.amount_text}"
-                     for text, found in shares.items() if found}
-            for text, n in counts.items():
-                found = shares[text]
-                if found is not None:
-                    base_total += found.base * n
-                    amount += found.amount * n
-                    if month == summary.period_from:  # daily: one month; persons counted once
-                        headcount += n
-            out += [eid + tails[text] for eid, text in payers if text in tails]
+            shares = engine.table(month, code, part, counts)
+            tails = {text: f"\t{month}\t{found.base_text}\t{found.amount_text}" for text, found in shares.items()}
+            for text, found in shares.items():
+                n = counts[text]
+                base_total += found.base * n
+                amount += found.amount * n
+                if month == summary.period_from:  # daily: one month; persons counted once
+                    headcount += n
+            if len(tails) == len(counts):
+                out += [eid + tails[text] for eid, text in payers]
+            else:
+                out += [eid + tails[text] for eid, text in payers if text in tails]
         return out, headcount, base_total, amount
     persons: set[str] = set()
     for line in details or ():

@@ -34,6 +34,7 @@ def test_shares_equal_the_engine(region: str, risk: int) -> None:
                     assert share is not None
                     assert (share.base, share.amount) == (item.base, fee.amount)
                     assert share.amount_text == str(fee.amount.quantize(FEN))
+                    assert engine.table(month, item.code, payer, [text])[text] == share
 
 
 def test_injury_needs_a_risk_class() -> None:
