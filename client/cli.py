@@ -7,12 +7,16 @@ exit code, never a traceback: usage mistakes exit 2, refused operations exit 1.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from client import __version__
 from client.errors import SocialFeeError
+
+if TYPE_CHECKING:
+    from client.services import Services
 
 
 class OperatorError(click.ClickException):
@@ -46,7 +50,15 @@ def cli(ctx: click.Context, home: str | None) -> None:
     from client.settings import make_private
 
     make_private()  # every file this process writes (data, backups, logs) is owner-only
-    ctx.obj = {"home": home}
+    # Subcommand groups (backup) get the composition root's factory here instead of
+    # importing client.app themselves: layers point one way.
+    ctx.obj = {"home": home, "build_services": _build_services}
+
+
+def _build_services(home: str | Path | None) -> Services:
+    from client.app import build_services
+
+    return build_services(home)
 
 
 def _mode(browser: bool, headless: bool) -> str:
@@ -88,7 +100,6 @@ def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
 @click.pass_context
 def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
     """演示：本机参考税务端 + 演示数据 + 客户端"""
-    from pathlib import Path
 
     from client import demo as demo_mod
     from client.app import build_services

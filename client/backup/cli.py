@@ -144,12 +144,10 @@ def verify(ctx: click.Context, file: Path, password_stdin: bool) -> None:
 @click.pass_context
 def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> None:
     """从备份恢复（先自动做一份当前数据的安全备份）"""
-    from client.app import build_services
-
     if password_stdin and not yes:
         raise click.UsageError("使用 --password-stdin 时标准输入不能再用于确认，请同时加 --yes")
     password = _password(password_stdin)
-    services = build_services(_home(ctx))
+    services = ctx.find_root().obj["build_services"](_home(ctx))
     try:
         preview = service.restore_preview(services, file, password)
         for line in _describe(preview.backup):
