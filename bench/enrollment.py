@@ -9,8 +9,9 @@ FIGURE incremental_1k: incremental sync of 1,000 changes in the 100,000-employee
 FIGURE list_query_p95: the list query (page of 50, by name prefix or ID number) p95
   (floor: the same SQL through raw sqlite3).
 FIGURE export_100k: export of 100,000 employees to xlsx (floor: xlsxwriter writing the same
-  rows bare).
+  rows bare; each side the best of 3 interleaved rounds).
 Run from the repo root: python bench/enrollment.py
+(``--only export_100k`` syncs once and measures only the export.)
 """
 
 from __future__ import annotations
@@ -113,10 +114,18 @@ def run_child(kind: str, *args: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(only: str | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="sf-bench-enrollment-"))
     proc, url, unit_id = start_taxside(folder)
     try:
+        if only == "export_100k":
+            home = folder / "client"
+            home.mkdir()
+            sync = run_child("--sync", str(home), url, unit_id)
+            store = Store(home)
+            export(store, sync["unit_pk"], folder)
+            store.close()
+            return
         (folder / "floor").mkdir()
         floor = run_child("--floor", str(folder / "floor"), url, unit_id)
         home = folder / "client"
@@ -181,25 +190,32 @@ def list_query(store: Store, pk: int) -> None:
     figure("list_query_p95", p95(ours), "ms", p95(bare))
 
 
+EXPORT_ROUNDS = 3
+
+
 def export(store: Store, pk: int, folder: Path) -> None:
-    started = time.perf_counter()
-    rows = enrollment.export_xlsx(store, pk, folder / "ours.xlsx")
-    ours = time.perf_counter() - started
-    # The same rows (the same text cells), written by xlsxwriter bare from memory.
+    # The same rows (the same cells), written by xlsxwriter bare from memory.
     data = [
         enrollment.export_cells(row)
         for row in store.db.execute_sql(enrollment.EXPORT_SQL + " ORDER BY name, id", (pk,))
     ]
-    started = time.perf_counter()
-    book = xlsxwriter.Workbook(str(folder / "bare.xlsx"), {"constant_memory": True})
-    sheet = book.add_worksheet()
-    sheet.write_row(0, 0, enrollment.EXPORT_HEADERS)
-    for n, row in enumerate(data, start=1):
-        sheet.write_row(n, 0, row)
-    book.close()
-    bare = time.perf_counter() - started
-    assert rows >= EMPLOYEES
-    figure("export_100k", ours, "s", bare)
+    # Best of a few interleaved rounds on each side: one run on a shared machine says more
+    # about the neighbours than about the export.
+    ours, bare = [], []
+    for _ in range(EXPORT_ROUNDS):
+        started = time.perf_counter()
+        rows = enrollment.export_xlsx(store, pk, folder / "ours.xlsx")
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        book = xlsxwriter.Workbook(str(folder / "bare.xlsx"), {"constant_memory": True})
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, enrollment.EXPORT_HEADERS)
+        for n, row in enumerate(data, start=1):
+            sheet.write_row(n, 0, row)
+        book.close()
+        bare.append(time.perf_counter() - started)
+        assert rows >= EMPLOYEES
+    figure("export_100k", min(ours), "s", min(bare))
 
 
 if __name__ == "__main__":
@@ -207,5 +223,7 @@ if __name__ == "__main__":
         child_sync(*sys.argv[2:5])
     elif len(sys.argv) > 1 and sys.argv[1] == "--floor":
         child_floor(*sys.argv[2:5])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--only":
+        main(sys.argv[2])
     else:
         main()

@@ -198,17 +198,19 @@ EXPORT_COLUMNS = (
     xlsx.text("证件类型"),
     xlsx.code("证件号码", 22),
     xlsx.text("性别", 8),
-    xlsx.code("出生日期", 12),
+    xlsx.text("出生日期", 12),
     xlsx.code("单位编号", 18),
     xlsx.text("参保险种", 26),
     xlsx.text("缴费状态", 10),
     *(xlsx.amount(f"{ITEM_NAMES[k]}基数") for k in _ITEM_ORDER),
 )
 EXPORT_HEADERS = tuple(c.title for c in EXPORT_COLUMNS)
-# The bases come out of their JSON in SQLite (C), not json.loads per row.
+# The bases come out of their JSON as numbers in SQLite (C), not json.loads per row; the
+# sync stores them as exact decimal strings (client/sync/enrollment.py), and a REAL holds
+# any of them to the cent. A missing item stays NULL: an empty cell.
 EXPORT_SQL = (
     "SELECT name, id_type, id_number, gender, birth_date, unit_number, items, status, "
-    + ", ".join(f"json_extract(bases, '$.{k}')" for k in _ITEM_ORDER)
+    + ", ".join(f"CAST(json_extract(bases, '$.{k}') AS REAL)" for k in _ITEM_ORDER)
     + " FROM enrollment_employee WHERE unit_id = ? AND removed = 0"
 )
 _item_labels: dict[str, str] = {}  # items JSON -> 养老、医疗...; a unit has a handful
@@ -235,7 +237,7 @@ def export_cells(row: Sequence[str]) -> list[object]:
         unit_number,
         _items_label(items),
         status,
-        *map(xlsx.amount_cell, bases),
+        *bases,
     ]
 
 

@@ -1,29 +1,16 @@
-"""xlsx export shared by every module: codes and ID numbers are written as text cells."""
+"""Small in-memory exports (the audit log): every value a text cell, never a formula.
+
+Large exports stream to a file with client.core.xlsx directly.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from client.core import xlsx
 
 
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str) -> bytes:
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet)
-    bold = Font(bold=True)
-
-    header_cells = []
-    for title in headers:
-        cell = WriteOnlyCell(ws, value=title)
-        cell.font = bold
-        header_cells.append(cell)
-    ws.append(header_cells)
-    for row in rows:
-        # Every value goes in as text so Excel never turns a code into a number.
-        ws.append(["" if v is None else str(v) for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    # Every value as text: an audit detail can name a file called "=HYPERLINK(...)".
+    columns = [xlsx.text(title, 20) for title in headers]
+    return xlsx.xlsx_bytes(sheet, columns, (["" if v is None else str(v) for v in row] for row in rows))

@@ -16,9 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-
-from client.core import journal
+from client.core import journal, xlsx
 from client.core.enrollment import ID_TYPES, ITEM_NAMES, PREFIX_END
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
@@ -563,32 +561,36 @@ def save_import(
 
 
 # -- export ------------------------------------------------------------------------------------------
+EXPORT_COLUMNS = (  # the titles are EXPORT_HEADER
+    xlsx.text("姓名"), xlsx.text("证件类型", 16), xlsx.code("证件号码", 22), xlsx.amount("新缴费工资"),
+    xlsx.code("生效年月", 10), xlsx.code("单位编号"), xlsx.amount("当前缴费工资"), xlsx.text("提示", 30),
+)  # fmt: skip
+
+
+def export_columns(kind: str) -> tuple[xlsx.Column, ...]:
+    return EXPORT_COLUMNS if kind == DAILY else tuple(c for c in EXPORT_COLUMNS if c.title != "生效年月")
+
+
 def export_xlsx(
     store: Store, ctx: DraftContext, selection: Selection | Sequence[int] | None, target: Path
 ) -> int:
-    """导出 selected or all rows in the import format, so the file can be imported again."""
+    """导出 selected or all rows in the import format, so the file can be imported again.
+
+    IDs, months and unit numbers are text; the two wages are numbers (#,##0.00), which the
+    import reads back to the cent; no cell is ever a formula.
+    """
     where, params = _selected(ctx, selection) if selection is not None else DraftFilter().where(ctx)
-    sql = f"SELECT {COLUMNS} FROM wage_base_draft WHERE {where}"
-    book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
-    try:
-        sheet = book.add_worksheet(KIND_LABELS[ctx.kind])
-        text = book.add_format({"num_format": "@"})
-        bold = book.add_format({"bold": True})
-        header = EXPORT_HEADER if ctx.kind == DAILY else tuple(h for h in EXPORT_HEADER if h != "生效年月")
-        sheet.write_row(0, 0, header, bold)
-        sheet.set_column(0, len(header) - 1, 16, text)
-        written = 0
-        for n, row in enumerate(store.db.execute_sql(sql + " ORDER BY id", params), start=1):
-            d = row_dict(row)
-            values = [d["name"], d["id_type_name"], d["id_number"], d["new_base"], d["effective_month"],
-                      d["unit_number"], d["current_base"], d["warning"]]
-            if ctx.kind != DAILY:
-                del values[4]
-            sheet.write_row(n, 0, [str(v) for v in values], text)  # every cell text: IDs keep their digits
-            written = n
-    finally:
-        book.close()
-    return written
+    sql = f"SELECT {COLUMNS} FROM wage_base_draft WHERE {where} ORDER BY id"
+    daily = ctx.kind == DAILY
+
+    def cells(row: Sequence[Any]) -> tuple[Any, ...]:
+        d = row_dict(row)
+        month = (d["effective_month"],) if daily else ()
+        return (d["name"], d["id_type_name"], d["id_number"], d["new_base"], *month, d["unit_number"],
+                d["current_base"], d["warning"])  # fmt: skip
+
+    rows = map(cells, store.db.execute_sql(sql, params))
+    return xlsx.write_xlsx(target, KIND_LABELS[ctx.kind], export_columns(ctx.kind), rows)
 
 
 def normalise_ids(values: Iterable[Any]) -> list[int]:

@@ -196,7 +196,7 @@ def test_import_fix_batch_submit_feedback(browser, ui, services, taxside_factory
         page.click('[data-export="selected"]')
     exported = downloaded_rows(info.value)
     assert list(exported[0][:5]) == HEADER and len(exported) == 10
-    assert {r[3] for r in exported[1:]} == {"9450.00"} and {r[2] for r in exported[1:]} == {
+    assert {r[3] for r in exported[1:]} == {9450.0} and {r[2] for r in exported[1:]} == {
         r[2] for r in good + fixed
     }
 
