@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from client.api.context import services
 from client.api.files import send_xlsx
 from client.api.login import requires_unit
-from client.core import audit, fee_check, fee_views, journal, rulecache, units
+from client.core import audit, fee_views, journal
 from client.core import fee_declaration as fees
 from client.core.paging import Page, PageRequest
 from client.errors import ConflictError, NotFoundError, ValidationError
@@ -130,15 +130,6 @@ def summary_details(summary_id: str) -> ResponseReturnValue:
 
 
 # -- the local fee check (beyond the official client) -------------------------------------------------
-def _check(store: Any, pk: int, unit: CurrentUnit, chosen: list[fees.Summary]) -> fee_check.FeeCheck:
-    found = rulecache.in_force(unit.region)
-    if found is None:
-        raise NotFoundError("本机没有本地区的业务规则，请先在「系统设置」中更新业务规则", code="no_rule_pack")
-    registration = units.registration(unit.unit_id)
-    risk = registration.industry_risk_class if registration is not None else None
-    return fee_check.check(store, pk, chosen, found.pack, risk)
-
-
 @bp.post("/api/fee-declaration/check")
 @requires_unit
 def start_check() -> ResponseReturnValue:
@@ -160,7 +151,7 @@ def start_check() -> ResponseReturnValue:
                 raise ConflictError(f"{s.label} 已在税务端重新计算，请点击「刷新」后重新核对",
                                     code="summary_recomputed") from None
         ctx.progress(len(missing), len(missing), "正在核对")
-        result = _check(svc.store, pk, unit, chosen)
+        result = fee_sync.FeeDeclarationService(svc.session).check([s.summary_id for s in chosen])
         return {**result.to_dict(SHOWN_DIFFERENCES), "summary_ids": [s.summary_id for s in chosen]}
 
     job = svc.jobs.start(CHECK_JOB, "本地核对", work, unit_id=pk)
@@ -172,10 +163,11 @@ def start_check() -> ResponseReturnValue:
 def export_check() -> ResponseReturnValue:
     """差异导出: the check again over the same summaries (details are cached by now)."""
     svc = services()
-    unit, pk = _unit()
-    chosen = fees.summaries_by_id(svc.store, pk, _summary_ids(_json()))
-    result = _check(svc.store, pk, unit, chosen)
-    return send_xlsx(lambda target: fee_check.export_xlsx(result, target), "社保费核对差异.xlsx")
+    _, pk = _unit()
+    ids = _summary_ids(_json())
+    fees.summaries_by_id(svc.store, pk, ids)  # unknown ids: an error before any file
+    service = fee_sync.FeeDeclarationService(svc.session)
+    return send_xlsx(lambda target: service.export_check(ids, target), "社保费核对差异.xlsx")
 
 
 # -- 提交申报 -----------------------------------------------------------------------------------------

@@ -178,19 +178,28 @@ function showSuccess(count) {
   );
 }
 
-async function fetchFeedback({ quiet = false } = {}) {
+// Declarations of this PC that were 待反馈 on screen: after a sync or feedback, those now
+// 申报成功 are announced with the way on to payment (a void's feedback is not a success).
+const waitingIds = () => new Set(table.rows.filter((r) => r.status === "awaiting" && r.entry_id).map((r) => r.entry_id));
+
+function announce(before) {
+  const done = table.rows.filter((r) => r.status === "accepted" && before.has(r.entry_id)).length;
+  if (done) showSuccess(done);
+}
+
+async function fetchFeedback({ quiet = false, before = waitingIds() } = {}) {
   feedbackButton.disabled = true;
   try {
     const result = await post(endpoints.feeFeedback, {});
     // On entering, speak only when something was decided (the summary shows what waits).
     if (!quiet || result.accepted || result.rejected) toast(result.message, result.rejected ? "info" : "success");
-    if (result.accepted) showSuccess(result.accepted);
-    table.load();
   } catch (err) {
     if (!quiet || err.code !== "offline") toastError(err);
   } finally {
     feedbackButton.disabled = false;
   }
+  await table.load();
+  announce(before);
 }
 
 const sendBox = document.getElementById("send-progress");
@@ -213,8 +222,10 @@ form.addEventListener("submit", (event) => {
 form.addEventListener("reset", () => setTimeout(() => table.search(), 0));
 
 // Entering the page: the last two months from the tax side, then feedback (manual 3.1.6.3).
+let entered = new Set();
 table.load()
+  .then(() => { entered = waitingIds(); })
   .then(() => sync({}, { quiet: true }))
   .catch((err) => { if (err.code !== "offline") toast(`同步税务端申报记录失败：${err.message}`, "error"); })
-  .then(() => fetchFeedback({ quiet: true }));
+  .then(() => fetchFeedback({ quiet: true, before: entered }));
 sending.reattach("outbox").catch(() => {});

@@ -216,7 +216,13 @@ function showCheck(result) {
   const heading = el("h3", { textContent: "本地核对结果" });
   const close = el("button", { type: "button", className: "btn small", textContent: "关闭" });
   close.addEventListener("click", () => { checkBox.hidden = true; });
-  const line = el("p", { className: result.ok ? "ok-text" : "warn-text", textContent: result.message });
+  // Worded here: the stale part has its own line below, with times formatted.
+  const differing = result.items.filter((i) => i.differs).length;
+  const verdict = differing
+    ? `${differing} 条汇总与本地计算不一致${result.difference_count ? `，${result.difference_count} 处职工明细差异` : ""}`
+    : `${result.items.length} 条汇总与本地计算一致`;
+  const line = el("p", { className: differing ? "warn-text" : "ok-text",
+    textContent: [verdict, ...result.notes].join("；") });
   const parts = [el("div", { className: "check-head" }, heading, close), line];
   if (result.stale) {
     const update = el("button", { type: "button", className: "btn small", id: "update-enrollment",
