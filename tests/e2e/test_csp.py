@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from client.api.pages import NAV
 from tests.e2e.conftest import PageProblems
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +31,7 @@ PAGES = (
     "/about",
     "/login",
     "/no-such-page",
+    *(e.path for e in NAV),  # every page the menu leads to, new ones too
 )
 
 
@@ -44,7 +46,7 @@ def test_no_page_breaks_the_policy(browser, ui, logged_in) -> None:
     problems = PageProblems(page)
     page.goto(ui.launch_url)
     seen: dict[str, list[str]] = {}
-    for path in PAGES:
+    for path in dict.fromkeys(PAGES):
         page.goto(ui.base_url + path)
         page.wait_for_load_state("networkidle")
         seen[path] = _violations(page)
