@@ -164,6 +164,7 @@ def test_a_month_of_fee_declarations(browser, ui, services, taxside_factory) -> 
     page.locator(".toast", has_text="作废申请已保存").wait_for()
     page.locator("#open-summary", has_text="1 笔待反馈").wait_for()
     page.click("#feedback")
+    page.locator(".toast", has_text="已获取反馈：作废成功 1 笔").wait_for()
     page.locator("#record-table tbody tr", has_text="已作废").wait_for()
     assert "作废" not in page.locator("#record-table tbody tr", has_text="已作废").locator(".row-actions").inner_text()
     assert_readable(page.inner_text("#fee-records"))

@@ -178,28 +178,51 @@ function showSuccess(count) {
   );
 }
 
-// Declarations of this PC that were 待反馈 on screen: after a sync or feedback, those now
-// 申报成功 are announced with the way on to payment (a void's feedback is not a success).
-const waitingIds = () => new Set(table.rows.filter((r) => r.status === "awaiting" && r.entry_id).map((r) => r.entry_id));
-
-function announce(before) {
-  const done = table.rows.filter((r) => r.status === "accepted" && before.has(r.entry_id)).length;
-  if (done) showSuccess(done);
+// What waited on screen (declarations 待反馈, voids 待反馈): after a sync or feedback the
+// page says what was decided, in its own words (a void accepted is 作废成功, not 申报成功),
+// and new successes get the way on to payment.
+function waiting() {
+  return {
+    declarations: new Set(table.rows.filter((r) => r.status === "awaiting" && r.entry_id).map((r) => r.entry_id)),
+    voids: new Set(table.rows.filter((r) => r.void_state === "awaiting").map((r) => r.declaration_id)),
+  };
 }
 
-async function fetchFeedback({ quiet = false, before = waitingIds() } = {}) {
+function decided(before) {
+  const count = (test) => table.rows.filter(test).length;
+  const found = {
+    accepted: count((r) => r.status === "accepted" && before.declarations.has(r.entry_id)),
+    rejected: count((r) => r.status === "rejected" && before.declarations.has(r.entry_id)),
+    voided: count((r) => r.status === "voided" && before.voids.has(r.declaration_id)),
+    voidRefused: count((r) => r.void_state === "rejected" && before.voids.has(r.declaration_id)),
+  };
+  if (found.accepted) showSuccess(found.accepted);
+  const parts = [];
+  if (found.accepted) parts.push(`申报成功 ${found.accepted} 笔`);
+  if (found.rejected) parts.push(`申报失败 ${found.rejected} 笔（点击状态查看原因）`);
+  if (found.voided) parts.push(`作废成功 ${found.voided} 笔`);
+  if (found.voidRefused) parts.push(`作废未通过 ${found.voidRefused} 笔`);
+  return { ...found, text: parts.join("，") };
+}
+
+async function fetchFeedback({ quiet = false, before = waiting() } = {}) {
   feedbackButton.disabled = true;
+  let result = null;
   try {
-    const result = await post(endpoints.feeFeedback, {});
-    // On entering, speak only when something was decided (the summary shows what waits).
-    if (!quiet || result.accepted || result.rejected) toast(result.message, result.rejected ? "info" : "success");
+    result = await post(endpoints.feeFeedback, {});
   } catch (err) {
     if (!quiet || err.code !== "offline") toastError(err);
   } finally {
     feedbackButton.disabled = false;
   }
   await table.load();
-  announce(before);
+  const found = decided(before);
+  const parts = [found.text];
+  if (result?.processing) parts.push(`${result.processing} 笔税务端仍在处理，请稍后再获取反馈`);
+  const text = parts.filter(Boolean).join("；");
+  // On entering, speak only when something was decided (the summary shows what waits).
+  if (text) toast(`已获取反馈：${text}`, found.rejected || found.voidRefused ? "info" : "success", 6000);
+  else if (!quiet && result) toast(result.message);
 }
 
 const sendBox = document.getElementById("send-progress");
@@ -222,9 +245,9 @@ form.addEventListener("submit", (event) => {
 form.addEventListener("reset", () => setTimeout(() => table.search(), 0));
 
 // Entering the page: the last two months from the tax side, then feedback (manual 3.1.6.3).
-let entered = new Set();
+let entered = { declarations: new Set(), voids: new Set() };
 table.load()
-  .then(() => { entered = waitingIds(); })
+  .then(() => { entered = waiting(); })
   .then(() => sync({}, { quiet: true }))
   .catch((err) => { if (err.code !== "offline") toast(`同步税务端申报记录失败：${err.message}`, "error"); })
   .then(() => fetchFeedback({ quiet: true, before: entered }));

@@ -36,11 +36,11 @@ const part = (name) => (row) => (row.part === name ? money(row.amount) : "");
 
 const columns = [
   { key: "unit_number", label: "单位编号", className: "nowrap" },
-  { key: "agency", label: "社保经办机构", className: "nowrap" },
-  { key: "period", label: special ? "费款所属期起止" : "费款所属期", className: "nowrap",
+  { key: "agency", label: "社保经办机构", className: "agency" },
+  { key: "period", label: special ? "费款所属期起止" : "费款所属期", className: special ? "" : "nowrap",
     render: (r) => periodRange(r.period_from, r.period_to) },
   ...(special ? [{ key: "special_type", label: "缴费类型", className: "nowrap" }] : []),
-  { key: "item_name", label: "征收项目", className: "nowrap" },
+  { key: "item_name", label: "征收项目" },
   { key: "part_name", label: "征收品目", className: "nowrap" },
   { key: "headcount", label: "缴费人数", className: "num", render: headcountCell },
   { key: "employer", label: "单位应缴", className: "num", render: part("employer") },
