@@ -225,7 +225,7 @@ def build_models(db: pw.Database) -> SimpleNamespace:
 
         class Meta:
             table_name = "fee_summary"
-            indexes = ((("unit_pk", "kind", "period_from"), False),)
+            indexes = ((("unit_pk", "kind", "period_from"), False), (("batch_pk",), False))
 
     class FeeDeclaration(Base):
         """社保费申报: received, decided lazily like payroll-base declarations."""
