@@ -199,6 +199,12 @@ try:
         data = f.read()
     result = import_file(data, path.rsplit("/", 1)[-1], ENROLLED, Rules(kind))
     out.update(ok=True, rows=len(result.rows), errors=len(result.error_rows), total=result.total_rows)
+    if result.problems:  # as the UI server does next
+        from pathlib import Path
+        from client.core.wage_import import write_error_report
+        report = Path(path + ".report.xlsx")
+        write_error_report(result, report)
+        out["report_bytes"] = report.stat().st_size
 except ValidationError as exc:
     out.update(message=exc.message, field=exc.field)
 except MemoryError:
@@ -206,7 +212,10 @@ except MemoryError:
 except BaseException:
     out.update(message="crash: " + traceback.format_exc()[-2000:])
 out["seconds"] = round(time.perf_counter() - started, 2)  # shown, never asserted
-out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM starts afresh at exec; ru_maxrss would carry pytest's own peak over from the fork.
+with open("/proc/self/status") as f:
+    hwm = [line.split()[1] for line in f if line.startswith("VmHWM:")]
+out["peak_mb"] = int(hwm[0]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["child_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print("RESULT " + json.dumps(out, ensure_ascii=False), flush=True)
 """

@@ -14,6 +14,7 @@ import pytest
 from tests.core.hostile_files import (
     HEADER,
     cell,
+    esc,
     repeat,
     row_xml,
     run_import,
@@ -246,3 +247,24 @@ def test_formula_text_is_read_as_text(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "f.xlsx", sheet_xml(body))
     out = imported(path, rows=0, errors=1)
     assert out["total"] == 1
+
+
+# ---------------------------------------------------------------- the calamine way in
+
+
+def test_one_long_shared_string_in_every_cell(tmp_path: Path) -> None:
+    """calamine copies a shared string into each cell using it: 100,000 x 30 KB."""
+    head = b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    shared = [head, b"<si><t>", b"9" * 30_000, b"</t></si>", *(b"<si><t>" + esc(h) + b"</t></si>" for h in HEADER), b"</sst>"]
+    header = b'<row r="1">' + b"".join(f'<c r="{c}1" t="s"><v>{i + 1}</v></c>'.encode() for i, c in enumerate("ABCDE")) + b"</row>"
+    body = [header, *(f'<row r="{n}"><c r="C{n}" t="s"><v>0</v></c><c r="D{n}" t="s"><v>0</v></c></row>'.encode() for n in range(2, 50_002))]
+    out = run_import(write_xlsx(tmp_path / "amp.xlsx", sheet_xml(body), shared))
+    assert out["peak_mb"] is not None and out["peak_mb"] < PEAK_MB, out
+    assert out["ok"] is True and out["errors"] == 50_000, out
+    print(out)
+
+
+def test_grid_at_the_edge_of_the_calamine_bound(tmp_path: Path) -> None:
+    """26 columns by 99,999 rows is the largest grid handed to calamine."""
+    body = [*good_rows(), b'<row r="99999">' + cell("Z99999", "x") + b"</row>"]
+    imported(write_xlsx(tmp_path / "edge.xlsx", sheet_xml(body)), rows=3, errors=1)
