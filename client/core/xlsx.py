@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from client.errors import ValidationError
 
@@ -73,12 +75,39 @@ def amount_cell(value: Any) -> Any:
     return value if number is None else number
 
 
+# What xlsxwriter's control-character escape changes: its two patterns and two characters.
+_NEEDS_CONTROL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_XML_ESCAPES = re.compile('["&<>\n]')  # what xlsxwriter's attribute escaper replaces
+
+
+class _Worksheet(Worksheet):
+    """xlsxwriter's worksheet with two hot paths short-cut; the XML written is the same.
+
+    Profiled on the 100,000-employee export: a styled cell's format index reaches the
+    attribute escaper as an int, which finds out by raising TypeError (0.6 µs a cell), and
+    every inline string runs two substitutions and two replaces though almost none holds a
+    control character.
+    """
+
+    def _escape_attributes(self, attribute: Any) -> Any:
+        kind = attribute.__class__
+        if kind is int or (kind is str and not _XML_ESCAPES.search(attribute)):
+            return attribute
+        return super()._escape_attributes(attribute)
+
+    @staticmethod
+    def _escape_control_characters(data: Any) -> Any:
+        if data.__class__ is str and not _NEEDS_CONTROL_ESCAPE.search(data):
+            return data
+        return Worksheet._escape_control_characters(data)
+
+
 class XlsxSheet:
     """One streamed worksheet; use ``write_xlsx`` unless a file needs several sheets."""
 
     def __init__(self, book: xlsxwriter.Workbook, name: str, columns: Sequence[Column]) -> None:
         self.columns = tuple(columns)
-        self.sheet = book.add_worksheet(name)
+        self.sheet = book.add_worksheet(name, worksheet_class=_Worksheet)
         bold = book.add_format({"bold": True})
         kept_text = book.add_format({"num_format": "@"})
         money = book.add_format({"num_format": MONEY_FORMAT})

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -280,3 +281,25 @@ def test_csv_leaves_plain_text_and_numbers_alone() -> None:
     assert xlsx.csv_row(["张三", "11010519491231002X", "", None, -12.5, Decimal("-3.00"), 7]) == [
         "张三", "11010519491231002X", "", "", "-12.5", "-3.00", "7",
     ]  # fmt: skip
+
+
+def test_fast_worksheet_writes_the_same_xml_as_xlsxwriter(tmp_path: Path) -> None:
+    """The writer's short-cut worksheet (client/core/xlsx.py) changes speed, not output."""
+    tricky = ["plain", "_x0041_", "a\x01b", "x\ufffey\uffff", '<&>"', " lead", "trail ", "\t=1", "\r=1",
+              "line\nbreak", "=1+1", "居民身份证", "_x00zz_"]  # fmt: skip
+
+    def sheet_xml(worksheet_class: type | None) -> bytes:
+        target = tmp_path / f"{worksheet_class}.xlsx"
+        book = xlsxwriter.Workbook(str(target), {"constant_memory": True})
+        sheet = book.add_worksheet("s", worksheet_class=worksheet_class)
+        text, money = book.add_format({"num_format": "@"}), book.add_format({"num_format": "#,##0.00"})
+        sheet.set_column(1, 1, 20, text)
+        for n, value in enumerate(tricky):
+            sheet.write_string(n, 0, value)
+            sheet.write_string(n, 1, value)
+            sheet.write_number(n, 2, n + 0.5, money)
+        book.close()
+        with zipfile.ZipFile(target) as z:
+            return z.read("xl/worksheets/sheet1.xml")
+
+    assert sheet_xml(xlsx._Worksheet) == sheet_xml(None)
