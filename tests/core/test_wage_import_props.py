@@ -147,3 +147,76 @@ def test_dates_as_months() -> None:
     result = validate(table, ENROLLED, Rules("daily"))
     assert [(r.row, r.effective_month) for r in result.rows] == [(2, "202503"), (3, "202504")]
     assert result.error_rows == {4}
+
+
+# ---------------------------------------------------------------- the two xlsx readers agree
+
+_VALUES = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=12),
+    st.sampled_from(["=1+1", "@SUM(1)", "a&b<c>\"'", "_x0041_", " 8000 ", "身份证"]),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(10**12), 10**12),
+    st.booleans(),
+    st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(2999, 12, 31)),
+)
+
+
+def _normal(sheet_rows: list[tuple[int, list[object]]]) -> dict[int, list[object]]:
+    out = {}
+    for n, row in sheet_rows:
+        values = [None if v == "" else v for v in row]
+        while values and values[-1] is None:
+            values.pop()
+        if values:
+            out[n] = values
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.tuples(st.integers(0, 40), st.integers(0, 25)), _VALUES, max_size=40),
+       st.booleans())
+def test_calamine_and_the_parser_here_read_the_same(cells: dict[tuple[int, int], object], shared: bool) -> None:
+    import io
+
+    import xlsxwriter
+
+    from client.core import sheets, sheets_xlsx
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": not shared,
+                                     "strings_to_formulas": False, "strings_to_numbers": False,
+                                     "strings_to_urls": False})
+    sheet = book.add_worksheet()
+    date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    for (r, c), value in sorted(cells.items()):
+        if isinstance(value, dt.datetime):
+            sheet.write_datetime(r, c, value, date)
+        elif isinstance(value, bool):
+            sheet.write_boolean(r, c, value)
+        elif isinstance(value, (int, float)):
+            sheet.write_number(r, c, value)
+        else:
+            sheet.write_string(r, c, value)
+    book.close()
+    data = out.getvalue()
+    original = sheets_xlsx._calamine_fits
+    seen: list[bool] = []
+    sheets_xlsx._calamine_fits = lambda *a: seen.append(original(*a)) or seen[-1]  # type: ignore[assignment]
+    try:
+        fast = sheets.read(data, 1000)
+    finally:
+        sheets_xlsx._calamine_fits = original
+    assert seen == [True]  # that one went to calamine
+    sheets_xlsx._calamine_fits = lambda *_a: False  # type: ignore[assignment]
+    try:
+        here = sheets.read(data, 1000)
+    finally:
+        sheets_xlsx._calamine_fits = original
+    a, b = _normal(fast.rows), _normal(here.rows)
+    assert a.keys() == b.keys()
+    for n in a:
+        for x, y in zip(a[n], b[n], strict=True):
+            if isinstance(x, dt.datetime | dt.date | dt.time) or isinstance(y, dt.datetime | dt.date | dt.time):
+                assert str(x)[:19] == str(y)[:19], (n, x, y)
+            else:
+                assert x == y and type(x) is type(y), (n, x, y)
