@@ -22,10 +22,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from client.core.jobs import JobContext
 from client.core.store import Store
-from client.sync.taxclient import Employee, FeedPage, TaxClient, Tombstone
+from client.sync.taxclient import Employee, RawFeedPage, TaxClient, malformed
 
 FEED = "enrollment"
 PAGE_SIZE = 5000
@@ -100,24 +101,48 @@ def _now() -> str:
 
 
 _CODE = re.compile(r"[A-Za-z0-9_]+\Z")
+# Money the tax side already writes as the stored text: no leading zeros, two decimals.
+_MONEY = re.compile(r"(?:0|[1-9][0-9]*)\.[0-9][0-9]\Z")
 _CENT = Decimal("0.01")
+_CODES_TEXT: dict[tuple[str, ...], str] = {}  # a unit has a handful of item combinations
 
 
 def _json_codes(items: Iterable[str]) -> str:
     """json.dumps(list(items), ensure_ascii=False), written directly for plain codes: it runs
     100,000 times a full update and the stored text must stay byte-for-byte the same."""
-    items = list(items)
-    if all(_CODE.match(i) for i in items):
-        return "[" + ", ".join(f'"{i}"' for i in items) + "]"
-    return json.dumps(items, ensure_ascii=False)
+    key = tuple(items)
+    text = _CODES_TEXT.get(key)
+    if text is None:
+        if all(isinstance(i, str) and _CODE.match(i) for i in key):
+            text = "[" + ", ".join(f'"{i}"' for i in key) + "]"
+        else:
+            text = json.dumps(list(key), ensure_ascii=False)
+        if len(_CODES_TEXT) < 1024:
+            _CODES_TEXT[key] = text
+    return text
 
 
-def _json_bases(bases: Mapping[str, Decimal]) -> str:
+def _money_text(value: object) -> str:
+    if isinstance(value, str) and _MONEY.match(value):
+        return value
+    return str((value if isinstance(value, Decimal) else Decimal(str(value))).quantize(_CENT))
+
+
+_BASES_FORMAT: dict[tuple[str, ...], str] = {}  # per set of items: '{"injury": "%s", ...}'
+
+
+def _json_bases(bases: Mapping[str, object]) -> str:
     """json.dumps of the bases (keys sorted, money as exact 2-decimal strings), likewise."""
-    values = {k: str((v if isinstance(v, Decimal) else Decimal(v)).quantize(_CENT)) for k, v in bases.items()}
-    if all(_CODE.match(k) for k in values):
-        return "{" + ", ".join(f'"{k}": "{values[k]}"' for k in sorted(values)) + "}"
-    return json.dumps(dict(sorted(values.items())), ensure_ascii=False)
+    keys = tuple(sorted(bases))
+    form = _BASES_FORMAT.get(keys)
+    if form is None:
+        plain = all(_CODE.match(k) for k in keys)
+        form = "{" + ", ".join(f'"{k}": "%s"' for k in keys) + "}" if plain else ""
+        if len(_BASES_FORMAT) < 1024:
+            _BASES_FORMAT[keys] = form
+    if form:
+        return form % tuple(_money_text(bases[k]) for k in keys)
+    return json.dumps({k: _money_text(bases[k]) for k in keys}, ensure_ascii=False)
 
 
 def _row_values(e: Employee) -> dict[str, str]:
@@ -133,6 +158,33 @@ def _row_values(e: Employee) -> dict[str, str]:
         "status": e.status,
         "bases": _json_bases(e.bases),
     }
+
+
+def _raw_row(e: Mapping[str, Any]) -> tuple[str, dict[str, str] | None, str]:
+    """A feed item straight from the tax side's JSON: (employee id, the values
+    :func:`_row_values` gives for the same employee, updated_at), values None for a
+    tombstone. Raises KeyError / TypeError / ValueError on a malformed item."""
+    employee_id = e["employee_id"]
+    if not isinstance(employee_id, str):
+        raise TypeError("employee_id")
+    if e["deleted"]:
+        return employee_id, None, ""
+    bases = e["bases"]
+    items = e["items"]
+    if not isinstance(bases, dict) or not isinstance(items, list):
+        raise TypeError("bases/items")
+    values = {
+        "name": str(e["name"]),
+        "id_type": str(e["id_type"]),
+        "id_number": str(e["id_number"]),
+        "gender": str(e["gender"]),
+        "birth_date": dt.date.fromisoformat(e["birth_date"]).isoformat(),
+        "unit_number": str(e["unit_number"]),
+        "items": _json_codes(items),
+        "status": str(e["status"]),
+        "bases": _json_bases(bases),
+    }
+    return employee_id, values, str(e["updated_at"])
 
 
 def cursor_state(store: Store, unit_id: int) -> CursorState:
@@ -159,6 +211,7 @@ class EnrollmentSync:
     ) -> None:
         self.page_size = page_size
         self._log_adds = True
+        self._empty = False  # set per run: the unit has no rows yet
         self.store = store
         self.client = client
         self.unit_id = unit_id
@@ -178,10 +231,18 @@ class EnrollmentSync:
         added = updated = removed = pages = 0
         total: int | None = None
         done = 0
-        for page in self.client.iter_enrollment(self.taxside_unit_id, cursor, self.page_size):
+        # A unit's first download meets an empty table: no existing rows to look up per page.
+        self._empty = mode == "full" and not self.store.db.execute_sql(
+            "SELECT 1 FROM enrollment_employee WHERE unit_id = ? LIMIT 1", (self.unit_id,)
+        ).fetchone()
+        for page in self.client.iter_enrollment_raw(self.taxside_unit_id, cursor, self.page_size):
             if page.total is not None:
                 total = page.total
-            a, u, r = self._commit_page(page, mode, generation)
+            try:
+                rows = [_raw_row(item) for item in page.items]
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                raise malformed(exc) from None
+            a, u, r = self._commit_page(page, rows, mode, generation)
             added, updated, removed, pages = added + a, updated + u, removed + r, pages + 1
             done += len(page.items)
             if ctx is not None:
@@ -189,22 +250,22 @@ class EnrollmentSync:
                 ctx.progress(done, max(total or 0, done), f"{label}：已处理 {done} 条")
         return SyncResult(mode, added + updated + removed, added, updated, removed, pages, done)
 
-    def _commit_page(self, page: FeedPage, mode: str, generation: int) -> tuple[int, int, int]:
-        employees = [i for i in page.items if isinstance(i, Employee)]
-        tombstones = [i for i in page.items if isinstance(i, Tombstone)]
+    def _commit_page(
+        self, page: RawFeedPage, rows: list[tuple[str, dict[str, str] | None, str]], mode: str, generation: int
+    ) -> tuple[int, int, int]:
         now = _now()
-        ids = [i.employee_id for i in page.items]
         with self.store.write() as db:
-            existing = self._existing(db, ids)
+            existing = {} if self._empty else self._existing(db, [r[0] for r in rows])
             upserts, changes = [], []
             added = updated = 0
-            for e in employees:
-                values = _row_values(e)
-                old = existing.get(e.employee_id)
+            for employee_id, values, updated_at in rows:
+                if values is None:
+                    continue  # tombstones below
+                old = existing.get(employee_id)
                 if old is None:
                     added += 1
                     if self._log_adds:
-                        changes.append(self._change(e.employee_id, values, "新增", [], now))
+                        changes.append(self._change(employee_id, values, "新增", [], now))
                 else:
                     diff = [
                         {"field": TRACKED_FIELDS[k], "old": old[k], "new": v}
@@ -215,18 +276,8 @@ class EnrollmentSync:
                         diff.append({"field": "参保状态", "old": "已移除", "new": "在册"})
                     if diff:
                         updated += 1
-                        changes.append(self._change(e.employee_id, values, "变更", diff, now))
-                upserts.append(
-                    (
-                        self.unit_id,
-                        e.employee_id,
-                        *values.values(),
-                        e.updated_at,
-                        ACTIVE,
-                        generation,
-                        now,
-                    )
-                )
+                        changes.append(self._change(employee_id, values, "变更", diff, now))
+                upserts.append((self.unit_id, employee_id, *values.values(), updated_at, ACTIVE, generation, now))
             conn = db.connection()
             conn.executemany(
                 f"INSERT INTO enrollment_employee ({COLUMNS}) "
@@ -241,7 +292,7 @@ class EnrollmentSync:
                 upserts,
             )
             removed = 0
-            gone = [t.employee_id for t in tombstones if self._is_active(existing, t.employee_id)]
+            gone = [i for i, values, _at in rows if values is None and self._is_active(existing, i)]
             for employee_id in gone:
                 old = existing[employee_id]
                 changes.append(

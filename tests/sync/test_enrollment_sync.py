@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from client.core.store import Store
 from client.errors import NetworkError
@@ -171,3 +173,54 @@ def test_stored_text_of_items_and_bases_is_what_json_dumps_writes() -> None:
         )
         assert _json_bases(bases) == expected
         assert _json_codes(chosen) == json.dumps(chosen, ensure_ascii=False)
+
+
+_money = st.one_of(
+    st.decimals(min_value=-10**7, max_value=10**7, places=2).map(str),
+    st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["8000", "08000.00", "1E+3", "7162.5", "0.00", "0", "-0.00"]),
+    st.integers(min_value=0, max_value=10**6),
+)
+_codes = st.sampled_from(["pension", "medical", "unemployment", "injury", "maternity", "养老", 'a"b'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(_codes, max_size=5),
+    bases=st.dictionaries(_codes, _money, max_size=5),
+    name=st.text(max_size=8),
+    birth=st.dates(),
+    deleted=st.booleans(),
+)
+def test_raw_feed_rows_equal_the_typed_path(items, bases, name, birth, deleted) -> None:
+    """The full update reads the feed's JSON directly: the stored text must be exactly what
+    the typed client (Employee, Decimal) gives for the same item."""
+    from client.sync.enrollment import _raw_row
+    from client.sync.taxclient import _employee
+
+    raw = {
+        "employee_id": "E1", "deleted": deleted, "name": name, "id_type": "201", "id_number": "110105",
+        "gender": "男", "birth_date": birth.isoformat(), "unit_number": "1101", "items": items,
+        "status": "正常缴费", "bases": bases, "updated_at": "2025-03-15T08:00:00",
+    }
+    employee_id, values, updated_at = _raw_row(raw)
+    typed = _employee(raw)
+    if deleted:
+        assert values is None and employee_id == "E1"
+    else:
+        assert values == _row_values(typed) and updated_at == typed.updated_at
+
+
+@pytest.mark.parametrize("broken", [
+    {"bases": "x"}, {"items": None}, {"birth_date": "1990-13-01"}, {"bases": {"pension": "abc"}},
+])
+def test_a_malformed_item_is_a_clear_error_and_commits_nothing(broken) -> None:
+    from client.sync.enrollment import _raw_row
+
+    raw = {
+        "employee_id": "E1", "deleted": False, "name": "张三", "id_type": "201", "id_number": "1",
+        "gender": "男", "birth_date": "1990-01-01", "unit_number": "1", "items": ["pension"],
+        "status": "正常缴费", "bases": {"pension": "8000.00"}, "updated_at": "x", **broken,
+    }
+    with pytest.raises((KeyError, TypeError, ValueError, ArithmeticError)):
+        _raw_row(raw)
