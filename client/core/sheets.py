@@ -8,10 +8,11 @@ as it streams, and only non-blank rows are kept, each as a list up to its last v
 under budgets of cells, elements and characters. Whatever is over a budget is refused
 with a Chinese message naming it, before memory grows.
 
-xlsx is parsed here: a strict regular-expression tokenizer reads what Excel, WPS and the
-usual libraries write (fast), and any XML it does not take is read again by expat.
-xls and ods go to python-calamine in a child process with capped memory and time, since
-calamine makes a dense grid of the cells' bounding box.
+This module: the limits and messages, what the bytes are (sniff), csv, and xls/ods, which
+go to python-calamine in a child process with capped memory and time (calamine makes a
+dense grid of the cells' bounding box, and an OLE2 file's cells can sit anywhere).
+xlsx: client/core/sheets_xlsx.py (the zip, and calamine when byte scans show it fits)
+and client/core/sheets_xml.py (the streaming parser for every other sheet).
 """
 
 from __future__ import annotations
