@@ -283,7 +283,7 @@ def list_records() -> ResponseReturnValue:
         svc.store, ctx.unit_pk, WAGE_BASE_KINDS, PageRequest.parse(request.args, svc.settings.get("page_size")),
         journal.JournalFilter.parse(request.args),
     )
-    return jsonify({"ok": True, **page.to_dict(), "open": journal.count_open(svc.store, ctx.unit_pk)})
+    return jsonify({"ok": True, **page.to_dict(), "open": journal.count_open(svc.store, ctx.unit_pk, WAGE_BASE_KINDS)})
 
 
 @bp.get("/api/wage-base/records/<int:entry_id>/reasons")
@@ -300,9 +300,9 @@ def fetch_feedback() -> ResponseReturnValue:
     """获取反馈: 无需获取反馈 when nothing waits; otherwise ask the tax side."""
     svc = services()
     ctx = _context("daily")
-    if not journal.count_open(svc.store, ctx.unit_pk)[journal.AWAITING]:
+    if not journal.count_open(svc.store, ctx.unit_pk, WAGE_BASE_KINDS)[journal.AWAITING]:
         return jsonify({"ok": True, "message": "无需获取反馈", "checked": 0})
-    report = svc.session.fetch_feedback()
+    report = svc.session.fetch_feedback(only=WAGE_BASE_KINDS)  # this page's records only
     return jsonify({"ok": True, **report.to_dict()})
 
 
@@ -312,7 +312,7 @@ def send_pending() -> ResponseReturnValue:
     """发送待提交: what waits in the journal goes out now (also resolves 待确认)."""
     svc = services()
     ctx = _context("daily")
-    if not any(journal.count_open(svc.store, ctx.unit_pk)[s] for s in journal.TO_SEND):
+    if not any(journal.count_open(svc.store, ctx.unit_pk, WAGE_BASE_KINDS)[s] for s in journal.TO_SEND):
         return jsonify({"ok": True, "message": "没有待发送的申报", "job": None})
     if svc.session.outbox.paused():
         raise ValidationError(

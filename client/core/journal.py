@@ -166,13 +166,17 @@ def entries_by_taxside_id(db: peewee.SqliteDatabase, unit_pk: int, kind: str, ta
     return [_entry(r) for r in rows]
 
 
-def count_open(store: Store, unit_pk: int | None = None) -> dict[str, int]:
-    """How many entries wait to be sent or for feedback (all units when unit_pk is None)."""
+def count_open(store: Store, unit_pk: int | None = None, kinds: Sequence[str] = ()) -> dict[str, int]:
+    """How many entries wait to be sent or for feedback (all units when unit_pk is None; only
+    the kinds named, for a page that lists just those)."""
     sql = "SELECT state, count(*) FROM submission WHERE state IN (?, ?, ?, ?)"
     params: list[Any] = list(OPEN_STATES)
     if unit_pk is not None:
         sql += " AND unit_id = ?"
         params.append(unit_pk)
+    if kinds:
+        sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        params += list(kinds)
     found = dict(store.db.execute_sql(sql + " GROUP BY state", params).fetchall())
     return {state: int(found.get(state, 0)) for state in OPEN_STATES}
 

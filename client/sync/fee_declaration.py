@@ -236,9 +236,7 @@ class FeeDeclarationService:
 
     def _call(self, fn: Callable[[TaxClient], Any]) -> Any:
         """One call for the entered unit, online only, its token renewed once if expired."""
-        self.session.require_entered()
-        self.session.client()
-        return self.session._call(fn)
+        return self.session.call(fn)
 
     def _unit(self) -> tuple[int, str, str]:
         unit = self.session.require_entered()

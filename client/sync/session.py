@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -442,13 +442,14 @@ class SessionManager:
 
         return self.jobs.start(OUTBOX, "发送申报", work, unit_id=local_id)
 
-    def fetch_feedback(self) -> FeedbackReport:
-        """获取反馈: ask the tax side about every 待反馈 declaration of this unit."""
+    def fetch_feedback(self, only: Collection[str] | None = None) -> FeedbackReport:
+        """获取反馈: ask the tax side about every 待反馈 entry of this unit (of the kinds
+        ``only`` names, for a page that shows just those)."""
         unit = self.require_entered()
         self.client()
         assert unit.local_id is not None
         local_id = unit.local_id
-        return self._call(lambda c: self.outbox.fetch_feedback(c, local_id, unit.unit_id))
+        return self._call(lambda c: self.outbox.fetch_feedback(c, local_id, unit.unit_id, only=tuple(only or ())))
 
     def take_popups(self) -> bool | None:
         """Whether this request shows the login pop-ups: True once per login, False after;
