@@ -41,7 +41,7 @@ def test_banner_follows_a_full_update_from_another_page(browser, ui, services, t
     # The end: the result for a moment, then the banner goes.
     page.wait_for_function(
         "document.querySelector('#sync-banner .sync-banner-text').textContent"
-        ".startsWith('职工参保信息更新完成：本次共更新')"
+        ".startsWith('职工参保信息更新完成：共下载 6000 名职工的参保信息，与本机数据一致')"
     )
     assert "done" in banner.get_attribute("class")
     screenshot(page, "sync-banner-done")
@@ -53,7 +53,7 @@ def test_banner_follows_a_full_update_from_another_page(browser, ui, services, t
     page.goto(ui.base_url + "/enrollment")
     page.locator("#sync-progress").wait_for()
     assert banner.is_hidden()
-    page.locator(".toast.success", has_text="本次共更新").wait_for(timeout=20000)
+    page.locator(".toast.success", has_text="共下载 6000 名职工").wait_for(timeout=20000)
 
     # A failed update: the tax side's message stays until closed (or 20 s).
     live.fault(f"/v1/units/{unit.unit_id}/enrollment", "latency", latency_ms=2500, count=1)
