@@ -591,3 +591,17 @@ def test_control_characters_in_report(tmp_path: Path) -> None:
     target = tmp_path / "r.xlsx"
     write_error_report(result, target)
     assert_no_formula(target)
+
+
+def test_imported_rows_are_whole_dataclass_instances() -> None:
+    import dataclasses
+
+    from client.core.wage_import import ImportedRow
+
+    rows = [HEADER, [PEOPLE[0].name, None, PEOPLE[0].id_number, 8000, "202503"]]
+    got = import_file(xlsx(rows), "a.xlsx", ENROLLED, DAILY).rows[0]
+    assert set(vars(got)) == {f.name for f in dataclasses.fields(ImportedRow)}
+    assert got == ImportedRow(2, "E000000", "职工0", "201", PEOPLE[0].id_number, "U0000", "6000.00",
+                              "8000.00", "202503", "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.new_base = "1"  # type: ignore[misc]
