@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import struct
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -512,7 +511,9 @@ def test_empty_template_has_header_only(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- speed
 
 
-def test_fifty_thousand_rows_fast(tmp_path: Path) -> None:
+def test_fifty_thousand_rows(tmp_path: Path) -> None:
+    """50,000 rows read and checked whole (speed is bench/wage_base.py's import_50k: tests
+    never assert on wall-clock time)."""
     people = make_people(50_000)
     enrolled = {p.id_number: p for p in people}
     out = io.BytesIO()
@@ -522,15 +523,10 @@ def test_fifty_thousand_rows_fast(tmp_path: Path) -> None:
     for n, person in enumerate(people, start=1):
         sheet.write_row(n, 0, [person.name, "居民身份证", person.id_number, 8000, "202503"])
     book.close()
-    start = time.perf_counter()
     table = read_table(out.getvalue(), "big.xlsx", kind="daily")
-    read = time.perf_counter() - start
     result = validate(table, enrolled, DAILY)
-    total = time.perf_counter() - start
     assert len(result.rows) == 50_000 and result.problems == []
-    # About 0.3 s each on a quiet machine; generous bounds for a busy CI box.
-    assert total - read < 3.0, f"validate took {total - read:.2f}s"
-    assert total < 6.0, f"read + validate took {total:.2f}s"
+    assert {r.id_number for r in result.rows} == set(enrolled)
 
 
 # ---------------------------------------------------------------- text stays text
