@@ -11,7 +11,15 @@ from client.api.context import services
 from client.api.files import XLSX, send_xlsx
 from client.api.login import requires_unit
 from client.backup import service as backup_service
-from client.core import audit, journal, wage_base, wage_context, wage_import, wage_submit
+from client.core import (
+    audit,
+    journal,
+    wage_base,
+    wage_context,
+    wage_import,
+    wage_report,
+    wage_submit,
+)
 from client.core.enrollment import ID_TYPES
 from client.core.paging import PageRequest
 from client.errors import ConflictError, NotFoundError, ValidationError
@@ -180,7 +188,7 @@ def export_rows(kind: str) -> ResponseReturnValue:
 @requires_unit
 def template(kind: str) -> ResponseReturnValue:
     _context(kind)
-    return send_xlsx(lambda target: wage_import.write_template(target, kind), f"{wage_context.KIND_LABELS[kind]}导入模板.xlsx",
+    return send_xlsx(lambda target: wage_report.write_template(target, kind), f"{wage_context.KIND_LABELS[kind]}导入模板.xlsx",
                      stamp=False)
 
 
@@ -191,7 +199,7 @@ def insured(kind: str) -> ResponseReturnValue:
     svc = services()
     ctx = _context(kind)
     employees = wage_base.insured_employees(svc.store, ctx.unit_pk)
-    return send_xlsx(lambda target: wage_import.write_template(target, kind, employees), "参保职工.xlsx")
+    return send_xlsx(lambda target: wage_report.write_template(target, kind, employees), "参保职工.xlsx")
 
 
 @bp.post("/api/wage-base/<any(daily, annual):kind>/import")
@@ -217,7 +225,7 @@ def import_file(kind: str) -> ResponseReturnValue:
     report = _report_path(kind, ctx.unit_pk)
     if result.problems:
         report.parent.mkdir(parents=True, exist_ok=True)
-        wage_import.write_error_report(result, report)
+        wage_report.write_error_report(result, report)
     else:
         report.unlink(missing_ok=True)
     bad_rows = len({p.row for p in result.problems if p.severity == "error"})

@@ -141,18 +141,6 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
         raise _fail(CORRUPT) from None
 
 
-def read(data: bytes, keep_rows: int) -> Sheet:
-    """The first sheet of an upload; raises ValidationError(field='file')."""
-    kind = sniff(data)
-    if kind == "csv":
-        return read_csv(data, keep_rows)
-    if kind == "xlsx":
-        from client.core import sheets_xlsx  # here: that module builds on this one
-
-        return sheets_xlsx.read_xlsx(data, keep_rows)
-    return read_isolated(data, keep_rows)
-
-
 # ---------------------------------------------------------------- collecting rows
 
 

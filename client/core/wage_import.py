@@ -14,13 +14,12 @@ import math
 import operator
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Protocol, TypeVar
 
-from client.core import sheets
+from client.core import sheets, uploads
 from client.core.enrollment import ID_TYPES
 from client.errors import ValidationError
 from rules.codes import ID_CHECK_CHARS, ID_WEIGHTS, birth_date, check_id_number, normalize_name
@@ -201,7 +200,7 @@ def read_table(data: bytes, filename: str, *, kind: str) -> RawTable:
     The reader keeps only non-blank rows and bounds what it reads (client/core/sheets.py);
     rows past the most an import takes are counted, not kept.
     """
-    sheet = sheets.read(data, keep_rows=MAX_ROWS + HEADER_SCAN_ROWS + 1)
+    sheet = uploads.read(data, keep_rows=MAX_ROWS + HEADER_SCAN_ROWS + 1)
     found = [
         (n, row)
         for n, row in sheet.rows
@@ -582,20 +581,3 @@ def import_file(
     data: bytes, filename: str, enrolled: Mapping[str, Enrolled], rules: RowRules
 ) -> ImportResult:
     return validate(read_table(data, filename, kind=rules.kind), enrolled, rules)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def write_error_report(result: ImportResult, path: Path) -> None:
-    """Every row with a problem as in the file, bad cells filled, reasons in 错误原因."""
-    from client.core import wage_report  # here: it builds on this module
-
-    wage_report.write_error_report(result, path)
-
-
-def write_template(path: Path, kind: str, employees: Iterable[Enrolled] = ()) -> None:
-    """The import template; with ``employees`` it is pre-filled (下载参保职工)."""
-    from client.core import wage_report
-
-    wage_report.write_template(path, kind, employees)

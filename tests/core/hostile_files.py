@@ -202,7 +202,7 @@ try:
     out.update(ok=True, rows=len(result.rows), errors=len(result.error_rows), total=result.total_rows)
     if result.problems:  # as the UI server does next
         from pathlib import Path
-        from client.core.wage_import import write_error_report
+        from client.core.wage_report import write_error_report
         report = Path(path + ".report.xlsx")
         write_error_report(result, report)
         out["report_bytes"] = report.stat().st_size

@@ -16,7 +16,16 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from client.core import enrollment, export, fee_check, wage_base, wage_context, wage_import, xlsx
+from client.core import (
+    enrollment,
+    export,
+    fee_check,
+    wage_base,
+    wage_context,
+    wage_import,
+    wage_report,
+    xlsx,
+)
 from client.core.store import Store
 from rules.codes import id_check_char
 from rules.packs import load_pack
@@ -225,7 +234,7 @@ def test_wage_import_error_report(store: Store, unit_pk: int, tmp_path: Path) ->
     result = wage_import.import_file(_hostile_import_file(), "恶意.xlsx", wage_base.enrolled(store, unit_pk), ctx)
     assert result.problems
     target = tmp_path / "report.xlsx"
-    wage_import.write_error_report(result, target)
+    wage_report.write_error_report(result, target)
     rows = cells(target)
     assert_no_formula(rows)
     assert HOSTILE[0] in hostile_texts(rows)
@@ -238,7 +247,7 @@ def test_wage_import_template(tmp_path: Path) -> None:
     ]
     for kind in ("daily", "annual"):
         target = tmp_path / f"template-{kind}.xlsx"
-        wage_import.write_template(target, kind, people)
+        wage_report.write_template(target, kind, people)
         rows = cells(target)
         assert_no_formula(rows)
         assert hostile_texts(rows) == set(HOSTILE)

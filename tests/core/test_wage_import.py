@@ -19,9 +19,8 @@ from client.core.wage_import import (
     import_file,
     read_table,
     validate,
-    write_error_report,
-    write_template,
 )
+from client.core.wage_report import write_error_report, write_template
 from client.errors import ValidationError
 from rules.codes import id_check_char
 

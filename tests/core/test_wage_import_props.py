@@ -180,7 +180,7 @@ def test_calamine_and_the_parser_here_read_the_same(cells: dict[tuple[int, int],
 
     import xlsxwriter
 
-    from client.core import sheets, sheets_xlsx
+    from client.core import sheets_xlsx, uploads
 
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": not shared,
@@ -203,13 +203,13 @@ def test_calamine_and_the_parser_here_read_the_same(cells: dict[tuple[int, int],
     seen: list[bool] = []
     sheets_xlsx._calamine_fits = lambda *a: seen.append(original(*a)) or seen[-1]  # type: ignore[assignment]
     try:
-        fast = sheets.read(data, 1000)
+        fast = uploads.read(data, 1000)
     finally:
         sheets_xlsx._calamine_fits = original
     assert seen == [True]  # that one went to calamine
     sheets_xlsx._calamine_fits = lambda *_a: False  # type: ignore[assignment]
     try:
-        here = sheets.read(data, 1000)
+        here = uploads.read(data, 1000)
     finally:
         sheets_xlsx._calamine_fits = original
     a, b = _normal(fast.rows), _normal(here.rows)
