@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 from client.backup import service as backup_service
 from client.services import Services
 from tests.conftest import NEW_PASSWORD, csrf_of, log_in
+from tests.core.hostile_files import cell, sheet_xml, write_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -256,7 +258,7 @@ def test_add_many_query_batch_delete_export(api: Api, services: Services) -> Non
     assert error_of(api.post("/api/wage-base/daily/delete", {}), 400)["field"] == "ids"
 
 
-def test_template_insured_and_import(api: Api, services: Services) -> None:
+def test_template_insured_and_import(api: Api, services: Services, tmp_path: Path) -> None:
     template = api.post("/api/wage-base/daily/template")
     assert template.status_code == 200 and template.headers["content-type"] == XLSX
     assert "attachment" in template.headers["content-disposition"]
@@ -301,6 +303,17 @@ def test_template_insured_and_import(api: Api, services: Services) -> None:
         assert bad["field"] == "file" and any(
             "\u4e00" <= ch <= "\u9fff" for ch in bad["message"]
         ), bad
+    assert api.rows()["total"] == len(normal)
+    # A crafted workbook (its one cell at XFD1048576; 2 KB that once took the server down) is
+    # refused over HTTP with a Chinese reason, whatever the chosen mode; the draft is as it was
+    # and the server still answers.
+    far = write_xlsx(tmp_path / "far.xlsx", sheet_xml([b'<row r="1048576">' + cell("XFD1048576", 1) + b"</row>"]))
+    for mode in ("merge", "replace"):
+        refused_far = api.client.post(
+            "/api/wage-base/daily/import", headers=api.headers,
+            files={"file": ("far.xlsx", far.read_bytes(), XLSX)}, data={"mode": mode},
+        )
+        assert error_of(refused_far, 400)["field"] == "file"
     assert api.rows()["total"] == len(normal)
     missing = error_of(
         api.client.post("/api/wage-base/daily/import", headers=api.headers, data={"replace": "1"}),
