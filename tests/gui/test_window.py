@@ -49,4 +49,7 @@ def test_window_shows_the_app_and_closes_cleanly(xvfb: str, tmp_path: Path) -> N
     # A fresh data directory opens on the login wizard.
     assert "TITLE: 注册登录 - socialfee 单位社保费管理客户端" in lines, result.stdout
     assert "HEADING: 注册登录" in lines
+    # The window fetched the page's own style sheet and scripts (CSP allows 'self').
+    assets = next(line for line in lines if line.startswith("ASSETS:"))
+    assert "/static/css/app.css" in assets and "/static/js/app.js" in assets, assets
     assert lines[-1] == "CLOSED"
