@@ -65,8 +65,7 @@ def test_pages_as_a_clerk_sees_them(browser, ui, services, taxside_factory) -> N
     assert toast.bounding_box()["x"] + toast.bounding_box()["width"] <= content["x"] + 1
     # Page size and page number for large units.
     page.select_option("#rows .pager select", "20")
-    page.locator("#rows tbody tr").nth(19).wait_for()
-    assert page.locator("#rows tbody tr").count() == 20
+    page.wait_for_function("document.querySelectorAll('#rows tbody tr').length === 20")
     page.fill("#rows .pager input.page-number", "2")
     page.dispatch_event("#rows .pager input.page-number", "change")
     page.wait_for_function("document.querySelector('#rows .pager input.page-number').value === '2'")

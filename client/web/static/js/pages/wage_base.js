@@ -1,7 +1,7 @@
 // 日常 / 年度缴费工资申报: the draft list with add, import, batch modify, delete, export, submit.
 
 import { download, endpoints, get, post, put } from "../api.js";
-import { confirm, openDialog } from "../dialog.js";
+import { confirm, el, field, formDialog, openDialog, showError } from "../dialog.js";
 import { money } from "../format.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
@@ -28,57 +28,11 @@ const toInput = (month) => (month && month.length === 6 ? `${month.slice(0, 4)}-
 const monthMin = toInput(box.dataset.monthFrom);
 const monthMax = toInput(box.dataset.monthTo);
 
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function field(label, input, note = "") {
-  const wrap = el("label", { className: "dialog-field" }, el("span", { textContent: label }), input);
-  if (note) wrap.append(el("small", { className: "muted", textContent: note }));
-  return wrap;
-}
-
 function monthInput(value = "") {
   return el("input", {
     type: "text", name: "effective_month", value: toInput(value), inputMode: "numeric", maxLength: 7,
     placeholder: `如 ${monthMax || "2025-04"}`, pattern: "\\d{4}-?\\d{2}", className: "month-input",
   });
-}
-
-function showError(formNode, err) {
-  let line = formNode.querySelector(".field-error");
-  if (!line) {
-    line = el("p", { className: "field-error", role: "alert" });
-    formNode.append(line);
-  }
-  line.textContent = err.message;
-}
-
-// A dialog whose 确定 runs `action`; it stays open and shows the error when that fails.
-function formDialog(title, body, action, okLabel = "确定") {
-  const dialog = document.createElement("dialog");
-  dialog.className = "dialog";
-  const ok = el("button", { type: "button", className: "btn primary", textContent: okLabel });
-  const cancel = el("button", { type: "button", className: "btn", textContent: "取消" });
-  dialog.append(el("h2", { textContent: title }), el("div", { className: "dialog-body" }, body),
-    el("div", { className: "dialog-buttons" }, cancel, ok));
-  cancel.addEventListener("click", () => dialog.close());
-  ok.addEventListener("click", async () => {
-    ok.disabled = true;
-    try {
-      if ((await action()) !== false) dialog.close();
-    } catch (err) {
-      showError(body, err);
-    } finally {
-      ok.disabled = false;
-    }
-  });
-  dialog.addEventListener("close", () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
-  return dialog;
 }
 
 function editLink(row) {
