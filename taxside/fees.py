@@ -492,10 +492,20 @@ def detail_rows(
     codes, rates = loads(codes_json), loads(rates_json)
     bit = codes.index(summary[5])
     slot = 1 if summary[7] == "employer" else 2
+    if offset:
+        # Find where the page starts in the (batch_pk, n, mask) index, then read only its rows.
+        start = st.query(
+            "SELECT n FROM fee_detail"
+            " WHERE batch_pk = ? AND n > ? AND (mask & ?) != 0 ORDER BY n LIMIT 1 OFFSET ?",
+            (batch_pk, after, 1 << bit, offset),
+        )
+        if not start:
+            return []
+        after = start[0][0] - 1
     rows = st.query(
         "SELECT n, employee_pk, name, id_type, id_number, period, vals FROM fee_detail"
-        " WHERE batch_pk = ? AND n > ? AND (mask & ?) != 0 ORDER BY n LIMIT ? OFFSET ?",
-        (batch_pk, after, 1 << bit, limit, offset),
+        " WHERE batch_pk = ? AND n > ? AND (mask & ?) != 0 ORDER BY n LIMIT ?",
+        (batch_pk, after, 1 << bit, limit),
     )
     out = []
     for n, emp, name, id_type, id_number, period, vals in rows:
