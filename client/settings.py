@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,6 +89,25 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         10,
         500,
+    ),
+    Setting(
+        "print_offset_right_mm",
+        "打印右平移（毫米）",
+        "0",
+        "打印银行端缴款凭证时整页向右移动的距离，用于对齐预先印好的凭证纸；负数表示向左移动。"
+        "范围 -50 到 50，最多一位小数。",
+        Decimal,
+        -50,
+        50,
+    ),
+    Setting(
+        "print_offset_down_mm",
+        "打印下平移（毫米）",
+        "0",
+        "打印银行端缴款凭证时整页向下移动的距离；负数表示向上移动。范围 -50 到 50，最多一位小数。",
+        Decimal,
+        -50,
+        50,
     ),
     Setting(
         "backup_on_exit",
@@ -247,12 +267,35 @@ def coerce(setting: Setting, raw: Any) -> Any:
                 f"「{setting.label}」不能大于 {setting.maximum}", field=setting.name
             )
         return value
+    if setting.kind is Decimal:
+        return _millimetres(setting, raw)
     text = str(raw).strip()
     if setting.name == "proxy_url" and text:
         check_proxy_url(text, setting.label)
     if setting.name == "taxside_url" and text:
         _check_url(text, ("http", "https"), setting)
     return text
+
+
+def _millimetres(setting: Setting, raw: Any) -> str:
+    # Kept as canonical text ("-2.5"): settings.json and restores write plain JSON, and
+    # readers take Decimal(text). A JSON 2.5 goes through str(), never Decimal(float).
+    if isinstance(raw, bool):
+        raise ValidationError(f"「{setting.label}」必须是数字，例如 2.5", field=setting.name)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ValidationError(f"「{setting.label}」必须是数字，例如 2.5", field=setting.name) from None
+    if not value.is_finite():
+        raise ValidationError(f"「{setting.label}」必须是数字，例如 2.5", field=setting.name)
+    if setting.minimum is not None and value < setting.minimum:
+        raise ValidationError(f"「{setting.label}」不能小于 {setting.minimum}", field=setting.name)
+    if setting.maximum is not None and value > setting.maximum:
+        raise ValidationError(f"「{setting.label}」不能大于 {setting.maximum}", field=setting.name)
+    if value != value.quantize(Decimal("0.1")):
+        raise ValidationError(f"「{setting.label}」最多一位小数", field=setting.name)
+    text = f"{value.quantize(Decimal('0.1')):f}".removesuffix(".0")
+    return "0" if text == "-0" else text
 
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
