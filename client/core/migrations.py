@@ -308,6 +308,175 @@ def _v6_fee_declarations(db: peewee.SqliteDatabase) -> None:
     )
 
 
+def _v7_payment(db: peewee.SqliteDatabase) -> None:
+    # 费款缴纳 (3.1.7). The last arrears list per unit (replaced on each refresh, with when and
+    # the tax side's date and totals), the agreements, debits with their per-arrear results,
+    # voucher print records and payment records (upserted by the tax side's ids). Money as
+    # exact decimal text; ids and tickets as text.
+    db.execute_sql(
+        """
+        CREATE TABLE payment_arrear (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            arrear_id TEXT NOT NULL,
+            declaration_id TEXT NOT NULL,
+            summary_id TEXT NOT NULL,
+            unit_number TEXT NOT NULL,
+            agency TEXT NOT NULL,
+            item TEXT NOT NULL,
+            item_name TEXT NOT NULL,
+            part TEXT NOT NULL,
+            part_name TEXT NOT NULL,
+            period_from TEXT NOT NULL,
+            period_to TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            late_days INTEGER NOT NULL,
+            late_fee TEXT NOT NULL,
+            total TEXT NOT NULL,
+            state TEXT NOT NULL,
+            hold TEXT,
+            voucher_id TEXT,
+            debit_id TEXT,
+            paid_at TEXT,
+            tax_ticket TEXT,
+            UNIQUE (unit_id, arrear_id)
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX payment_arrear_deadline ON payment_arrear (unit_id, deadline, arrear_id)")
+    db.execute_sql(
+        """
+        CREATE TABLE payment_arrear_fetch (
+            unit_id INTEGER PRIMARY KEY REFERENCES unit (id) ON DELETE CASCADE,
+            fetched_at TEXT NOT NULL,
+            today TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            amount_total TEXT NOT NULL,
+            late_fee_total TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE payment_agreement (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            agreement_id TEXT NOT NULL,
+            agreement_no TEXT NOT NULL,
+            bank TEXT NOT NULL,
+            account_masked TEXT NOT NULL,
+            account_name TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            state TEXT NOT NULL,
+            can_debit_fees INTEGER NOT NULL,
+            reason TEXT,
+            fetched_at TEXT NOT NULL,
+            UNIQUE (unit_id, agreement_id)
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE payment_debit (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            debit_id TEXT NOT NULL,
+            entry_id INTEGER,
+            agreement_id TEXT NOT NULL,
+            agreement_no TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            debited_on TEXT NOT NULL,
+            status TEXT NOT NULL,
+            paid_count INTEGER NOT NULL,
+            failed_count INTEGER NOT NULL,
+            unknown_count INTEGER NOT NULL,
+            paid_total TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (unit_id, debit_id)
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE payment_debit_result (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            debit_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            arrear_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            late_fee TEXT NOT NULL,
+            total TEXT NOT NULL,
+            tax_ticket TEXT,
+            payment_id TEXT,
+            code TEXT,
+            message TEXT,
+            UNIQUE (unit_id, debit_id, arrear_id)
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE payment_voucher (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            voucher_id TEXT NOT NULL,
+            voucher_no TEXT NOT NULL,
+            state TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            issued_on TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            total TEXT NOT NULL,
+            arrear_ids TEXT NOT NULL,
+            body TEXT NOT NULL,
+            pdf_path TEXT,
+            printed_count INTEGER NOT NULL DEFAULT 0,
+            paid_at TEXT,
+            voided_at TEXT,
+            refreshed_at TEXT NOT NULL,
+            UNIQUE (unit_id, voucher_id)
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX payment_voucher_issued ON payment_voucher (unit_id, issued_on)")
+    db.execute_sql(
+        """
+        CREATE TABLE payment_record (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            payment_id TEXT NOT NULL,
+            tax_ticket TEXT NOT NULL,
+            method TEXT NOT NULL,
+            debit_id TEXT,
+            voucher_id TEXT,
+            agreement_no TEXT,
+            bank TEXT,
+            arrear_id TEXT NOT NULL,
+            unit_number TEXT NOT NULL,
+            agency TEXT NOT NULL,
+            item TEXT NOT NULL,
+            item_name TEXT NOT NULL,
+            part TEXT NOT NULL,
+            part_name TEXT NOT NULL,
+            period_from TEXT NOT NULL,
+            period_to TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            late_fee TEXT NOT NULL,
+            total TEXT NOT NULL,
+            paid_at TEXT NOT NULL,
+            arrival TEXT NOT NULL,
+            stored_at TEXT,
+            synced_at TEXT NOT NULL,
+            UNIQUE (unit_id, payment_id)
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX payment_record_period ON payment_record (unit_id, period_from, period_to)")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -315,5 +484,6 @@ MIGRATIONS: tuple[Step, ...] = (
     _v4_login_notices_rules,
     _v5_wage_base_and_journal,
     _v6_fee_declarations,
+    _v7_payment,
 )
 LATEST = len(MIGRATIONS)

@@ -21,6 +21,13 @@ TABLE_LABELS = {
     "fee_summary": "社保费预处理汇总",
     "fee_summary_detail": "社保费汇总明细",
     "fee_record": "社保费申报记录",
+    "payment_arrear": "欠费信息",
+    "payment_arrear_fetch": "欠费信息刷新记录",
+    "payment_agreement": "三方协议",
+    "payment_debit": "三方协议扣款",
+    "payment_debit_result": "三方协议扣款结果",
+    "payment_voucher": "缴款凭证打印记录",
+    "payment_record": "缴款记录",
 }
 
 

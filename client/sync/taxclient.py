@@ -3,7 +3,8 @@
 ``TaxClient`` is the transport (client/sync/taxclient_transport.py: retries, error mapping,
 no secrets in logs) plus one set of calls per area: login, unit, rules, notices and the
 enrollment feed here; payroll-base declarations in taxclient_wage_base.py; fee
-declarations in taxclient_fee.py. Every name callers use is importable from this module.
+declarations in taxclient_fee.py; payment in taxclient_payment.py. Every name callers
+use is importable from this module.
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ from client.sync.taxclient_fee import (  # noqa: F401  (re-exported for callers)
     VoidReceipt,
     fee_receipt_from_outcome,
     void_receipt_from_outcome,
+)
+from client.sync.taxclient_payment import (  # noqa: F401  (re-exported for callers)
+    Agreement,
+    ArrearInfo,
+    ArrearPage,
+    Debit,
+    DebitResult,
+    PaymentCalls,
+    PaymentPage,
+    PaymentRecord,
+    Voucher,
+    VoucherArrear,
+    VoucherPage,
+    debit_from_outcome,
+    voucher_from_outcome,
 )
 from client.sync.taxclient_transport import (  # noqa: F401  (re-exported for callers)
     MSG_BUSY,
@@ -192,7 +208,7 @@ class ClientRelease:
 
 
 # -- the client --------------------------------------------------------------------------------
-class TaxClient(WageBaseCalls, FeeCalls, Transport):
+class TaxClient(WageBaseCalls, FeeCalls, PaymentCalls, Transport):
     """One client per unit session; see the area modules for each group of calls."""
 
     # -- registration and login --------------------------------------------------------------
