@@ -46,10 +46,16 @@ KIND_LABELS = {
     "wage_base_annual": "年度缴费工资申报",
     "fee_declaration": "社保费申报",
     "fee_void": "社保费申报作废",
+    "debit": "三方协议缴款",
+    "voucher": "开具银行端缴款凭证",
+    "voucher_void": "作废银行端缴款凭证",
 }
 # Kinds whose outcome reads differently from a declaration's.
 KIND_STATE_LABELS = {
     "fee_void": {ACCEPTED: "作废成功", REJECTED: "作废失败"},
+    "debit": {ACCEPTED: "扣款完成", REJECTED: "扣款失败"},
+    "voucher": {ACCEPTED: "开具成功", REJECTED: "开具失败"},
+    "voucher_void": {ACCEPTED: "作废成功", REJECTED: "作废失败"},
 }
 # States the sender still has to act on, oldest entry first.
 TO_SEND = (QUEUED, SENDING, UNKNOWN)

@@ -29,7 +29,7 @@ from client.backup import service as backup_service
 from client.core import journal
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, SocialFeeError
-from client.sync import fee_declaration, kinds, wage_base  # noqa: F401  (the kinds register themselves)
+from client.sync import fee_declaration, kinds, payment, wage_base  # noqa: F401  (the kinds register themselves)
 from client.sync.kinds import Decision, Receipt, SubmissionKind
 from client.sync.taxclient import IdempotencyOutcome, TaxClient, stored_error
 
