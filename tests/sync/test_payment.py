@@ -66,8 +66,8 @@ def pay(svc: PaymentService, arrear_ids: list[str], agreement_id: str | None = N
     return svc.pay_by_debit(agreement_id or agreement_of(svc).agreement_id, arrear_ids, str(total), "财务")
 
 
-@pytest.fixture
-def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
+def start_live(services: Any, taxside_factory: Any) -> LiveTaxSide:
+    """A live tax side with unit 2 logged in and its current period declared (arrears)."""
     ts = taxside_factory(units=3, employees=40)
     ts.sim("PUT", "/settings", {"decision_delay_seconds": 0})
     unit = log_in(services, ts)
@@ -76,11 +76,20 @@ def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
     return ts
 
 
-@pytest.fixture
-def svc(services: Any, live: LiveTaxSide) -> PaymentService:
+def refreshed_service(services: Any) -> PaymentService:
     service = PaymentService(services.session)
     service.refresh()
     return service
+
+
+@pytest.fixture
+def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
+    return start_live(services, taxside_factory)
+
+
+@pytest.fixture
+def svc(services: Any, live: LiveTaxSide) -> PaymentService:
+    return refreshed_service(services)
 
 
 def unit_id(svc: PaymentService) -> str:
