@@ -11,7 +11,7 @@ BASE_PKGS=(python3-venv)
 WINDOW_PKGS=(fonts-noto-cjk libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
   libxkbcommon-x11-0 libnss3 libegl1 libgl1 libfontconfig1 libdbus-1-3)
-TEST_PKGS=(chromium xvfb "${WINDOW_PKGS[@]}")
+TEST_PKGS=(chromium xvfb poppler-utils "${WINDOW_PKGS[@]}")
 
 missing_pkgs() {
   local p

@@ -1,0 +1,399 @@
+"""The bank voucher (银行端缴款凭证) as an A4 PDF the payer takes to a bank counter.
+
+Pure: plain data in (``VoucherDoc``), PDF bytes out; no tax-side objects, no database, no
+files written. Every page carries the voucher's identity (title, unit, 电子税票号码 as text
+and as a Code128 barcode) and the arrears table with its header row; the last page adds the
+totals in figures and in words (大写金额), the dates and the note for the bank counter.
+
+The text is set in the shipped WenQuanYi Micro Hei, embedded as a TrueType subset, so a
+voucher prints the same on every PC; no installed font is ever used (the canvas starts in
+it too, so not even Helvetica is referenced). Print offsets (系统设置 > 打印右平移 / 打印下平移)
+move the whole drawing for pre-printed forms. Output is byte for byte the same for the same
+voucher apart from the dates on it (reportlab's invariant mode fixes the document ID).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from client.core.capitals import in_words
+from client.core.formats import money, when
+from client.errors import StoreError, ValidationError
+
+FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "wqy-microhei.ttc"
+FONT = "WenQuanYiMicroHei"
+TITLE = "银行端缴款凭证"
+NOTE = "请于限缴日期前到银行柜台缴款；逾期凭证作废。"
+NOTE_BANK = "银行柜台请扫描条码或录入电子税票号码收款，每张凭证只能缴款一次。"
+MAX_ROWS = 1000  # the tax side's limit for one voucher
+MAX_OFFSET_MM = Decimal(50)
+
+PAGE_W, PAGE_H = A4
+LEFT, RIGHT = 12.0, 198.0  # mm: the drawing area is 186 mm wide
+TABLE_TOP = 51.0
+HEADER_H, ROW_H = 8.0, 6.0
+ROWS_END = 279.0  # rows stop here; the page footer sits below
+SUMMARY_H = 58.0  # totals row, words, dates, note and stamp box on the last page
+ROWS_FULL = int((ROWS_END - TABLE_TOP - HEADER_H) // ROW_H)
+ROWS_LAST = int((ROWS_END - TABLE_TOP - HEADER_H - SUMMARY_H) // ROW_H)
+# (title, width mm, align): 186 mm in all.
+COLUMNS: tuple[tuple[str, float, str], ...] = (
+    ("序号", 7, "c"),
+    ("社保单位编号", 23, "l"),
+    ("社保经办机构", 45, "l"),
+    ("征收项目", 19, "l"),
+    ("征收品目", 19, "l"),
+    ("费款所属期", 21, "c"),
+    ("应缴金额", 19, "r"),
+    ("滞纳金", 14, "r"),
+    ("合计", 19, "r"),
+)
+ROW_FONT = 7.5
+PERIOD = re.compile(r"\d{4}(0[1-9]|1[0-2])")
+VOUCHER_NO = re.compile(r"\d{18}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+_lock = threading.Lock()  # reportlab's TTFont keeps per-document subset state
+
+
+@dataclass(frozen=True)
+class VoucherRow:
+    """One arrear on the voucher, as the tax side fixed it when the voucher was issued."""
+
+    unit_number: str  # 社保单位编号
+    agency: str  # 社保经办机构
+    item_name: str  # 征收项目
+    part_name: str  # 征收品目
+    period_from: str  # 费款所属期起 YYYYMM
+    period_to: str  # 费款所属期止 YYYYMM
+    amount: Decimal
+    late_fee: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class VoucherDoc:
+    voucher_id: str
+    voucher_no: str  # 电子税票号码, 18 digits, what the bank scans
+    unit_name: str
+    taxpayer_id: str
+    tax_office: str
+    issued_on: dt.date
+    deadline: dt.date  # 限缴日期
+    printed_at: dt.datetime
+    arrears: tuple[VoucherRow, ...]
+    amount_total: Decimal
+    late_fee_total: Decimal
+    total: Decimal
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+def _cents(value: object, what: str, field: str, row: int | None = None) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal):
+        raise ValidationError(f"{what}必须是精确的十进制金额，不能是 {type(value).__name__}",
+                              field=field, row=row)
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValidationError(f"{what}不是有效的金额：{value}", field=field, row=row)
+    return value
+
+
+def check(doc: VoucherDoc) -> None:
+    """Refuse a voucher that cannot be printed truthfully: the bank collects what it says."""
+    if not isinstance(doc.voucher_no, str) or not VOUCHER_NO.fullmatch(doc.voucher_no):
+        raise ValidationError(f"电子税票号码必须是 18 位数字：{doc.voucher_no!r}", field="voucher_no")
+    for name, label in (("voucher_id", "凭证编号"), ("unit_name", "缴费单位名称"),
+                        ("taxpayer_id", "纳税人识别号")):
+        value = getattr(doc, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"凭证缺少{label}", field=name)
+    for name, label in (("issued_on", "开具日期"), ("deadline", "限缴日期")):
+        value = getattr(doc, name)
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise ValidationError(f"{label}必须是日期", field=name)
+    if not isinstance(doc.printed_at, dt.datetime):
+        raise ValidationError("打印时间必须是日期时间", field="printed_at")
+    if not isinstance(doc.arrears, tuple) or not doc.arrears:
+        raise ValidationError("凭证没有欠费明细", field="arrears")
+    if len(doc.arrears) > MAX_ROWS:
+        raise ValidationError(f"一张凭证最多 {MAX_ROWS} 条欠费，这张有 {len(doc.arrears)} 条", field="arrears")
+    sums = [Decimal(0), Decimal(0), Decimal(0)]
+    for n, row in enumerate(doc.arrears, start=1):
+        if not isinstance(row, VoucherRow):
+            raise ValidationError(f"第 {n} 条欠费不是欠费明细", row=n)
+        values = [_cents(getattr(row, f), f"第 {n} 条欠费的{label}", f, n)
+                  for f, label in (("amount", "应缴金额"), ("late_fee", "滞纳金"), ("total", "合计"))]
+        if values[0] + values[1] != values[2]:
+            raise ValidationError(f"第 {n} 条欠费的合计 {row.total} 不等于应缴金额加滞纳金",
+                                  row=n, field="total")
+        for p in ("period_from", "period_to"):
+            period = getattr(row, p)
+            if not isinstance(period, str) or not PERIOD.fullmatch(period):
+                raise ValidationError(f"第 {n} 条欠费的费款所属期不是 YYYYMM：{period!r}",
+                                      row=n, field=p)
+        if row.period_from > row.period_to:
+            raise ValidationError(f"第 {n} 条欠费的费款所属期起晚于止", row=n, field="period_from")
+        sums = [s + v for s, v in zip(sums, values, strict=True)]
+    names = (("amount_total", "应缴金额"), ("late_fee_total", "滞纳金"), ("total", "合计金额"))
+    for s, (name, label) in zip(sums, names, strict=True):
+        if _cents(getattr(doc, name), f"凭证的{label}", name) != s:
+            raise ValidationError(f"凭证的{label} {getattr(doc, name)} 与明细之和 {s} 不符", field=name)
+
+
+def _font() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    if not FONT_PATH.is_file():
+        raise StoreError(f"缺少凭证字体文件：{FONT_PATH}。请重新安装客户端。", code="font_missing")
+    pdfmetrics.registerFont(TTFont(FONT, str(FONT_PATH), subfontIndex=0))
+
+
+def _offset(value: Decimal | int | str, label: str) -> Decimal:
+    if isinstance(value, bool | float):
+        raise ValidationError(f"「{label}」必须是精确的数字", field=label)
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"「{label}」必须是数字：{value}", field=label) from None
+    if not result.is_finite() or abs(result) > MAX_OFFSET_MM:
+        raise ValidationError(f"「{label}」必须在 -50 到 50 毫米之间：{value}", field=label)
+    return result
+
+
+def _pdf_date(at: dt.datetime) -> str:
+    text = at.strftime("D:%Y%m%d%H%M%S")
+    offset = at.utcoffset()
+    if offset is None:
+        return text
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{text}{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
+
+
+def _clean(text: object) -> str:
+    """Control characters as spaces; a character the face lacks (a rare 生僻字 outside GBK)
+    as a visible □ rather than an invisible gap on the voucher."""
+    text = CONTROL.sub(" ", str(text)).strip()
+    glyphs = _glyphs()
+    if all(ord(ch) in glyphs for ch in text):
+        return text
+    return "".join(ch if ord(ch) in glyphs else "□" for ch in text)
+
+
+def _glyphs() -> dict[int, int]:
+    return pdfmetrics.getFont(FONT).face.charToGlyph
+
+
+def page_plan(count: int) -> list[int]:
+    """Rows on each page: full pages, then a last page that also holds the totals."""
+    plan: list[int] = []
+    left = count
+    while left > ROWS_LAST:
+        # Leave at least one row for the totals page so it is never a page of totals alone.
+        take = min(ROWS_FULL, left - 1)
+        plan.append(take)
+        left -= take
+    plan.append(left)
+    return plan
+
+
+class _Page:
+    """Drawing in mm from the top-left corner, on one page of the canvas."""
+
+    def __init__(self, c: Canvas) -> None:
+        self.c = c
+
+    def text(self, x: float, y: float, s: str, size: float = 9, align: str = "l",
+             width: float | None = None) -> None:
+        s = _clean(s)
+        if width is not None:
+            # Shrink a long name to fit its cell rather than run into the next one.
+            w = pdfmetrics.stringWidth(s, FONT, size)
+            limit = width * mm
+            if w > limit:
+                size = max(5.0, size * limit / w)
+                while pdfmetrics.stringWidth(s, FONT, size) > limit and len(s) > 1:
+                    s = s[:-2] + "…"
+        self.c.setFont(FONT, size)
+        px, py = x * mm, PAGE_H - y * mm
+        if align == "c":
+            self.c.drawCentredString(px, py, s)
+        elif align == "r":
+            self.c.drawRightString(px, py, s)
+        else:
+            self.c.drawString(px, py, s)
+
+    def cell(self, x: float, top: float, width: float, s: str, size: float, align: str) -> None:
+        """One table cell: one line, else two lines (long 征收项目 names), else shrunk to fit."""
+        s = _clean(s)
+        limit = width * mm
+        full = pdfmetrics.stringWidth(s, FONT, size)
+        if full <= limit * 1.12 or len(s) < 4:
+            self.text(x, top + 4.2, s, size, align, width=width)
+            return
+        # Split where the longer half is shortest; CJK text breaks between any two characters.
+        cut = min(range(1, len(s)), key=lambda i: max(pdfmetrics.stringWidth(s[:i], FONT, size),
+                                                      pdfmetrics.stringWidth(s[i:], FONT, size)))
+        halves = (s[:cut], s[cut:])
+        widest = max(pdfmetrics.stringWidth(h, FONT, size) for h in halves)
+        two = min(size - 0.5, size * limit / widest)
+        if two < 5.5:
+            self.text(x, top + 4.2, s, size, align, width=width)
+            return
+        self.text(x, top + 2.7, halves[0], two, align, width=width)
+        self.text(x, top + 5.2, halves[1], two, align, width=width)
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
+        self.c.setLineWidth(width)
+        self.c.line(x1 * mm, PAGE_H - y1 * mm, x2 * mm, PAGE_H - y2 * mm)
+
+    def box(self, x: float, y: float, w: float, h: float, width: float = 0.6) -> None:
+        self.c.setLineWidth(width)
+        self.c.rect(x * mm, PAGE_H - (y + h) * mm, w * mm, h * mm, stroke=1, fill=0)
+
+
+def _header(p: _Page, doc: VoucherDoc) -> None:
+    p.text(105, 21, TITLE, 20, "c")
+    barcode = Code128(doc.voucher_no, barWidth=0.35 * mm, barHeight=11 * mm, humanReadable=0,
+                      quiet=0)
+    bx = RIGHT * mm - barcode.width
+    barcode.drawOn(p.c, bx, PAGE_H - 22 * mm)
+    p.text((bx + barcode.width / 2) / mm, 26, doc.voucher_no, 8, "c")
+    p.text(LEFT, 34, f"缴费单位名称：{doc.unit_name}", 10, width=RIGHT - LEFT)
+    p.text(LEFT, 40.5, f"纳税人识别号：{doc.taxpayer_id}", 9, width=90)
+    p.text(110, 40.5, f"电子税票号码：{doc.voucher_no}", 9, width=RIGHT - 110)
+    p.text(LEFT, 47, f"主管税务机关：{doc.tax_office}", 9, width=96)
+    p.text(110, 47, f"开具日期：{doc.issued_on.isoformat()}", 9)
+    p.text(154, 47, f"限缴日期：{doc.deadline.isoformat()}", 9)
+
+
+def _row_cells(n: int, row: VoucherRow) -> list[str]:
+    period = row.period_from if row.period_from == row.period_to else f"{row.period_from}-{row.period_to}"
+    return [str(n), row.unit_number, row.agency, row.item_name, row.part_name, period,
+            money(row.amount), money(row.late_fee), money(row.total)]
+
+
+def _table(p: _Page, rows: Sequence[tuple[int, VoucherRow]], totals: VoucherDoc | None) -> float:
+    """The header row, the rows (and the totals row on the last page); returns the bottom y."""
+    y = TABLE_TOP
+    lines = len(rows) + (1 if totals else 0)
+    bottom = y + HEADER_H + lines * ROW_H
+    p.c.setFillGray(0.92)
+    p.c.rect(LEFT * mm, PAGE_H - (y + HEADER_H) * mm, (RIGHT - LEFT) * mm, HEADER_H * mm, stroke=0, fill=1)
+    p.c.setFillGray(0)
+    x = LEFT
+    for title, width, _align in COLUMNS:
+        p.text(x + width / 2, y + 5.3, title, 8.5, "c", width=width - 1)
+        x += width
+    p.line(LEFT, y, RIGHT, y, 0.8)
+    p.line(LEFT, y + HEADER_H, RIGHT, y + HEADER_H, 0.6)
+    y += HEADER_H
+    for n, row in rows:
+        _cells(p, y, _row_cells(n, row), ROW_FONT)
+        y += ROW_H
+        p.line(LEFT, y, RIGHT, y, 0.3)
+    if totals is not None:
+        p.text(LEFT + 2, y + 4.2, f"合计（{len(totals.arrears)} 条）", 8.5)
+        _cells(p, y, ["", "", "", "", "", "", money(totals.amount_total),
+                      money(totals.late_fee_total), money(totals.total)], 8, skip=6)
+        y += ROW_H
+    p.line(LEFT, bottom, RIGHT, bottom, 0.8)
+    x = LEFT
+    p.line(x, TABLE_TOP, x, bottom, 0.8)
+    for index, (_title, width, _align) in enumerate(COLUMNS):
+        x += width
+        # The totals row spans the text columns: their inner lines stop above it.
+        low = bottom - ROW_H if totals is not None and index < 5 else bottom
+        p.line(x, TABLE_TOP, x, low, 0.8 if index == len(COLUMNS) - 1 else 0.4)
+    return bottom
+
+
+def _cells(p: _Page, y: float, cells: list[str], size: float, skip: int = 0) -> None:
+    x = LEFT
+    for index, ((_title, width, align), value) in enumerate(zip(COLUMNS, cells, strict=True)):
+        if index >= skip and value:
+            at = {"l": x + 1.2, "c": x + width / 2, "r": x + width - 1.2}[align]
+            p.cell(at, y, width - 2.4, value, size, align)
+        x += width
+
+
+def _summary(p: _Page, doc: VoucherDoc, top: float) -> None:
+    y = top + 7
+    p.text(LEFT, y, f"合计金额（大写）：人民币{in_words(doc.total, field='total')}", 10.5,
+           width=RIGHT - LEFT)
+    y += 6.5
+    p.text(LEFT, y, f"合计金额（小写）：¥{money(doc.total)}", 10.5)
+    p.text(110, y, f"其中应缴金额 {money(doc.amount_total)}，滞纳金 {money(doc.late_fee_total)}", 9,
+           width=RIGHT - 110)
+    y += 6.5
+    p.text(LEFT, y, f"限缴日期：{doc.deadline.isoformat()}", 10.5)
+    p.text(75, y, f"打印日期：{when(doc.printed_at)}", 9)
+    p.text(140, y, f"凭证编号：{doc.voucher_id}", 9, width=RIGHT - 140)
+    y += 5
+    p.box(LEFT, y, 124, 26)
+    p.text(LEFT + 3, y + 6.5, "缴款须知", 9.5)
+    p.text(LEFT + 3, y + 13, NOTE, 10.5, width=118)
+    p.text(LEFT + 3, y + 20, NOTE_BANK, 8.5, width=118)
+    p.box(142, y, RIGHT - 142, 26)
+    p.text(142 + 3, y + 6.5, "银行收讫章", 9.5)
+    p.text(142 + 3, y + 22.5, "经办人：", 8.5)
+
+
+def _footer(p: _Page, doc: VoucherDoc, page_no: int, pages: int) -> None:
+    p.line(LEFT, 283, RIGHT, 283, 0.3)
+    p.text(LEFT, 288, f"电子税票号码 {doc.voucher_no}", 8)
+    p.text(105, 288, f"第 {page_no} 页 共 {pages} 页", 8.5, "c")
+    p.text(RIGHT, 288, f"打印日期 {when(doc.printed_at)}", 8, "r")
+
+
+def render(voucher: VoucherDoc, *, offset_right_mm: Decimal | int | str = 0,
+           offset_down_mm: Decimal | int | str = 0) -> bytes:
+    """The voucher as PDF bytes; the offsets move every page's drawing (mm, -50..50)."""
+    check(voucher)
+    dx = float(_offset(offset_right_mm, "打印右平移")) * mm
+    dy = float(_offset(offset_down_mm, "打印下平移")) * mm
+    buf = io.BytesIO()
+    with _lock:
+        _font()
+        c = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1, initialFontName=FONT,
+                   initialFontSize=9)
+        c.setTitle(f"{TITLE} {voucher.voucher_no}")
+        c.setSubject(f"{voucher.unit_name} 合计 {money(voucher.total)} 元")
+        c.setAuthor(voucher.unit_name)
+        c.setCreator("socialfee")
+        # Invariant mode would date the file 2000-01-01: the metadata carries the print time.
+        stamp = _pdf_date(voucher.printed_at)
+        c.setDateFormatter(lambda *_: stamp)
+        plan = page_plan(len(voucher.arrears))
+        numbered = list(enumerate(voucher.arrears, start=1))
+        start = 0
+        for page_no, count in enumerate(plan, start=1):
+            c.saveState()
+            c.translate(dx, -dy)
+            p = _Page(c)
+            _header(p, voucher)
+            last = page_no == len(plan)
+            bottom = _table(p, numbered[start : start + count], voucher if last else None)
+            if last:
+                _summary(p, voucher, bottom)
+            _footer(p, voucher, page_no, len(plan))
+            c.restoreState()
+            c.showPage()
+            start += count
+        c.save()
+    return buf.getvalue()
