@@ -276,6 +276,8 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         state = pw.TextField()  # unpaid / paid / voided
         voucher_id = pw.TextField(null=True)  # an open 银行端缴款凭证 (hook for payment)
         paid_at = pw.TextField(null=True)
+        debit_pk = pw.IntegerField(null=True)  # a debit with unknown result, or the paying one
+        payment_pk = pw.IntegerField(null=True)
         created_at = pw.TextField()
         seq = pw.IntegerField()
         deleted = pw.BooleanField(default=False)
@@ -298,6 +300,118 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         class Meta:
             table_name = "fee_void"
             indexes = ((("status", "received_at"), False),)
+
+    class Agreement(Base):
+        """三方协议 of a unit (taxside/agreements.py); the balance is the simulated bank's."""
+
+        unit_pk = pw.IntegerField(index=True)
+        agreement_no = pw.TextField(unique=True)
+        bank = pw.TextField()
+        account_masked = pw.TextField()
+        account_name = pw.TextField()
+        scope = pw.TextField()  # 费批扣 / 所有批扣 / 所有非批扣
+        state = pw.TextField()  # 有效 / 已失效
+        balance = pw.TextField()  # money text
+        account_name_ok = pw.BooleanField(default=True)
+        budget_ok = pw.BooleanField(default=True)
+        seq = pw.IntegerField(default=0)
+
+    class BankAnswer(Base):
+        """A forced bank answer (/sim) for the next ``remaining`` arrears a unit debits."""
+
+        unit_pk = pw.IntegerField(index=True)
+        answer = pw.TextField()  # unknown / bank_timeout
+        resolve_to = pw.TextField()  # paid / failed (for unknown)
+        remaining = pw.IntegerField()
+
+        class Meta:
+            table_name = "bank_answer"
+
+    class Debit(Base):
+        unit_pk = pw.IntegerField()
+        agreement_pk = pw.IntegerField()
+        received_at = pw.TextField()
+        debited_on = pw.TextField()
+        status = pw.TextField()  # done / processing
+        seq = pw.IntegerField()
+
+        class Meta:
+            indexes = ((("unit_pk", "id"), False),)
+
+    class DebitResult(Base):
+        debit_pk = pw.IntegerField()
+        n = pw.IntegerField()  # order in the request
+        arrear_pk = pw.IntegerField()
+        status = pw.TextField()  # paid / failed / unknown
+        amount = pw.TextField()
+        late_days = pw.IntegerField()
+        late_fee = pw.TextField()
+        total = pw.TextField()
+        payment_pk = pw.IntegerField(null=True)
+        code = pw.TextField(null=True)
+        message = pw.TextField(null=True)
+        resolve_to = pw.TextField(null=True)  # unknown: paid / failed
+        resolve_code = pw.TextField(null=True)  # unknown resolving to failed: its code
+
+        class Meta:
+            table_name = "debit_result"
+            primary_key = pw.CompositeKey("debit_pk", "n")
+            indexes = ((("status", "debit_pk"), False),)
+
+    class Voucher(Base):
+        """银行端缴款凭证: figures fixed at issue; holds its arrears while open."""
+
+        unit_pk = pw.IntegerField()
+        voucher_no = pw.TextField(unique=True)
+        state = pw.TextField()  # open / paid / voided / expired
+        issued_at = pw.TextField()
+        issued_on = pw.TextField()
+        deadline = pw.TextField()
+        count = pw.IntegerField()
+        amount_total = pw.TextField()
+        late_fee_total = pw.TextField()
+        total = pw.TextField()
+        paid_at = pw.TextField(null=True)
+        voided_at = pw.TextField(null=True)
+        seq = pw.IntegerField()
+
+        class Meta:
+            indexes = ((("unit_pk", "issued_on", "id"), False), (("state", "deadline"), False))
+
+    class VoucherItem(Base):
+        voucher_pk = pw.IntegerField()
+        n = pw.IntegerField()
+        arrear_pk = pw.IntegerField()
+        amount = pw.TextField()
+        late_days = pw.IntegerField()
+        late_fee = pw.TextField()
+        total = pw.TextField()
+
+        class Meta:
+            table_name = "voucher_item"
+            primary_key = pw.CompositeKey("voucher_pk", "n")
+
+    class Payment(Base):
+        """缴款记录 of either method; ``arrival`` 已缴款未入库 -> 已入库 after a delay."""
+
+        unit_pk = pw.IntegerField()
+        tax_ticket = pw.TextField()
+        method = pw.TextField()  # 三方协议 / 银行端缴款凭证
+        debit_pk = pw.IntegerField(null=True)
+        voucher_pk = pw.IntegerField(null=True)
+        agreement_pk = pw.IntegerField(null=True)
+        arrear_pk = pw.IntegerField()
+        amount = pw.TextField()
+        late_days = pw.IntegerField()
+        late_fee = pw.TextField()
+        total = pw.TextField()
+        paid_at = pw.TextField()
+        arrival = pw.TextField()
+        stored_at = pw.TextField(null=True)
+        seq = pw.IntegerField()
+
+        class Meta:
+            indexes = ((("unit_pk", "seq", "id"), False), (("arrival", "paid_at"), False))
 
     class Release(Base):
         version = pw.TextField(primary_key=True)
@@ -327,9 +441,17 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         FeeDeclarationItem=FeeDeclarationItem,
         Arrear=Arrear,
         FeeVoid=FeeVoid,
+        Agreement=Agreement,
+        BankAnswer=BankAnswer,
+        Debit=Debit,
+        DebitResult=DebitResult,
+        Voucher=Voucher,
+        VoucherItem=VoucherItem,
+        Payment=Payment,
         all=[Meta_, ChangeLog, Unit, UnitNumber, Employee, Notice, Token, Idempotency, Release,
              WageBaseDeclaration, WageBaseRow, FeeRun, FeeBatch, FeeDetail, FeeSummary,
-             FeeDeclaration, FeeDeclarationItem, Arrear, FeeVoid],
+             FeeDeclaration, FeeDeclarationItem, Arrear, FeeVoid, Agreement, BankAnswer, Debit,
+             DebitResult, Voucher, VoucherItem, Payment],
     )
 
 
@@ -380,6 +502,11 @@ class Store:
         """Seconds between receipt and decision of a payroll-base declaration."""
         value = self.get_meta("decision_delay_seconds")
         return float(value) if value is not None else DEFAULT_DECISION_DELAY
+
+    def seconds(self, key: str, default: float) -> float:
+        """A delay setting of the simulation (``/sim/settings``)."""
+        value = self.get_meta(key)
+        return float(value) if value is not None else default
 
     # -- writes -----------------------------------------------------------------------
     @contextmanager

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rules.packs import load_pack
-from taxside import data, fees
+from taxside import agreements, data, fees
 from taxside.db import DEFAULT_TODAY, Store
 
 REGIONS = ("110000", "310000", "140000")
@@ -83,6 +83,7 @@ def generate(
         unit_rows = []
         number_rows = []
         emp_rows: list[tuple[object, ...]] = []
+        agreement_rows: list[tuple[object, ...]] = []
         for i in range(units):
             unit_pk = i + 1
             region = REGIONS[i % len(REGIONS)]
@@ -142,6 +143,9 @@ def generate(
             creds.append(
                 UnitCredentials(taxpayer, unit_id, name, region, initial_number[-6:], initial_kind, counts[i])
             )
+            agreement_rows += agreements.make_rows(
+                str(seed), unit_pk, name, initial_number, region, data.DISTRICT_NAMES[area]
+            )
             enrol_number = numbers.get("pension", initial_number)
             items_json = _dumps(list(data.ITEMS))
             for _ in range(counts[i]):
@@ -175,6 +179,7 @@ def generate(
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             emp_rows,
         )
+        agreements.insert_rows(store, agreement_rows, seq)
         _demo_notices(store, day)
         store.db.execute_sql(
             "INSERT INTO release(version, url, sha256, notes, published_on) VALUES (?,?,?,?,?)",

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from taxside import data, fees, sim_fees
+from taxside import data, fees, sim_fees, sim_payments
 from taxside.db import Store
 from taxside.decisions import decide_due
 from taxside.regionrules import find_pack
@@ -184,6 +184,7 @@ def install(app: Flask) -> None:
     app.config["FAULTS"] = registry
     app.register_blueprint(sim)
     app.register_blueprint(sim_fees.bp)
+    app.register_blueprint(sim_payments.bp)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, registry)  # type: ignore[method-assign]
 
 
@@ -197,7 +198,8 @@ def _decide_declarations() -> None:
 
 
 def _settings(st: Store) -> dict[str, Any]:
-    return {"decision_delay_seconds": st.decision_delay(), "today": st.today().isoformat()}
+    return {"decision_delay_seconds": st.decision_delay(), "today": st.today().isoformat(),
+            **sim_payments.settings(st)}
 
 
 @sim.get("/settings")
@@ -223,7 +225,10 @@ def put_settings() -> Response:
             today = None
         if today is None:
             raise ApiError(400, "bad_settings", "today 应为 YYYY-MM-DD 格式的日期")
+    delays = sim_payments.check_settings(body)
     with st.write():
+        for key, value in delays.items():
+            st.set_meta(key, str(value))
         if delay is not None:
             st.set_meta("decision_delay_seconds", str(delay))
         if today is not None:

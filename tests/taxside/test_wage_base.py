@@ -278,7 +278,9 @@ def test_replay_unknown_and_foreign_declarations(env: Env) -> None:
 
 
 def test_sim_settings_and_sim_calls_decide(env: Env) -> None:
-    assert env.cl.get("/sim/settings").get_json() == {"decision_delay_seconds": 3.0, "today": "2025-03-15"}
+    settings = env.cl.get("/sim/settings").get_json()  # payment adds its delays
+    assert {k: settings[k] for k in ("decision_delay_seconds", "today")} == {
+        "decision_delay_seconds": 3.0, "today": "2025-03-15"}
     assert_error(env.cl.put("/sim/settings", json={"decision_delay_seconds": -1}), 400, "bad_settings")
     assert_error(env.cl.put("/sim/settings", json={"decision_delay_seconds": True}), 400, "bad_settings")
     assert_error(env.cl.put("/sim/settings", json={"today": "2025-02-30"}), 400, "bad_settings")
