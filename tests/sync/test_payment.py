@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
+from client.core import journal
 from client.core import payment as core
 from client.core import payment_records as records
 from client.core import payment_views as views
@@ -142,3 +144,131 @@ def test_debit_paid_and_records(svc: PaymentService, live: LiveTaxSide, tmp_path
     header = [c.value for c in sheet[1]]
     row = [c.value for c in sheet[2]]
     assert isinstance(row[header.index("电子税票号码")], str) and isinstance(row[header.index("实缴金额")], float)
+
+
+RESET = {"balance": "10000000.00", "state": "有效", "scope": "费批扣", "account_name_ok": True, "budget_ok": True}
+
+
+def set_agreement(live: LiveTaxSide, svc: PaymentService, agreement_id: str, **changes: Any) -> None:
+    live.sim("PUT", f"/units/{unit_id(svc)}/agreements/{agreement_id}", changes)
+
+
+def test_partial_success_balance_taken_arrear_by_arrear(svc: PaymentService, live: LiveTaxSide) -> None:
+    pk = svc._unit()[0]
+    lines = sorted(svc.arrears_view().items, key=lambda line: line.arrear.total, reverse=True)
+    big, small = lines[0].arrear, lines[-1].arrear
+    assert big.total > small.total
+    agreement = agreement_of(svc)
+    set_agreement(live, svc, agreement.agreement_id, balance=str(small.total))
+    result = pay(svc, [big.arrear_id, small.arrear_id])
+    assert result.ok and result.debit is not None  # accepted: one paid
+    by_id = {r.arrear_id: r for r in result.debit.results}
+    assert by_id[big.arrear_id].status == "failed" and by_id[big.arrear_id].code == "insufficient_balance"
+    assert by_id[small.arrear_id].status == "paid" and by_id[small.arrear_id].tax_ticket
+    assert "扣款成功 1 条" in result.message and "扣款失败 1 条" in result.message
+    (reason,) = result.entry.reasons
+    assert big.arrear_id in reason["message"] and "余额不足" in reason["message"] and "存入足额资金" in reason["message"]
+    shown = {line.arrear.arrear_id: line for line in svc.arrears_view().items}
+    assert shown[big.arrear_id].payable and not shown[small.arrear_id].payable
+    assert [r.arrear_id for r in records.payments(svc.store, pk)] == [small.arrear_id]
+    assert debits_per_arrear(live) == {big.arrear_id: 1, small.arrear_id: 1}
+    assert payments_per_arrear(live) == {small.arrear_id: 1}
+
+
+@pytest.mark.parametrize(("code", "change"), [
+    ("insufficient_balance", {"balance": "0.00"}),
+    ("account_name_mismatch", {"account_name_ok": False}),
+    ("agreement_invalid", {"state": "已失效"}),
+    ("not_allowed", {"scope": "所有非批扣"}),
+    ("budget_subject", {"budget_ok": False}),
+    ("bank_timeout", None),
+])
+def test_each_failure_reason_shown_with_what_to_do(
+    svc: PaymentService, live: LiveTaxSide, code: str, change: dict[str, Any] | None
+) -> None:
+    agreement = agreement_of(svc)  # as the page showed it: the change comes after
+    if change is None:
+        live.sim("POST", f"/units/{unit_id(svc)}/bank-answers", {"answer": "bank_timeout", "count": 1})
+    else:
+        set_agreement(live, svc, agreement.agreement_id, **change)
+    chosen = [svc.arrears_view().items[0].arrear.arrear_id]
+    result = pay(svc, chosen, agreement.agreement_id)
+    assert result.entry.state == journal.REJECTED and result.debit is not None
+    (failed,) = result.debit.results
+    shown = failed.to_dict()
+    assert failed.status == "failed" and failed.code == code and shown["status_label"] == "扣款失败"
+    assert shown["advice"] == records.FAILURE_ADVICE[code] and failed.message
+    assert failed.message in result.entry.reasons[0]["message"]
+    assert records.FAILURE_ADVICE[code] in result.entry.reasons[0]["message"]
+    # Nothing was taken: the arrear can be paid again once the cause is fixed.
+    if change is not None:
+        set_agreement(live, svc, agreement.agreement_id, **RESET)
+    svc.refresh()
+    assert pay(svc, chosen).ok
+    assert payments_per_arrear(live) == {chosen[0]: 1}
+
+
+def test_voucher_issue_print_reprint_pay_and_void(svc: PaymentService, live: LiveTaxSide, services: Any) -> None:
+    pk, uid, _region = svc._unit()
+    ids = [line.arrear.arrear_id for line in svc.arrears_view().items]
+    issued = svc.issue_voucher(ids[:2], "财务")
+    assert issued.ok and issued.voucher is not None and issued.pdf_path
+    voucher = issued.voucher
+    assert voucher.state == "open" and voucher.printed_count == 1 and len(voucher.voucher_no) == 18
+    pdf = Path(issued.pdf_path)
+    assert pdf == services.home / "vouchers" / f"{voucher.voucher_no}.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert not list(pdf.parent.glob("*.tmp"))
+    # Held by the open voucher: neither a debit nor a second voucher.
+    with pytest.raises(ConflictError, match="缴款凭证"):
+        pay(svc, ids[:1])
+    with pytest.raises(ConflictError, match="缴款凭证"):
+        svc.issue_voucher(ids[1:3], "财务")
+    again, _path = svc.print_voucher(voucher.voucher_id)
+    assert again.printed_count == 2
+    # Paid at the bank: no more reprints, arrears paid, payment records of that method.
+    live.sim("POST", f"/units/{uid}/vouchers/{voucher.voucher_id}/pay", {})
+    with pytest.raises(ValidationError, match="已缴款"):
+        svc.print_voucher(voucher.voucher_id)
+    svc.sync_payments()
+    assert {r.method for r in records.payments(svc.store, pk)} == {"银行端缴款凭证"}
+    # Another voucher, voided: its arrear is free again and can be debited.
+    other = svc.issue_voucher(ids[2:3], "财务")
+    assert other.voucher is not None
+    void = svc.void_voucher(other.voucher.voucher_id, "财务")
+    assert void.ok and void.voucher is not None and void.voucher.state == "voided" and "已作废" in void.message
+    with pytest.raises(ConflictError, match="不能作废"):
+        svc.void_voucher(other.voucher.voucher_id, "财务")
+    svc.refresh()
+    assert pay(svc, ids[2:3]).ok
+    assert svc.sync_vouchers() == 2
+    listed = svc.voucher_records(date_from=voucher.issued_on, date_to=voucher.issued_on)
+    assert {v.voucher_id: v.state for v in listed} == {voucher.voucher_id: "paid", other.voucher.voucher_id: "voided"}
+    assert svc.voucher_records(date_from="2000-01-01", date_to="2000-01-31") == []
+
+
+def test_void_refused_by_the_tax_side_refreshes_the_voucher(svc: PaymentService, live: LiveTaxSide) -> None:
+    """Paid at the bank after our last look: the void is refused with the tax side's reason
+    and the local record turns 已缴款."""
+    uid = unit_id(svc)
+    ids = [line.arrear.arrear_id for line in svc.arrears_view().items]
+    voucher = svc.issue_voucher(ids[:1], "财务").voucher
+    assert voucher is not None
+    live.sim("POST", f"/units/{uid}/vouchers/{voucher.voucher_id}/pay", {})
+    result = svc.void_voucher(voucher.voucher_id, "财务")
+    assert result.entry.state == journal.REJECTED and "不能作废" in result.message
+    assert svc.voucher_records()[0].state == "paid"
+
+
+def test_home_alerts(svc: PaymentService, services: Any) -> None:
+    alerts = svc.home_alerts()
+    view = svc.arrears_view()
+    assert alerts.arrears_count == view.count and alerts.arrears_total == view.total
+    deadlines = [a["deadline"] for a in alerts.arrears]
+    assert deadlines == sorted(deadlines) and "欠费未缴纳" in alerts.messages[0]
+    pk = svc._unit()[0]
+    with services.store.write() as db:
+        db.execute_sql("UPDATE enrollment_employee SET bases = '{}' WHERE unit_id = ? AND id IN "
+                       "(SELECT id FROM enrollment_employee WHERE unit_id = ? AND status = '正常缴费' LIMIT 3)",
+                       (pk, pk))
+    alerts = svc.home_alerts()
+    assert alerts.without_base == 3 and any("3 名职工尚未申报缴费工资" in m for m in alerts.messages)
