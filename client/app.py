@@ -20,6 +20,7 @@ from typing import Any
 from client import __version__, logs
 from client.api.server import UIServer
 from client.backup import service as backup_service
+from client.core import network
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
@@ -37,6 +38,9 @@ def build_services(home: str | os.PathLike[str] | None = None) -> Services:
     log_path = logs.setup_logging(folder)
     backup_service.recover(folder)  # finish or discard a restore that a crash interrupted
     settings = Settings(folder)
+    # An earlier version's proxy_url (password in clear) goes to the keyring before any
+    # backup copies settings.json.
+    network.migrate(settings)
     backup_service.backup_before_migration(folder, settings)
     store = Store(folder)  # refuses corrupt or newer databases before writing anything
     # Each job gives its worker thread's SQLite connection back when it ends.

@@ -6,8 +6,10 @@ never live here: they go to the OS keyring.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass
@@ -33,7 +35,8 @@ class Setting:
     kind: type = str
     minimum: int | None = None
     maximum: int | None = None
-    # Which panel of the settings page shows it: "general", or "backup" (备份恢复).
+    # Which panel of the settings page shows it: "general", "backup" (备份恢复) or "network"
+    # (网络管理); "developer" ones are on no page (the demo and tests set them).
     group: str = "general"
 
 
@@ -42,16 +45,15 @@ SETTINGS: tuple[Setting, ...] = (
         "taxside_url",
         "税务端地址",
         "",
-        "业务服务器（税务端）的地址，例如 https://example.gov.cn/sbf。正式版本由安装包固定；"
-        "演示模式下自动指向本机的参考税务端。",
+        "仅供演示和测试：本次运行改用的业务服务器地址。正式版本的地址由安装包固定（client/release.json）。",
+        group="developer",
     ),
-    Setting(
-        "proxy_url",
-        "代理服务器",
-        "",
-        "访问税务端时使用的代理，留空表示直连。支持 http://主机:端口 和 socks5://主机:端口；"
-        "需要认证时写作 socks5://用户名:密码@主机:端口。",
-    ),
+    # 网络管理 (client/core/network.py): the proxy; its password is in the OS keyring or,
+    # without one, in memory for this run only, never here.
+    Setting("proxy_mode", "代理类型", "none", "不使用代理、HTTP、HTTPS 或 SOCKS5。", group="network"),
+    Setting("proxy_host", "代理服务器地址", "", "代理服务器的主机名或 IP 地址。", group="network"),
+    Setting("proxy_port", "代理端口", 0, "代理服务器的端口，例如 8080 或 1080。", int, 0, 65535, group="network"),
+    Setting("proxy_user", "代理用户名", "", "代理需要认证时的用户名，不需要时留空。", group="network"),
     Setting(
         "http_timeout_seconds",
         "网络超时（秒）",
@@ -270,8 +272,11 @@ def coerce(setting: Setting, raw: Any) -> Any:
     if setting.kind is Decimal:
         return _millimetres(setting, raw)
     text = str(raw).strip()
-    if setting.name == "proxy_url" and text:
-        check_proxy_url(text, setting.label)
+    if setting.name == "proxy_mode" and text not in PROXY_MODES:
+        raise ValidationError(f"「{setting.label}」只能是 {'、'.join(PROXY_MODES)} 之一", field=setting.name)
+    if setting.name == "proxy_host" and text and not _is_host(text):
+        raise ValidationError(f"「{setting.label}」只能填写主机名或 IP 地址（不含 http:// 和端口）：{text}",
+                              field=setting.name)
     if setting.name == "taxside_url" and text:
         _check_url(text, ("http", "https"), setting)
     return text
@@ -298,13 +303,24 @@ def _millimetres(setting: Setting, raw: Any) -> str:
     return "0" if text == "-0" else text
 
 
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+PROXY_MODES = ("none", "http", "https", "socks5")
+# A host name or an IPv4 address (no scheme, user, port or path), or an IPv6 address.
+_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def _is_host(text: str) -> bool:
+    if _HOST_RE.fullmatch(text):
+        return True
+    try:
+        return ipaddress.ip_address(text.strip("[]")).version == 6
+    except ValueError:
+        return False
 
 
 def _check_url(text: str, schemes: tuple[str, ...], setting: Setting) -> None:
     try:
         parts = urlsplit(text)
-        port = parts.port
+        _port = parts.port  # a bad port raises ValueError
     except ValueError:
         raise ValidationError(f"「{setting.label}」的端口不正确：{text}", field=setting.name) from None
     if parts.scheme.lower() not in schemes:
@@ -313,13 +329,6 @@ def _check_url(text: str, schemes: tuple[str, ...], setting: Setting) -> None:
         )
     if not parts.hostname:
         raise ValidationError(f"「{setting.label}」缺少主机名：{text}", field=setting.name)
-    if setting.name == "proxy_url" and port is None:
-        raise ValidationError(f"「{setting.label}」缺少端口，例如 http://10.0.0.1:8080", field=setting.name)
-
-
-def check_proxy_url(text: str, label: str = "代理服务器") -> None:
-    """A proxy the client can use (http, https, socks5), refused at save, not at the next login."""
-    _check_url(text, PROXY_SCHEMES, Setting("proxy_url", label, "", ""))
 
 
 class Settings:
@@ -357,6 +366,15 @@ class Settings:
 
     def all(self) -> dict[str, Any]:
         return {s.name: self.get(s.name) for s in SETTINGS}
+
+    def stored(self) -> dict[str, Any]:
+        """The file's values as they are, keys of earlier versions included (migrations)."""
+        with self._lock:
+            return dict(self._values)
+
+    def replace_stored(self, values: dict[str, Any]) -> None:
+        """Write exactly ``values`` (a migration dropping a key of an earlier version)."""
+        self._write(values)
 
     def reset(self) -> dict[str, Any]:
         """Every setting back to its default."""

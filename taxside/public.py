@@ -1,7 +1,8 @@
-"""Public and shared reads: notices (3.1.3), rule packs, client releases, idempotency outcomes."""
+"""Public and shared reads: ping, notices (3.1.3), rule packs, client releases, idempotency outcomes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from pathlib import Path
@@ -49,6 +50,14 @@ def notices() -> Response:
     ]
     nxt = encode_cursor({"f": "notices", "k": rows[-1][0] if rows else after})
     return json_response({"items": items, "next_cursor": nxt, "has_more": more, "today": today})
+
+
+# -- ping (the client's 网络管理 > 业务服务器 测试) --------------------------------------------------
+@bp.get("/ping")
+def ping() -> Response:
+    """Public and cheap: says which protocol this tax side speaks, and its business time."""
+    now = dt.datetime.combine(store().today(), dt.datetime.now().time()).isoformat(timespec="seconds")
+    return json_response({"protocol": "v1", "time": now})
 
 
 # -- rule packs -----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from client.api import (
     fee_declaration,
     jobs,
     login,
+    network,
     notices,
     pages,
     system,
@@ -159,6 +160,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(system.bp)
     app.register_blueprint(backup.bp)
+    app.register_blueprint(network.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(unit_settings.bp)

@@ -12,6 +12,7 @@ from client.api.context import services
 from client.core import audit, export, system
 from client.core.paging import PageRequest
 from client.errors import ValidationError
+from client.settings import SETTINGS
 
 bp = Blueprint("system", __name__, url_prefix="/api/system")
 
@@ -33,9 +34,22 @@ def save_settings() -> ResponseReturnValue:
     changes = request.get_json(silent=True)
     if not isinstance(changes, dict):
         raise ValidationError("设置内容格式不正确")
+    refuse_elsewhere(changes)
     saved = svc.settings.update(changes)
     audit.record(svc.store, "修改设置", "、".join(sorted(changes)))
     return jsonify({"ok": True, "settings": saved})
+
+
+def refuse_elsewhere(changes: dict[str, object]) -> None:
+    """The business server is fixed by the release, the proxy is saved in 网络管理 after
+    its test: neither through the general settings form."""
+    declared = {s.name: s for s in SETTINGS}
+    for name in changes:
+        setting = declared.get(name)
+        if setting is not None and setting.group == "developer":
+            raise ValidationError(f"「{setting.label}」由安装包固定，不能修改", field=name)
+        if setting is not None and setting.group == "network":
+            raise ValidationError(f"「{setting.label}」请在「网络管理」中设置，测试通过后保存", field=name)
 
 
 @bp.post("/settings/reset")

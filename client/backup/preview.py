@@ -35,7 +35,8 @@ from client.settings import SETTINGS, SETTINGS_FILE, Setting, Settings, coerce
 log = logging.getLogger(__name__)
 
 # Kept from the current data on every restore, whatever the backup holds.
-PROTECTED = tuple(s.name for s in SETTINGS if s.name in ("taxside_url", "proxy_url") or "folder" in s.name)
+PROTECTED = tuple(s.name for s in SETTINGS
+                  if s.name == "taxside_url" or s.name.startswith("proxy_") or "folder" in s.name)
 
 
 @dataclass(frozen=True)

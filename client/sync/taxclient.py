@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from client.errors import NetworkError, ValidationError
+from client.core import network
 from client.sync.taxclient_fee import (  # noqa: F401  (re-exported for callers)
     Arrear,
     DeclaredSummary,
@@ -386,17 +386,9 @@ def _employee(e: Mapping[str, Any]) -> Employee | Tombstone:
 
 
 def from_settings(settings: Settings, *, token: str | None = None) -> TaxClient:
-    """The client as the operator configured it (系统设置: 税务端地址, 代理服务器, 网络超时)."""
-    base_url = settings.get("taxside_url")
-    if not base_url:
-        raise NetworkError("尚未设置税务端地址，请在「系统设置」中填写", code="no_taxside_url")
-    if not base_url.startswith(("http://", "https://")):
-        raise ValidationError("税务端地址必须以 http:// 或 https:// 开头", field="taxside_url")
-    proxy = settings.get("proxy_url") or None
-    if proxy and not proxy.startswith(("http://", "https://", "socks5://", "socks5h://")):
-        raise ValidationError(
-            "代理服务器地址必须以 http://、https:// 或 socks5:// 开头", field="proxy_url"
-        )
-    return TaxClient(
-        base_url, proxy=proxy, timeout=float(settings.get("http_timeout_seconds")), token=token
-    )
+    """The client as installed and configured: the release's business server, the proxy
+    of 系统设置 > 网络管理 (client/core/network.py, the one place every client takes them
+    from) and the time-out; a proxy saved later applies to its next call."""
+    conn = network.connection(settings)
+    return TaxClient(conn.base_url, proxy=conn.proxy, timeout=conn.timeout, token=token,
+                     route=network.ProxyRoute(settings))

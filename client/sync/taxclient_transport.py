@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -40,12 +41,28 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger("socialfee.sync.taxclient")
 
+try:  # httpx[socks] reaches SOCKS proxies through socksio
+    from socksio.exceptions import SOCKSError
+
+    _SOCKS_ERRORS: tuple[type[Exception], ...] = (SOCKSError,)
+except ImportError:  # pragma: no cover
+    _SOCKS_ERRORS = ()
+
+
+class ProxyRoute(Protocol):
+    """Where the saved proxy is read (client/core/network.py ProxyRoute)."""
+
+    def version(self) -> object: ...
+
+    def proxy(self) -> str | None: ...
+
 MSG_UNREACHABLE = "网络不通，无法连接税务端"
 MSG_TIMEOUT = "等待税务端响应超时"
 MSG_BUSY = "税务端繁忙，请稍后再试"
 MSG_MALFORMED = "服务器返回信息格式有误"
 MSG_DROPPED = "与税务端的连接意外中断，请稍后再试"
 MSG_PROXY = "无法通过代理服务器连接税务端，请检查代理设置"
+MSG_PROXY_AUTH = "代理服务器拒绝了用户名或密码，请在「系统设置 > 网络管理」中检查代理设置"
 MSG_NO_TOKEN = "尚未通过申报密码验证，请先登录"
 
 
@@ -98,19 +115,43 @@ class Transport:
         retry: RetryPolicy | None = None,
         token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        route: ProxyRoute | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
         self._token = token
         self._sleep = sleep
+        self._base_url = base_url.rstrip("/")
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._route = route
+        self._route_version = route.version() if route is not None else None
+        self._route_lock = threading.Lock()
+        self._retired: list[httpx.Client] = []
+        self._http = self._client(proxy)
+
+    def _client(self, proxy: str | None) -> httpx.Client:
         self._proxied = bool(proxy)
         # trust_env off: the operator's proxy setting is the only one that applies.
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+        return httpx.Client(
+            base_url=self._base_url,
             proxy=proxy,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            timeout=self._timeout,
             trust_env=False,
             headers={"User-Agent": f"socialfee/{__version__}", "Accept": "application/json"},
         )
+
+    def _follow_route(self) -> None:
+        """A proxy saved in 网络管理 since the last call: the next request goes through it."""
+        if self._route is None or self._route.version() == self._route_version:
+            return
+        with self._route_lock:
+            version = self._route.version()
+            if version == self._route_version:
+                return
+            proxy = self._route.proxy()  # may raise: a password this run does not know
+            # The old client may still serve a request in another thread: closed at close().
+            self._retired.append(self._http)
+            self._http = self._client(proxy)
+            self._route_version = version
 
     def __enter__(self) -> Self:
         return self
@@ -123,6 +164,8 @@ class Transport:
 
     def close(self) -> None:
         self._http.close()
+        for old in self._retired:
+            old.close()
 
     @property
     def authenticated(self) -> bool:
@@ -158,6 +201,7 @@ class Transport:
             headers["Content-Type"] = "application/json"
         if safe is None:
             safe = method == "GET" or idempotency_key is not None
+        self._follow_route()
         attempt = 0
         while True:
             attempt += 1
@@ -185,7 +229,12 @@ class Transport:
             resp = self._http.request(method, path, params=params, content=content, headers=headers)
         except httpx.ProxyError as exc:
             log.warning("%s %s failed: %s", method, path, type(exc).__name__)
-            raise _Retryable(NetworkError(MSG_PROXY, code="network_proxy"), unsent=True) from None
+            text = str(exc).lower()
+            message = MSG_PROXY_AUTH if "password" in text or "auth" in text or "407" in text else MSG_PROXY
+            raise _Retryable(NetworkError(message, code="network_proxy"), unsent=True) from None
+        except _SOCKS_ERRORS as exc:  # a SOCKS answer httpx does not wrap (e.g. auth required)
+            log.warning("%s %s failed: %s", method, path, type(exc).__name__)
+            raise _Retryable(NetworkError(MSG_PROXY_AUTH, code="network_proxy"), unsent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             log.warning("%s %s failed: %s", method, path, type(exc).__name__)
             if self._proxied:  # the first hop is the proxy: it is the one that did not answer
@@ -199,6 +248,8 @@ class Transport:
             raise _Retryable(NetworkError(MSG_DROPPED, code="network_dropped")) from None
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms", method, path, resp.status_code, elapsed)
+        if resp.status_code == 407 and self._proxied:  # the proxy refused: nothing reached the tax side
+            raise NetworkError(MSG_PROXY_AUTH, code="network_proxy")
         if resp.status_code >= 500:
             raise _Retryable(NetworkError(MSG_BUSY, code="taxside_busy"))
         data = self._parse(resp)

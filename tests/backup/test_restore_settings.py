@@ -18,7 +18,10 @@ from tests.backup.test_cli import sf
 
 HOSTILE = {
     "taxside_url": "https://relay.example.net/sbf",
-    "proxy_url": "socks5://mallory:s3cret-pw@relay.example.net:1080",
+    "proxy_mode": "socks5",
+    "proxy_host": "relay.example.net",
+    "proxy_port": 1080,
+    "proxy_user": "mallory",
     "backup_folder": "/tmp/elsewhere",
     "page_size": 99,
     "http_timeout_seconds": 120,
@@ -49,11 +52,11 @@ def test_security_settings_are_kept_and_the_rest_restored(current: Services, hos
     assert result.restored.name == hostile_backup.name
     s = current.settings
     assert s.get("taxside_url") == "https://tax.example.gov.cn/sbf"
-    assert s.get("proxy_url") == ""
+    assert (s.get("proxy_mode"), s.get("proxy_host"), s.get("proxy_user")) == ("none", "", "")
     assert s.get("backup_folder") == ""
     assert (s.get("page_size"), s.get("http_timeout_seconds")) == (99, 120)
     on_disk = json.loads((current.home / "settings.json").read_text(encoding="utf-8"))
-    assert on_disk["taxside_url"] == "https://tax.example.gov.cn/sbf" and on_disk["proxy_url"] == ""
+    assert on_disk["taxside_url"] == "https://tax.example.gov.cn/sbf" and on_disk["proxy_host"] == ""
     # The safety backup went where the operator's setting says, not where the backup said.
     assert Path(result.safety_backup.path).parent == service.default_folder(current.home)
 
@@ -63,17 +66,33 @@ def test_preview_lists_every_change_with_labels_and_hides_the_proxy_password(
 ) -> None:
     preview = service.restore_preview(current, hostile_backup)
     changes = {c.name: c for c in preview.settings}
-    assert set(changes) == {"taxside_url", "proxy_url", "backup_folder", "page_size", "http_timeout_seconds"}
+    assert set(changes) == {"taxside_url", "proxy_mode", "proxy_host", "proxy_port", "proxy_user",
+                            "backup_folder", "page_size", "http_timeout_seconds"}
     tax = changes["taxside_url"]
     assert (tax.label, tax.current, tax.backup, tax.kept) == (
         "税务端地址", "https://tax.example.gov.cn/sbf", "https://relay.example.net/sbf", True)
-    proxy = changes["proxy_url"]
-    assert proxy.label == "代理服务器" and proxy.kept and proxy.current == "（空）"
-    assert "s3cret-pw" not in proxy.backup and "mallory:******@relay.example.net" in proxy.backup
+    proxy = changes["proxy_host"]
+    assert proxy.label == "代理服务器地址" and proxy.kept and proxy.current == "（空）"
+    assert proxy.backup == "relay.example.net" and all(changes[n].kept for n in network_settings)
     assert changes["backup_folder"].kept
     page = changes["page_size"]
     assert (page.label, page.current, page.backup, page.kept) == ("每页行数", "20", "99", False)
+
+network_settings = ("proxy_mode", "proxy_host", "proxy_port", "proxy_user")
+
+
+def test_an_old_backups_proxy_url_is_neither_taken_nor_shown(
+    current: Services, hostile_backup: Path, tmp_path: Path
+) -> None:
+    manifest, members = unpack(hostile_backup)
+    old = json.dumps({"proxy_url": "socks5://mallory:s3cret-pw@relay.example.net:1080", "page_size": 30})
+    members = [Member(m.name, old.encode()) if m.name == "data/settings.json" else m for m in members]
+    path = rebuilt(hostile_backup, tmp_path / "old.sfbak", members=members)
+    preview = service.restore_preview(current, path)
     assert "s3cret-pw" not in json.dumps(preview.to_dict(), ensure_ascii=False)
+    service.restore(current, path)
+    assert current.settings.get("proxy_mode") == "none"
+    assert "s3cret-pw" not in (current.home / "settings.json").read_text(encoding="utf-8")
 
 
 def test_a_backup_without_settings_keeps_the_security_settings(

@@ -47,10 +47,10 @@ def test_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_settings_round_trip_and_validation(tmp_path: Path) -> None:
     s = Settings(tmp_path)
     assert s.get("page_size") == 50
-    s.update({"page_size": "100", "proxy_url": " socks5://u:p@127.0.0.1:1080 "})
+    s.update({"page_size": "100", "proxy_host": " 127.0.0.1 ", "proxy_port": "1080"})
     again = Settings(tmp_path)
     assert again.get("page_size") == 100
-    assert again.get("proxy_url") == "socks5://u:p@127.0.0.1:1080"
+    assert (again.get("proxy_host"), again.get("proxy_port")) == ("127.0.0.1", 1080)
     with pytest.raises(ValidationError) as info:
         again.update({"page_size": "abc"})
     assert info.value.field == "page_size"
@@ -62,22 +62,22 @@ def test_settings_round_trip_and_validation(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("name", "value", "message"),
     [
-        ("ftp://10.0.0.1:21", "只支持"),
-        ("socks4://10.0.0.1:1080", "只支持"),
-        ("10.0.0.1:8080", "只支持"),
-        ("http://10.0.0.1", "缺少端口"),
-        ("http://:8080", "缺少主机名"),
-        ("http://10.0.0.1:99999", "端口不正确"),
+        ("proxy_mode", "socks4", "只能是"),
+        ("proxy_host", "http://10.0.0.1", "只能填写主机名"),
+        ("proxy_host", "10.0.0.1:8080", "只能填写主机名"),
+        ("proxy_host", "u:p@10.0.0.1", "只能填写主机名"),
+        ("proxy_port", "99999", "不能大于"),
+        ("proxy_port", "abc", "必须是整数"),
     ],
 )
-def test_unusable_proxy_is_refused_when_saved(tmp_path: Path, value: str, message: str) -> None:
+def test_unusable_proxy_is_refused_when_saved(tmp_path: Path, name: str, value: str, message: str) -> None:
     s = Settings(tmp_path)
     with pytest.raises(ValidationError, match=message) as info:
-        s.update({"proxy_url": value})
-    assert info.value.field == "proxy_url" and Settings(tmp_path).get("proxy_url") == ""
-    s.update({"proxy_url": "https://user:pw@proxy.example.com:3128"})  # usable ones are kept
+        s.update({name: value})
+    assert info.value.field == name and Settings(tmp_path).get(name) == s.get(name)
+    s.update({"proxy_mode": "https", "proxy_host": "proxy.example.com", "proxy_port": 3128})  # usable ones are kept
 
 
 def test_damaged_settings_file_falls_back_to_defaults(tmp_path: Path) -> None:

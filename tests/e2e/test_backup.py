@@ -40,14 +40,14 @@ def test_backup_list_verify_and_restore_from_the_settings_page(app_page, ui, ser
     # Change the data and two settings, then restore: the summary compares backup and
     # current data, and lists the settings; the proxy is never taken from a backup.
     add_unit(services.home, "乙公司", "U2")
-    services.settings.update({"page_size": 30, "proxy_url": "http://127.0.0.1:9"})
+    services.settings.update({"page_size": 30, "proxy_host": "127.0.0.1"})
     rows.first.locator('[data-action="restore"]').click()
     summary = page.locator("#restore-summary")
     summary.wait_for()
     assert "当前的单位：甲公司、乙公司" in summary.inner_text()
     changes = page.locator("#restore-settings tbody tr")
     assert changes.count() == 2
-    assert [c.inner_text().split("\t")[0] for c in changes.all()] == ["代理服务器", "每页行数"]
+    assert [c.inner_text().split("\t")[0] for c in changes.all()] == ["代理服务器地址", "每页行数"]
     assert "保留当前值" in changes.nth(0).inner_text() and "50" in changes.nth(1).inner_text()
     screenshot(page, "backup-restore-confirm")
     page.click("dialog.dialog >> button.danger")
@@ -61,7 +61,7 @@ def test_backup_list_verify_and_restore_from_the_settings_page(app_page, ui, ser
     assert "自动同步与发送已暂停" in page.locator("#backup-paused").inner_text()
     assert unit_names(services.home) == ["甲公司"]
     assert services.settings.get("page_size") == 50
-    assert services.settings.get("proxy_url") == "http://127.0.0.1:9"
+    assert services.settings.get("proxy_host") == "127.0.0.1"
     # The list now also holds the safety backup made before the restore.
     page.wait_for_function("document.querySelectorAll('#backup-table tbody tr').length === 2")
     screenshot(page, "backup-panel-after-restore")

@@ -264,22 +264,24 @@ def test_secrets_never_logged(taxside: LiveTaxSide, caplog: pytest.LogCaptureFix
 
 
 def test_client_from_settings_uses_the_operators_configuration(tmp_path, taxside) -> None:
+    from client.core import network
     from client.errors import NetworkError, ValidationError
     from client.settings import Settings
     from client.sync.taxclient import from_settings
 
     settings = Settings(tmp_path)
-    with pytest.raises(NetworkError, match="尚未设置税务端地址"):
-        from_settings(settings)
+    with from_settings(settings) as client:  # the address the release fixes (client/release.json)
+        assert str(client._http.base_url).rstrip("/") == network.read_release().taxside_url
     with pytest.raises(ValidationError) as info:
         settings.update({"taxside_url": "ftp://x"})  # refused when saved, not at the next login
     assert info.value.field == "taxside_url"
-    with pytest.raises(ValidationError, match="代理服务器"):
-        settings.update({"taxside_url": taxside.url, "proxy_url": "gopher://p"})
-    settings.update({"taxside_url": taxside.url, "proxy_url": ""})
+    with pytest.raises(ValidationError, match="代理类型"):
+        settings.update({"taxside_url": taxside.url, "proxy_mode": "gopher"})
+    settings.update({"taxside_url": taxside.url, "proxy_mode": "none"})
     with from_settings(settings) as client:
         assert [p.region for p in client.rule_packs()] == ["110000", "140000", "310000"]
     # A proxy that is not there is a network error in Chinese, never a hang or a crash.
-    settings.update({"proxy_url": "socks5://clerk:Pr0xy@127.0.0.1:9", "http_timeout_seconds": 5})
-    with from_settings(settings) as client, pytest.raises(NetworkError):
+    settings.update({"proxy_mode": "socks5", "proxy_host": "127.0.0.1", "proxy_port": 9,
+                     "http_timeout_seconds": 5})
+    with from_settings(settings) as client, pytest.raises(NetworkError, match="代理服务器"):
         client.rule_packs()
