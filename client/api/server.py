@@ -38,6 +38,7 @@ from client.api import (
     network,
     notices,
     pages,
+    payment,
     system,
     unit_settings,
     wage_base,
@@ -167,6 +168,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(enrollment.bp)
     app.register_blueprint(wage_base.bp)
     app.register_blueprint(fee_declaration.bp)
+    app.register_blueprint(payment.bp)
     return app
 
 
