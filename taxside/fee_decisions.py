@@ -181,11 +181,12 @@ def void_refusal(st: Store, declaration_pk: int) -> tuple[str, str] | None:
     if status != "accepted":
         return "declaration_not_accepted", "该申报尚未申报成功，不能作废"
     states = st.query(
-        "SELECT state, voucher_id FROM arrear WHERE declaration_pk = ?", (declaration_pk,)
+        "SELECT state, voucher_id, debit_pk FROM arrear WHERE declaration_pk = ?", (declaration_pk,)
     )
-    if any(state == "paid" for state, _ in states):
+    # an arrear inside a debit whose bank result is unknown may be paid already
+    if any(state == "paid" or debit for state, _, debit in states):
         return "paid", "该申报已缴款，不能作废"
-    if any(voucher for _, voucher in states):
+    if any(voucher for _, voucher, _ in states):
         return "voucher_open", "该申报已开具银行端缴款凭证且凭证未作废，请先作废缴款凭证"
     declared, today = dt.date.fromisoformat(declared_on), st.today()
     if (declared.year, declared.month) != (today.year, today.month):

@@ -450,3 +450,180 @@ def test_a_debit_of_two_hundred_arrears_is_one_change(env: Env) -> None:
     assert body["paid_count"] == 200 and body["paid_total"] == "20000.00"
     assert env.count("change_log", f"seq > {before}") == 1  # one transaction, one change number
     assert env.count("payment", "method = '三方协议'") == 200
+
+
+# -- vouchers --------------------------------------------------------------------------------------
+def test_voucher_holds_lists_voids(env: Env) -> None:
+    env.declare()
+    items = env.arrears()
+    ids = [i["arrear_id"] for i in items[:2]]
+    resp = env.post("/vouchers", {"arrear_ids": ids})
+    assert resp.status_code == 201, resp.get_json()
+    v = resp.get_json()
+    assert v["voucher_id"].startswith("BV") and TICKET.match(v["voucher_no"]) and v["state"] == "open"
+    assert (v["issued_on"], v["deadline"], v["count"]) == ("2025-03-15", "2025-03-31", 2)
+    assert v["taxpayer_id"] == env.unit.taxpayer_id and v["unit_name"] == env.unit.name
+    assert v["tax_office"].startswith("国家税务总局") and v["paid_at"] is v["voided_at"] is None
+    assert [a["arrear_id"] for a in v["arrears"]] == ids
+    assert money(v["total"]) == sum(money(i["total"]) for i in items[:2]) == money(v["amount_total"])
+    held = {i["arrear_id"]: i for i in env.arrears()}
+    assert all((held[i]["hold"], held[i]["voucher_id"]) == ("voucher", v["voucher_id"]) for i in ids)
+    for path, body in (("/debits", {"agreement_id": env.agreement()["agreement_id"], "arrear_ids": ids}),
+                       ("/vouchers", {"arrear_ids": ids[1:]})):
+        refused = assert_error(env.post(path, body), 409, "arrear_on_voucher")
+        assert (refused["arrear_id"], refused["voucher_id"]) == (ids[0] if path == "/debits" else ids[1],
+                                                                 v["voucher_id"])
+    assert env.ok(f"/vouchers/{v['voucher_id']}") == v
+    assert env.ok("/vouchers")["items"] == [v]
+    assert env.ok("/vouchers?from=2025-03-16&to=2025-04-01")["items"] == []
+    assert_error(env.get("/vouchers?from=2024-01-01&to=2025-03-15"), 400, "bad_date_range")
+    assert_error(env.get("/vouchers?from=2025-03-16&to=2025-03-15"), 400, "bad_date_range")
+    assert_error(env.get("/vouchers?from=15.03.2025"), 400, "bad_date_range")
+    assert_error(env.get("/vouchers/BV09999999"), 404, "voucher_not_found")
+    assert_error(env.get(f"/vouchers/{v['voucher_id']}", env.creds[2]), 404, "voucher_not_found")
+    voided = env.post(f"/vouchers/{v['voucher_id']}/voids", {})
+    assert voided.status_code == 200 and voided.get_json()["state"] == "voided"
+    assert voided.get_json()["voided_at"]
+    assert all(i["hold"] is None and i["voucher_id"] is None for i in env.arrears())
+    assert_error(env.post(f"/vouchers/{v['voucher_id']}/voids", {}), 409, "voucher_not_open")
+    assert_error(env.post("/vouchers/BV09999999/voids", {}), 404, "voucher_not_found")
+    assert env.debit(ids).get_json()["paid_count"] == 2  # free again
+
+
+def test_voucher_refusals_and_paging(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()]
+    assert_error(env.post("/vouchers", {"arrear_ids": []}), 400, "bad_request")
+    assert_error(env.post("/vouchers", {"arrear_ids": [ids[0], ids[0]]}), 400, "bad_request")
+    assert_error(env.post("/vouchers", {"arrear_ids": ["AR09999999"]}), 404, "arrear_not_found")
+    env.debit(ids[:1])
+    assert_error(env.post("/vouchers", {"arrear_ids": ids[:1]}), 409, "arrear_paid")
+    made = [env.post("/vouchers", {"arrear_ids": [i]}).get_json()["voucher_id"] for i in ids[1:4]]
+    seen, page = [], env.ok("/vouchers?limit=2")
+    seen += page["items"]
+    while page["has_more"]:
+        page = env.ok(f"/vouchers?limit=2&cursor={page['next_cursor']}")
+        seen += page["items"]
+    assert [v["voucher_id"] for v in seen] == made
+    assert (page["from"], page["to"]) == ("2024-03-14", "2025-03-15")
+
+
+def test_voucher_paid_at_the_bank(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()[:3]]
+    v = env.post("/vouchers", {"arrear_ids": ids}).get_json()
+    env.clock.tick(60)
+    paid = env.sim("POST", f"/units/{env.unit.unit_id}/vouchers/{v['voucher_id']}/pay")
+    assert paid["state"] == "paid" and paid["paid_at"] == "2025-03-15T09:01:00"
+    records = env.ok("/payments?method=银行端缴款凭证")["items"]
+    assert [r["arrear_id"] for r in records] == ids
+    for r, a in zip(records, v["arrears"], strict=True):
+        assert (r["method"], r["voucher_id"], r["tax_ticket"], r["debit_id"]) == (
+            "银行端缴款凭证", v["voucher_id"], v["voucher_no"], None)
+        assert (r["amount"], r["late_fee"], r["total"]) == (a["amount"], a["late_fee"], a["total"])
+    assert {a["state"] for a in env.arrears("?state=paid")} == {"paid"}
+    assert_error(env.post(f"/vouchers/{v['voucher_id']}/voids", {}), 409, "voucher_paid")
+    resp = env.cl.post(f"/sim/units/{env.unit.unit_id}/vouchers/{v['voucher_id']}/pay", json={})
+    assert_error(resp, 409, "voucher_paid")
+    assert_error(env.debit(ids[:1]), 409, "arrear_paid")
+
+
+def test_voucher_expires_after_its_deadline(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()[:2]]
+    v = env.post("/vouchers", {"arrear_ids": ids}).get_json()
+    env.today("2025-03-31")
+    assert env.ok(f"/vouchers/{v['voucher_id']}")["state"] == "open"  # valid on its deadline
+    env.today("2025-04-01")
+    assert env.ok(f"/vouchers/{v['voucher_id']}")["state"] == "expired"
+    assert all(i["hold"] is None for i in env.arrears() if i["arrear_id"] in ids)
+    resp = env.cl.post(f"/sim/units/{env.unit.unit_id}/vouchers/{v['voucher_id']}/pay", json={})
+    assert_error(resp, 409, "voucher_not_open")
+    assert_error(env.post(f"/vouchers/{v['voucher_id']}/voids", {}), 409, "voucher_not_open")
+    # an overdue voucher fixes the late fee of its day and is valid that day only
+    late = env.post("/vouchers", {"arrear_ids": ids}).get_json()
+    pack = load_pack(env.unit.region)
+    assert (late["issued_on"], late["deadline"]) == ("2025-04-01", "2025-04-01")
+    for a in late["arrears"]:
+        fee = late_fee(pack, money(a["amount"]), dt.date(2025, 3, 31), dt.date(2025, 4, 1))
+        assert a["late_fee"] == f"{fee:.2f}" and fee > 0
+    env.today("2025-04-05")
+    assert env.ok(f"/vouchers/{late['voucher_id']}")["arrears"] == late["arrears"]  # fixed figures
+    assert env.ok(f"/vouchers/{late['voucher_id']}")["state"] == "expired"
+
+
+def test_fee_void_refused_while_a_voucher_is_open_or_after_payment(env: Env) -> None:
+    env.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    decl = env.declare()
+    ids = [a["arrear_id"] for a in decl["arrears"]]
+
+    def void() -> dict[str, Any]:
+        resp = env.post(f"/fee-declarations/{decl['declaration_id']}/voids", {"reason": "申报有误"})
+        assert resp.status_code == 202, resp.get_json()
+        return env.ok(f"/fee-declaration-voids/{resp.get_json()['void_id']}")
+
+    v = env.post("/vouchers", {"arrear_ids": ids[:1]}).get_json()
+    assert void()["rejection"]["code"] == "voucher_open"
+    env.post(f"/vouchers/{v['voucher_id']}/voids", {})
+    env.sim("POST", f"/units/{env.unit.unit_id}/bank-answers", {"answer": "unknown", "resolve_to": "failed"})
+    env.debit(ids[1:2])
+    assert void()["rejection"]["code"] == "paid"  # the bank may have taken the money
+    env.clock.tick(2)
+    assert env.ok("/arrears")["count"] == len(ids)  # resolved as failed: nothing paid
+    env.debit(ids[1:2])
+    assert void()["rejection"]["code"] == "paid"
+    assert env.ok(f"/fee-declarations/{decl['declaration_id']}")["status"] == "accepted"
+
+
+# -- payment records -------------------------------------------------------------------------------
+def test_payments_arrive_and_the_feed_serves_them_again(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()]
+    debit = env.debit(ids[:2]).get_json()
+    page = env.ok("/payments")
+    assert page["mode"] == "full" and not page["has_more"]
+    records = page["items"]
+    agreement = env.agreement()
+    assert [r["payment_id"] for r in records] == [r["payment_id"] for r in debit["results"]]
+    for r, res in zip(records, debit["results"], strict=True):
+        assert (r["tax_ticket"], r["method"], r["debit_id"], r["voucher_id"]) == (
+            res["tax_ticket"], "三方协议", debit["debit_id"], None)
+        assert (r["agreement_no"], r["bank"]) == (agreement["agreement_no"], agreement["bank"])
+        assert (r["amount"], r["late_fee"], r["total"]) == (res["amount"], res["late_fee"], res["total"])
+        assert (r["arrival"], r["stored_at"], r["paid_at"]) == ("已缴款未入库", None, debit["received_at"])
+        assert r["period_from"] == "202503" and r["item_name"]
+    cursor = page["next_cursor"]
+    empty = env.ok(f"/payments?cursor={cursor}")
+    assert empty["items"] == [] and empty["next_cursor"] == cursor and empty["mode"] == "incremental"
+    env.clock.tick(4)
+    assert env.ok(f"/payments?cursor={cursor}")["items"] == []
+    env.clock.tick(1)  # arrival_delay_seconds (5) have passed
+    changed = env.ok(f"/payments?cursor={cursor}")
+    assert [r["payment_id"] for r in changed["items"]] == [r["payment_id"] for r in records]
+    assert {(r["arrival"], r["stored_at"]) for r in changed["items"]} == {("已入库", "2025-03-15T09:00:05")}
+    assert env.ok(f"/payments?cursor={changed['next_cursor']}")["items"] == []
+    env.debit(ids[2:3])
+    later = env.ok(f"/payments?cursor={changed['next_cursor']}")["items"]
+    assert len(later) == 1 and later[0]["arrear_id"] == ids[2]
+    assert env.ok("/payments?period=202502")["items"] == []
+    assert len(env.ok("/payments?period=202503&limit=1")["items"]) == 1
+    assert env.ok("/payments?method=银行端缴款凭证")["items"] == []
+    assert_error(env.get("/payments?method=现金"), 400, "bad_request")
+    assert_error(env.get("/payments?cursor=abc"), 400, "bad_cursor")
+    env.sim("PUT", "/settings", {"arrival_delay_seconds": 60})
+    assert env.sim("GET", "/settings")["arrival_delay_seconds"] == 60
+    assert_error(env.cl.put("/sim/settings", json={"arrival_delay_seconds": -1}), 400, "bad_settings")
+
+
+def test_payments_pages_by_payment_id(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()]
+    env.debit(ids)
+    seen, page = [], env.ok("/payments?limit=2")
+    seen += page["items"]
+    while page["has_more"]:
+        page = env.ok(f"/payments?limit=2&cursor={page['next_cursor']}")
+        assert page["mode"] == "full"
+        seen += page["items"]
+    assert [r["payment_id"] for r in seen] == sorted(r["payment_id"] for r in seen)
+    assert len(seen) == len(ids) == env.count("payment")
