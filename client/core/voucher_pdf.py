@@ -284,7 +284,9 @@ def _header(p: _Page, doc: VoucherDoc) -> None:
 
 
 def _row_cells(n: int, row: VoucherRow) -> list[str]:
-    period = row.period_from if row.period_from == row.period_to else f"{row.period_from}-{row.period_to}"
+    period = row.period_from
+    if row.period_to != row.period_from:
+        period = f"{row.period_from}-{row.period_to}"
     return [str(n), row.unit_number, row.agency, row.item_name, row.part_name, period,
             money(row.amount), money(row.late_fee), money(row.total)]
 
@@ -295,7 +297,8 @@ def _table(p: _Page, rows: Sequence[tuple[int, VoucherRow]], totals: VoucherDoc 
     lines = len(rows) + (1 if totals else 0)
     bottom = y + HEADER_H + lines * ROW_H
     p.c.setFillGray(0.92)
-    p.c.rect(LEFT * mm, PAGE_H - (y + HEADER_H) * mm, (RIGHT - LEFT) * mm, HEADER_H * mm, stroke=0, fill=1)
+    p.c.rect(LEFT * mm, PAGE_H - (y + HEADER_H) * mm, (RIGHT - LEFT) * mm, HEADER_H * mm,
+             stroke=0, fill=1)
     p.c.setFillGray(0)
     x = LEFT
     for title, width, _align in COLUMNS:

@@ -260,5 +260,6 @@ def test_print_offset_settings(tmp_path: Path) -> None:
         assert info.value.field == "print_offset_down_mm"
     assert Settings(tmp_path).get("print_offset_down_mm") == "10"
     # The saved text is what render() takes.
-    pdf = render(voucher(1), offset_right_mm=s.get("print_offset_right_mm"))
-    assert _position(pdf, "银行端缴款凭证")[0] == pytest.approx(_position(render(voucher(1)), "银行端缴款凭证")[0] - 2.5 * MM, abs=0.01)
+    moved = render(voucher(1), offset_right_mm=s.get("print_offset_right_mm"))
+    x0, x1 = (_position(pdf, "银行端缴款凭证")[0] for pdf in (render(voucher(1)), moved))
+    assert x1 - x0 == pytest.approx(-2.5 * MM, abs=0.01)
