@@ -193,7 +193,8 @@ def _part(book: zipfile.ZipFile, budget: _Budget, name: str | None, cap: int) ->
             return None
         pieces.append(chunk)
     data = b"".join(pieces)
-    return None if b"<!" in data else data
+    # memchr for "!" first: a two-byte search of a 14 MB sheet costs more than the rest.
+    return None if b"!" in data and b"<!" in data else data
 
 
 def _calamine_fits(book: zipfile.ZipFile, budget: _Budget, sheet: str) -> bool:
@@ -222,7 +223,7 @@ def _calamine_fits(book: zipfile.ZipFile, budget: _Budget, sheet: str) -> bool:
     return (
         cells <= MAX_FAST_CELLS
         and _ODD_CELL.search(xml, start, end) is None
-        and _PREFIXED_CELL.search(xml, start, end) is None
+        and (xml.find(b":", start, end) < 0 or _PREFIXED_CELL.search(xml, start, end) is None)
         and (
             cells * longest <= 2 * MAX_TEXT
             or xml.count(b't="s"', start, end) * longest <= 2 * MAX_TEXT
@@ -248,7 +249,7 @@ def _via_calamine(data: bytes, first: str) -> Sheet | None:
     if left:
         pad: list[object] = [None] * left
         return Sheet([(top + n, pad + row) for n, row in enumerate(cells, 1)], 0)
-    return Sheet([(top + n, row) for n, row in enumerate(cells, 1)], 0)
+    return Sheet(list(zip(range(top + 1, top + 1 + len(cells)), cells, strict=True)), 0)
 
 
 def read_xlsx(data: bytes, keep_rows: int) -> Sheet:

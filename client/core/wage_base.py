@@ -219,9 +219,11 @@ _PENSION_BASE_SQL = (
 def enrolled(store: Store, unit_pk: int, *, normal_only: bool = True) -> dict[str, Enrolled]:
     """The unit's synced employees keyed by ID number (the import matches on it)."""
     # The current base is read by SQLite (json_extract): 50,000 json.loads cost half a second.
+    # NOT INDEXED: the status index visits the rows in name order, one random page each
+    # (twice the time of reading the table in order at 50,000 employees).
     sql = (
         "SELECT employee_id, name, id_type, id_number, unit_number, status, "
-        f"{_PENSION_BASE_SQL} FROM enrollment_employee WHERE unit_id = ? AND removed = 0"
+        f"{_PENSION_BASE_SQL} FROM enrollment_employee NOT INDEXED WHERE unit_id = ? AND removed = 0"
     )
     if normal_only:
         sql += " AND status = '正常缴费'"
