@@ -106,7 +106,7 @@ class Arrear:
         return f"欠费 {self.arrear_id}（{self.item_name} {self.part_name} {self.period_label}）"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))  # flat fields: no deep copy (a list shows hundreds)
         for name in ("amount", "late_fee", "total"):
             data[name] = str(data[name])
         data.update(period_label=self.period_label, label=self.label,

@@ -238,7 +238,8 @@ class PaymentService:
         pk, unit_id, _region = self._unit()
         resolved = self.resolve()
         found, last = self.session.call(lambda c: c.all_arrears(unit_id, state="unpaid"))
-        core.save_arrears(self.store, pk, (_plain(asdict(a)) for a in found), today=last.today, count=last.count,
+        # vars(), not asdict(): the flat fields as they are (asdict deep-copies every value)
+        core.save_arrears(self.store, pk, (vars(a) for a in found), today=last.today, count=last.count,
                           amount_total=last.amount_total, late_fee_total=last.late_fee_total)
         agreements = self.session.call(lambda c: c.agreements(unit_id))
         core.save_agreements(self.store, pk, (asdict(a) for a in agreements))
