@@ -124,3 +124,26 @@ def test_voucher_and_void_under_drop_after_commit(client: Client) -> None:
     again = client.post(f"/vouchers/{voucher['voucher_id']}/voids", {}, "v-void-2")
     assert again.status_code == 409 and again.json()["code"] == "voucher_not_open"
     assert client.get("/arrears").json()["items"][0]["hold"] is None
+
+
+def test_concurrent_debits_of_one_arrear_pay_it_once(client: Client) -> None:
+    import threading
+
+    arrear = client.get("/arrears").json()["items"][0]["arrear_id"]
+    agreement = client.get("/agreements").json()["items"][0]["agreement_id"]
+    answers: list[httpx.Response] = []
+
+    def send(key: str) -> None:
+        with httpx.Client(base_url=client.taxside.url, timeout=10, trust_env=False) as http:
+            answers.append(http.post(f"{client.base}/debits", headers={**client.auth, "Idempotency-Key": key},
+                                     json={"agreement_id": agreement, "arrear_ids": [arrear]}))
+
+    threads = [threading.Thread(target=send, args=(f"c-{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 409, 409, 409], [r.text for r in answers]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"arrear_paid"}
+    assert client.count("payment") == 1

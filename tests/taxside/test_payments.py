@@ -627,3 +627,35 @@ def test_payments_pages_by_payment_id(env: Env) -> None:
         seen += page["items"]
     assert [r["payment_id"] for r in seen] == sorted(r["payment_id"] for r in seen)
     assert len(seen) == len(ids) == env.count("payment")
+
+
+def test_overdue_arrears_without_rules_are_refused(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()][:1]
+    con = env.con()
+    con.execute("UPDATE unit SET region = '440000' WHERE unit_id = ?", (env.unit.unit_id,))  # no pack
+    con.commit()
+    con.close()
+    assert env.ok("/arrears")["late_fee_total"] == "0.00"  # not overdue: no pack needed
+    env.today("2025-04-02")
+    assert_error(env.get("/arrears"), 422, "rules_unavailable")
+    assert_error(env.debit(ids, key="no-rules"), 422, "rules_unavailable")
+    assert_error(env.post("/vouchers", {"arrear_ids": ids}), 422, "rules_unavailable")
+    assert env.count("debit") == 0 and env.count("voucher") == 0
+    assert env.debit(ids, key="no-rules").headers["Idempotent-Replayed"] == "true"
+
+
+def test_sim_payment_calls_check_their_input(env: Env) -> None:
+    unit = env.unit.unit_id
+    for body in ({"answer": "maybe"}, {"answer": "unknown", "count": 0},
+                 {"answer": "unknown", "resolve_to": "later"}):
+        code = "bad_count" if "count" in body else "bad_request"
+        assert_error(env.cl.post(f"/sim/units/{unit}/bank-answers", json=body), 400, code)
+    queued = env.sim("POST", f"/units/{unit}/bank-answers", {"answer": "unknown", "count": 3})
+    assert queued["items"] == [{"answer": "unknown", "resolve_to": "paid", "remaining": 3}]
+    first = env.agreement()["agreement_id"]
+    for body in ({"state": "暂停"}, {"scope": "全部"}, {"budget_ok": "no"}, {"balance": True}):
+        assert_error(env.cl.put(f"/sim/units/{unit}/agreements/{first}", json=body), 400, "bad_request")
+    assert env.set_agreement(first, balance="12.5")["balance"] == "12.50"
+    assert_error(env.cl.post(f"/sim/units/{unit}/vouchers/BV09999999/pay", json={}), 404, "voucher_not_found")
+    assert_error(env.cl.get("/sim/units/U999999/agreements"), 404, "unit_not_found")
