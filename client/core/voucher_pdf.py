@@ -227,7 +227,7 @@ class _Page:
             w = pdfmetrics.stringWidth(s, FONT, size)
             limit = width * mm
             if w > limit:
-                size = max(5.0, size * limit / w)
+                size = max(5.0, size * limit / w * 0.999)  # a hair under: float rounding
                 while pdfmetrics.stringWidth(s, FONT, size) > limit and len(s) > 1:
                     s = s[:-2] + "…"
         self.c.setFont(FONT, size)
@@ -240,11 +240,12 @@ class _Page:
             self.c.drawString(px, py, s)
 
     def cell(self, x: float, top: float, width: float, s: str, size: float, align: str) -> None:
-        """One table cell: one line, else two lines (long 征收项目 names), else shrunk to fit."""
+        """One table cell: one line, else two lines (long 征收项目 names), else shrunk to fit;
+        amounts and periods stay on one line, shrunk."""
         s = _clean(s)
         limit = width * mm
         full = pdfmetrics.stringWidth(s, FONT, size)
-        if full <= limit * 1.12 or len(s) < 4:
+        if full <= limit * 1.12 or len(s) < 4 or align != "l":  # figures are never broken
             self.text(x, top + 4.2, s, size, align, width=width)
             return
         # Split where the longer half is shortest; CJK text breaks between any two characters.

@@ -13,6 +13,8 @@ from typing import Any
 import pypdf
 import pytest
 import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from client.core import voucher_pdf
@@ -263,3 +265,28 @@ def test_print_offset_settings(tmp_path: Path) -> None:
     moved = render(voucher(1), offset_right_mm=s.get("print_offset_right_mm"))
     x0, x1 = (_position(pdf, "银行端缴款凭证")[0] for pdf in (render(voucher(1)), moved))
     assert x1 - x0 == pytest.approx(-2.5 * MM, abs=0.01)
+
+
+amounts = st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2,
+                      allow_nan=False, allow_infinity=False)
+names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FA5,
+                              blacklist_categories=("Cs", "Zl", "Zp", "Cc")), min_size=1, max_size=30)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(amounts, amounts), min_size=1, max_size=60), names)
+def test_any_voucher_prints_every_row_and_the_total(pairs: list[tuple[Decimal, Decimal]],
+                                                    agency: str) -> None:
+    rows = [row(i, amount=a, late_fee=f, total=a + f, agency=agency) for i, (a, f) in enumerate(pairs)]
+    doc = voucher(rows)
+    pdf = render(doc)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == len(page_plan(len(rows)))
+    assert all(p.mediabox.width == pytest.approx(595.28, abs=0.01) for p in reader.pages)  # A4
+    texts = [p.extract_text().replace(" ", "") for p in reader.pages]
+    start = 0
+    for text, count in zip(texts, page_plan(len(rows)), strict=True):
+        for r in rows[start : start + count]:
+            assert f"{r.total:,.2f}" in text
+        start += count
+    assert f"¥{doc.total:,.2f}" in texts[-1] and in_words(doc.total) in texts[-1]
