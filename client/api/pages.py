@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, render_template
@@ -12,6 +13,8 @@ from client import settings as settings_mod
 from client.api.context import services
 from client.api.login import login_needed, requires_unit
 from client.core import audit, rulecache, system, units
+from client.core.payment_views import HomeAlerts
+from client.sync.payment import PaymentService
 from rules.model import WAGE_BASE_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -66,7 +69,7 @@ NAV: tuple[NavEntry, ...] = (
         "payment",
         "费款缴纳",
         "/payment",
-        False,
+        True,
         "查询欠费，通过三方协议缴款或打印银行端缴款凭证；查看缴款记录和凭证打印记录。",
     ),
     NavEntry(
@@ -149,17 +152,85 @@ def home_links(region: str, collection_mode: str = "") -> tuple[list[HomeLink], 
     return links, f"{found.pack.name}业务规则 {found.pack.version}"
 
 
+@dataclass(frozen=True)
+class HomeAlert:
+    """One 登录提示 line: what is outstanding and the page that fixes it."""
+
+    key: str
+    text: str
+    path: str
+    action: str
+    urgent: bool  # overdue: shown in red
+
+
+def _deadline_words(days: int) -> str:
+    return f"已逾期 {-days} 天" if days < 0 else ("今日到期" if days == 0 else f"还有 {days} 天")
+
+
+def home_alerts(found: HomeAlerts, wage_base_shown: bool) -> tuple[list[HomeAlert], list[dict[str, object]]]:
+    """The lines (arrears first) and the nearest arrears, each with how its deadline reads."""
+    alerts, nearest = [], []
+    if found.arrears_count:
+        first = found.arrears[0]
+        days = int(first["days_left"])
+        alerts.append(HomeAlert(
+            "arrears", f"您有 {found.arrears_count} 条欠费未缴纳，合计 {found.arrears_total:,.2f} 元，"
+            f"最近的限缴日期为 {first['deadline']}（{_deadline_words(days)}），请及时缴款。", "/payment", "去缴款", days < 0,
+        ))
+        for a in found.arrears:
+            days = int(a["days_left"])
+            nearest.append({**a, "total_text": f"{Decimal(a['total']):,.2f}", "overdue": days < 0,
+                            "when": _deadline_words(days)})
+    if found.without_base and wage_base_shown:
+        alerts.append(HomeAlert(
+            "wage_base", f"有 {found.without_base} 名正常缴费的职工缴费工资为空，请及时进行缴费工资申报。",
+            "/wage-base", "去申报缴费工资", False,
+        ))
+    return alerts, nearest
+
+
 @bp.get("/")
 @requires_unit
 def home() -> str:
     svc = services()
     unit = svc.session.require_entered()
     registration = units.registration(unit.unit_id)
-    links, source = home_links(unit.region, registration.collection_mode if registration else "")
+    mode = registration.collection_mode if registration else ""
+    links, source = home_links(unit.region, mode)
+    alerts, nearest = home_alerts(PaymentService(svc.session).home_alerts(), mode != "税务代征")
     return render_template(
-        "home.html", active="home", links=links, links_source=source, unit=unit,
+        "home.html", active="home", links=links, links_source=source, unit=unit, alerts=alerts, nearest=nearest,
         about=system.about(svc.store, svc.home, svc.log_path),
     )
+
+
+# -- 费款缴纳 (the JSON behind them is client/api/payment.py) ----------------------------------------
+PAYMENT_TABS = {"pay": "payment.html", "vouchers": "payment_vouchers.html", "records": "payment_records.html"}
+
+
+def _payment_page(tab: str) -> str:
+    svc = services()
+    svc.session.require_entered()
+    return render_template(PAYMENT_TABS[tab], active="payment", tab=tab, page_size=svc.settings.get("page_size"),
+                           today=svc.session.business_date().isoformat())
+
+
+@bp.get("/payment")
+@requires_unit
+def payment_page() -> str:
+    return _payment_page("pay")
+
+
+@bp.get("/payment/vouchers")
+@requires_unit
+def payment_vouchers_page() -> str:
+    return _payment_page("vouchers")
+
+
+@bp.get("/payment/records")
+@requires_unit
+def payment_records_page() -> str:
+    return _payment_page("records")
 
 
 @bp.get("/settings")

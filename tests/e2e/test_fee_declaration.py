@@ -143,7 +143,7 @@ def test_a_month_of_fee_declarations(browser, ui, services, taxside_factory) -> 
     assert len(records) == 2 and all("申报成功" in r for r in records), records
     ours = page.locator("#record-table tbody tr", has_text="本客户端")
     assert "作废" in ours.inner_text() and "去缴款" in ours.inner_text()
-    assert "即将推出" in page.inner_text("#success-note")
+    assert "去缴款" in page.inner_text("#success-note")
     assert_readable(page.inner_text("#fee-records"))
     screenshot(page, "fee-records")
 
@@ -178,9 +178,9 @@ def test_a_month_of_fee_declarations(browser, ui, services, taxside_factory) -> 
     assert_readable(page.inner_text("#fee-records"))
     screenshot(page, "fee-records-voided")
 
-    # 去缴款 leads to payment, which says plainly it is not built yet.
+    # 去缴款 leads to payment: the arrears of the declaration made on the 电子税务局.
     page.locator("#record-table tbody tr", has_text="电子税务局").locator("a", has_text="去缴款").click()
     page.wait_for_url("**/payment")
-    assert "即将推出" in page.inner_text("main")
+    page.locator("#arrears tbody tr").first.wait_for()
     assert problems.unexpected(400) == []
     context.close()

@@ -21,10 +21,8 @@ const STATUS_CLASS = {
   awaiting: "warn-text", sending: "warn-text",
 };
 
-// The payment module is not built yet: the link says so instead of promising a payment.
 function payLink() {
-  return el("a", { href: "/payment", className: "pay-link", textContent: "去缴款",
-    title: "费款缴纳模块即将推出" });
+  return el("a", { href: "/payment", className: "pay-link", textContent: "去缴款", title: "到费款缴纳页面缴款" });
 }
 
 function statusCell(r) {
@@ -174,7 +172,6 @@ function showSuccess(count) {
   successNote.replaceChildren(
     el("span", { className: "ok-text", textContent: `${count} 笔申报成功。` }),
     "申报成功后税务端生成欠费，请在限缴日期前缴款。", payLink(),
-    el("span", { className: "muted", textContent: "（费款缴纳模块即将推出，目前请通过电子税务局或银行缴款）" }),
   );
 }
 
