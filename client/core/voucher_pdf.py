@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -154,6 +155,7 @@ def check(doc: VoucherDoc) -> None:
     for s, (name, label) in zip(sums, names, strict=True):
         if _cents(getattr(doc, name), f"凭证的{label}", name) != s:
             raise ValidationError(f"凭证的{label} {getattr(doc, name)} 与明细之和 {s} 不符", field=name)
+    in_words(doc.total, field="total")  # refuses a total that has no 大写 (10^12 and above)
 
 
 def _font() -> None:
@@ -220,14 +222,14 @@ class _Page:
         self.c = c
 
     def text(self, x: float, y: float, s: str, size: float = 9, align: str = "l",
-             width: float | None = None) -> None:
+             width: float | None = None, floor: float = 5.0) -> None:
         s = _clean(s)
         if width is not None:
             # Shrink a long name to fit its cell rather than run into the next one.
             w = pdfmetrics.stringWidth(s, FONT, size)
             limit = width * mm
             if w > limit:
-                size = max(5.0, size * limit / w * 0.999)  # a hair under: float rounding
+                size = max(floor, size * limit / w * 0.999)  # a hair under: float rounding
                 while pdfmetrics.stringWidth(s, FONT, size) > limit and len(s) > 1:
                     s = s[:-2] + "…"
         self.c.setFont(FONT, size)
@@ -245,16 +247,20 @@ class _Page:
         s = _clean(s)
         limit = width * mm
         full = pdfmetrics.stringWidth(s, FONT, size)
-        if full <= limit * 1.12 or len(s) < 4 or align != "l":  # figures are never broken
+        if align != "l":
+            # Figures are never broken or cut: below 10^12 they fit at 3.5 pt.
+            self.text(x, top + 4.2, s, size, align, width=width, floor=3.5)
+            return
+        if full <= limit * 1.12 or len(s) < 4:
             self.text(x, top + 4.2, s, size, align, width=width)
             return
         # Split where the longer half is shortest; CJK text breaks between any two characters.
-        cut = min(range(1, len(s)), key=lambda i: max(pdfmetrics.stringWidth(s[:i], FONT, size),
-                                                      pdfmetrics.stringWidth(s[i:], FONT, size)))
+        prefix = list(itertools.accumulate(pdfmetrics.stringWidth(ch, FONT, size) for ch in s))
+        cut = min(range(1, len(s)), key=lambda i: max(prefix[i - 1], full - prefix[i - 1]))
         halves = (s[:cut], s[cut:])
         widest = max(pdfmetrics.stringWidth(h, FONT, size) for h in halves)
         two = min(size - 0.5, size * limit / widest)
-        if two < 5.5:
+        if two < 5.0:
             self.text(x, top + 4.2, s, size, align, width=width)
             return
         self.text(x, top + 2.7, halves[0], two, align, width=width)

@@ -244,6 +244,16 @@ def test_a_bad_row_is_named(changes: dict, message: str) -> None:
     assert info.value.row == 2
 
 
+def test_figures_are_never_cut_and_a_total_without_words_is_refused() -> None:
+    big = D("999999999999.99")
+    doc = voucher([row(0, amount=D(0), late_fee=big, total=big, agency="社保" * 500)])
+    (text,) = pages_text(render(doc))
+    assert text.count("999,999,999,999.99") >= 3 and "999,999,999,999.…" not in text
+    assert "玖仟玖佰玖拾玖亿" in text
+    with pytest.raises(ValidationError, match="金额过大"):
+        voucher([row(0, amount=D(1), late_fee=big, total=big + 1)])
+
+
 def test_at_most_a_thousand_arrears() -> None:
     with pytest.raises(ValidationError, match="最多 1000 条"):
         voucher([row(0)] * 1001)
