@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
 import queue
 import struct
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -104,21 +104,53 @@ def read_header(fh: BinaryIO, path: Path) -> Header:
     return Header(MAGIC + size_raw + body + digest, data)
 
 
-class _Counting:
-    """Reads a source file, reporting progress and giving the job a chance to cancel."""
+SPOOL_MEMORY = 64 * 2**20  # compressed database frame kept in memory while it is written
 
-    def __init__(self, fh: BinaryIO, progress: Progress, base: int, message: str) -> None:
-        self._fh, self._progress, self._done, self._message = fh, progress, base, message
-        self._last = 0.0
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._done += len(data)
-        now = time.monotonic()
-        if now - self._last > 0.1 or not data:
-            self._last = now
-            self._progress(self._done, self._message)
-        return data
+def _tar_header(name: str, size: int, mtime: float, mode: int = 0o644) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(mtime), mode & 0o7777
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+def _pad(size: int) -> bytes:
+    return bytes(-size % tarfile.BLOCKSIZE)
+
+
+def _compress_last(
+    source: Path, size: int, tar_offset: int, sink: BinaryIO, progress: Progress, message: str
+) -> str:
+    """The last member's data and the tar end as their own zstd frame, hashed meanwhile.
+
+    The hash runs in a helper thread while this one compresses, and the file is read once
+    (it used to be read once to hash it and once more to compress it).
+    """
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+    digest = _Hasher()
+    done, last = 0, 0.0
+    try:
+        with (
+            open(source, "rb") as src,
+            compressor.stream_writer(sink, closefd=False, write_size=BUF) as zfh,
+        ):
+            while chunk := src.read(BUF):
+                digest.update(chunk)
+                zfh.write(chunk)
+                done += len(chunk)
+                now = time.monotonic()
+                if now - last > 0.1:  # may raise JobCancelled
+                    last = now
+                    progress(done, message)
+            if done != size:  # a snapshot never changes; anything else is not a backup
+                raise OSError(f"{source.name} changed while it was written ({done} != {size} bytes)")
+            end = tar_offset + size + len(_pad(size)) + 2 * tarfile.BLOCKSIZE
+            zfh.write(_pad(size) + bytes(2 * tarfile.BLOCKSIZE) + bytes(-end % tarfile.RECORDSIZE))
+    finally:
+        hexdigest = digest.hexdigest()
+    progress(done, message)
+    return hexdigest
 
 
 def write(
@@ -129,8 +161,16 @@ def write(
     *,
     password: str | None = None,
     progress: Progress = lambda done, message: None,
-) -> None:
-    """Write a complete, fsynced backup at ``dest`` (the caller renames it into place)."""
+) -> dict[str, dict[str, Any]]:
+    """Write a complete, fsynced backup at ``dest`` (the caller renames it into place).
+
+    ``manifest`` gets its "files" here (returned too), from the very bytes written. The last
+    member (the database) goes first into a zstd frame of its own, hashed as it is compressed;
+    the file then holds the header, a frame with the manifest, the small members and the last
+    member's tar header, and that frame. One zstd stream of two frames: every zstd reader,
+    this client's included, reads it as one.
+    """
+    *small, (last_name, last_path) = list(files)
     header = dict(header, format=FORMAT, compression="zstd")
     key = None
     if password:
@@ -140,30 +180,42 @@ def write(
     else:
         header["encryption"] = None
     raw_header = _header_bytes(header)
-    manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
-    done = 0
-    with open(dest, "xb") as out:
-        out.write(raw_header)
-        sink: Any = crypto.EncryptingWriter(out, key, params, raw_header) if key else out
-        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
-        with (
-            compressor.stream_writer(sink, closefd=False, write_size=BUF) as zfh,
-            tarfile.open(fileobj=zfh, mode="w|", bufsize=BUF, format=tarfile.PAX_FORMAT) as tar,
-        ):
-            tar.copybufsize = BUF
-            info = tarfile.TarInfo("manifest.json")
-            info.size, info.mtime = len(manifest_bytes), int(time.time())
-            tar.addfile(info, io.BytesIO(manifest_bytes))
-            for name, source in files:
-                info = tar.gettarinfo(str(source), arcname=f"data/{name}")
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                with open(source, "rb") as src:
-                    tar.addfile(info, _Counting(src, progress, done, f"正在写入 {name}…"))  # type: ignore[arg-type]
-                done += info.size
-        if key:
-            sink.close()
-        crypto.fsync(out)
+    members: dict[str, dict[str, Any]] = {}
+    head = bytearray()
+    for name, source in small:  # settings and rules: small (contents.py bounds them)
+        data = source.read_bytes()
+        members[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        head += _tar_header(f"data/{name}", len(data), source.stat().st_mtime) + data + _pad(len(data))
+    stat = last_path.stat()
+    last_head = _tar_header(f"data/{last_name}", stat.st_size, stat.st_mtime, stat.st_mode)
+    now = time.time()
+
+    def first_part() -> bytes:
+        body = json.dumps(dict(manifest, files=members), ensure_ascii=False, indent=1).encode("utf-8")
+        return _tar_header("manifest.json", len(body), now) + body + _pad(len(body)) + head + last_head
+
+    # A placeholder as long as the hash: the tar offset of the last member's data is known
+    # before it is hashed, and the manifest written after it has the same length.
+    members[last_name] = {"sha256": "0" * 64, "size": stat.st_size}
+    offset = len(first_part())
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=dest.parent) as spool:
+        members[last_name]["sha256"] = _compress_last(
+            last_path, stat.st_size, offset, spool, progress, f"正在写入 {last_name}…"
+        )
+        first = first_part()
+        assert len(first) == offset
+        with open(dest, "xb") as out:
+            out.write(raw_header)
+            sink: Any = crypto.EncryptingWriter(out, key, params, raw_header) if key else out
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+            sink.write(compressor.compress(first))
+            spool.seek(0)
+            while chunk := spool.read(BUF):
+                sink.write(chunk)
+            if key:
+                sink.close()
+            crypto.fsync(out)
+    return members
 
 
 class _Bounded:
@@ -353,6 +405,11 @@ def extract(
                     code="backup_checksum",
                 )
             seen.add(rel.casefold())
+        # What follows the tar's end block is padding. Read to the end of the stream: only
+        # then has zstd checked the last frame's checksum (a flipped byte there is caught).
+        while rest := bounded.read(BUF):
+            if rest.strip(b"\0"):
+                raise DamagedBackup(f"备份文件 {path.name} 的结尾含有多余的数据：文件已损坏。请换一份备份。")
     missing = sorted(r for r in expected if r.casefold() not in seen)
     if missing:
         raise DamagedBackup(

@@ -44,7 +44,7 @@ def unpack(path: Path) -> tuple[dict[str, Any], list[Member]]:
     """The manifest and data members of an unencrypted backup written by the client."""
     with open(path, "rb") as fh:
         archive.read_header(fh, path)
-        payload = zstandard.ZstdDecompressor().decompressobj().decompress(fh.read())
+        payload = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(fh.read())
     with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
         members = [
