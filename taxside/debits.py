@@ -11,6 +11,7 @@ number, and 200 arrears cost a handful of statements. The simulated bank may ans
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,52 @@ def _bank_answers(st: Store, unit_pk: int) -> list[list[Any]]:
     )]
 
 
+@dataclass
+class _Result:
+    arrear_pk: int
+    amount: str
+    late_days: int
+    late_fee: Decimal
+    total: Decimal
+    status: str = "paid"  # paid / failed / unknown
+    code: str | None = None
+    resolve_to: str | None = None  # unknown: what the bank will be found to have done
+    resolve_code: str | None = None  # ... and the failure code if it did not take the money
+    payment_pk: int | None = None
+
+
+def _decide(
+    results: list[_Result], whole: str | None, balance: Decimal, answers: list[list[Any]]
+) -> Decimal:
+    """The bank's answer per arrear, in order; returns the balance left. ``answers`` (forced
+    by /sim: [id, answer, resolve_to, remaining]) are used up in place."""
+    queue = [a for a in answers if a[3] > 0]
+    for r in results:
+        if whole is not None:  # the agreement fails every arrear; the bank is not asked
+            r.status, r.code = "failed", whole
+            continue
+        answer = queue[0] if queue else None
+        if answer is not None:
+            answer[3] -= 1
+            if answer[3] == 0:
+                queue.pop(0)
+        if answer is not None and answer[1] == "bank_timeout":
+            r.status, r.code = "failed", "bank_timeout"
+        elif answer is not None:  # 原交易状态不明: the bank may have taken the money
+            r.status, r.resolve_to = "unknown", answer[2]
+            if r.resolve_to == "paid" and r.total <= balance:
+                balance -= r.total  # taken now, known later
+            elif r.resolve_to == "paid":
+                r.resolve_to, r.resolve_code = "failed", "insufficient_balance"
+            else:
+                r.resolve_code = "bank_timeout"
+        elif r.total > balance:
+            r.status, r.code = "failed", "insufficient_balance"
+        else:
+            balance -= r.total
+    return balance
+
+
 def create(
     st: Store, unit_pk: int, agreement: tuple[Any, ...], arrears: list[tuple[Any, ...]],
     pack_for: pay.PackFor,
@@ -56,78 +103,48 @@ def create(
     """Debit ``arrears`` (checked payable) under ``agreement`` now; returns the debit's pk."""
     today, now = st.today(), st.now().isoformat()
     late = pay.LateFees(st, unit_pk, pack_for, today)
-    figures = []
+    results = []
     for row in arrears:  # before any write: a missing pack refuses the debit as a whole
         days, fee = late.of(row[10], row[11])
-        figures.append((days, fee, Decimal(row[10]) + fee))
+        results.append(_Result(row[0], row[10], days, fee, Decimal(row[10]) + fee))
+    whole = _whole_failure(agreement)
+    answers = _bank_answers(st, unit_pk)
+    balance = _decide(results, whole, Decimal(agreement[7]), answers)
     seq = st.log_change("payments", "debit", unit_pk=unit_pk)
     cur = st.db.execute_sql(
         "INSERT INTO debit(unit_pk, agreement_pk, received_at, debited_on, status, seq)"
-        " VALUES (?,?,?,?,'done',?)",
-        (unit_pk, agreement[0], now, today.isoformat(), seq),
+        " VALUES (?,?,?,?,?,?)",
+        (unit_pk, agreement[0], now, today.isoformat(),
+         "processing" if any(r.status == "unknown" for r in results) else "done", seq),
     )
     pk = int(cur.lastrowid)
-    whole = _whole_failure(agreement)
-    balance = Decimal(agreement[7])
-    loaded = _bank_answers(st, unit_pk) if whole is None else []
-    answers = list(loaded)
-    results: list[list[Any]] = []  # n, arrear, status, amount, late_fee, total, code, resolve_to/code
-    paid: list[int] = []
-    for n, (row, (days, fee, total)) in enumerate(zip(arrears, figures, strict=True), 1):
-        status, code, resolve_to, resolve_code = "paid", whole, None, None
-        answer = None
-        if whole is None and answers:
-            answer = answers[0]
-            answer[3] -= 1
-            if answer[3] == 0:
-                answers.pop(0)
-        if code is not None:
-            status = "failed"
-        elif answer is not None and answer[1] == "bank_timeout":
-            status, code = "failed", "bank_timeout"
-        elif answer is not None:  # 原交易状态不明: the bank may have taken the money
-            status, resolve_to = "unknown", answer[2]
-            if resolve_to == "paid" and total <= balance:
-                balance -= total  # taken now, known later
-            elif resolve_to == "paid":
-                resolve_to, resolve_code = "failed", "insufficient_balance"
-            else:
-                resolve_code = "bank_timeout"
-        elif total > balance:
-            status, code = "failed", "insufficient_balance"
-        else:
-            balance -= total
-        if status == "paid":
-            paid.append(n - 1)
-        results.append([n, row[0], status, row[10], fees.money(fee), fees.money(total), code,
-                        resolve_to, resolve_code, days])
-    region = pay.unit_region(st, unit_pk)
-    tickets = pay.tickets(st, region, today, len(paid))
+    paid = [r for r in results if r.status == "paid"]
+    tickets = pay.tickets(st, pay.unit_region(st, unit_pk), today, len(paid))
     payment_pks = pay.insert_payments(st, [
-        (unit_pk, ticket, pay.METHOD_DEBIT, pk, None, agreement[0], results[i][1], results[i][3],
-         results[i][9], results[i][4], results[i][5], now)
-        for i, ticket in zip(paid, tickets, strict=True)
+        (unit_pk, ticket, pay.METHOD_DEBIT, pk, None, agreement[0], r.arrear_pk, r.amount,
+         r.late_days, fees.money(r.late_fee), fees.money(r.total), now)
+        for r, ticket in zip(paid, tickets, strict=True)
     ], seq)
-    payment_of = {results[i][1]: p for i, p in zip(paid, payment_pks, strict=True)}
+    for r, payment in zip(paid, payment_pks, strict=True):
+        r.payment_pk = payment
     cursor = st.db.cursor()
     cursor.executemany(
         "INSERT INTO debit_result(debit_pk, n, arrear_pk, status, amount, late_days, late_fee,"
         " total, payment_pk, code, message, resolve_to, resolve_code)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(pk, n, a, s, amt, days, fee, tot, payment_of.get(a), code, FAILURES.get(code or ""),
-          rto, rcode) for n, a, s, amt, fee, tot, code, rto, rcode, days in results],
+        [(pk, n, r.arrear_pk, r.status, r.amount, r.late_days, fees.money(r.late_fee),
+          fees.money(r.total), r.payment_pk, r.code, FAILURES.get(r.code or ""), r.resolve_to,
+          r.resolve_code) for n, r in enumerate(results, 1)],
     )
-    cursor.executemany(
+    cursor.executemany(  # held by this debit while unknown; the paying debit once paid
         "UPDATE arrear SET debit_pk = ?, seq = ? WHERE id = ?",
-        [(pk, seq, r[1]) for r in results if r[2] in ("paid", "unknown")],
+        [(pk, seq, r.arrear_pk) for r in results if r.status in ("paid", "unknown")],
     )
     st.db.execute_sql("UPDATE agreement SET balance = ? WHERE id = ?",
                       (fees.money(balance), agreement[0]))
     cursor.executemany(
-        "UPDATE bank_answer SET remaining = ? WHERE id = ?", [(a[3], a[0]) for a in loaded]
+        "UPDATE bank_answer SET remaining = ? WHERE id = ?", [(a[3], a[0]) for a in answers]
     )
-    if any(r[2] == "unknown" for r in results):
-        st.db.execute_sql("UPDATE debit SET status = 'processing' WHERE id = ?", (pk,))
     return pk
 
 

@@ -67,6 +67,8 @@ def _cursor(feed: str) -> dict[str, Any] | None:
     cur = decode_cursor(text, feed)
     if cur.get("u") != g.unit_pk:
         raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
+    if not all(isinstance(cur.get(k, 0), int) for k in ("k", "s")) or not isinstance(cur.get("d", ""), str):
+        raise ApiError(400, "bad_cursor", "查询游标无效，请重新查询")
     return cur
 
 

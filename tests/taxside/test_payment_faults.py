@@ -4,6 +4,7 @@ of a debit or a voucher is resolved by the idempotency record, never by paying t
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,8 +128,6 @@ def test_voucher_and_void_under_drop_after_commit(client: Client) -> None:
 
 
 def test_concurrent_debits_of_one_arrear_pay_it_once(client: Client) -> None:
-    import threading
-
     arrear = client.get("/arrears").json()["items"][0]["arrear_id"]
     agreement = client.get("/agreements").json()["items"][0]["agreement_id"]
     answers: list[httpx.Response] = []

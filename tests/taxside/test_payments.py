@@ -4,6 +4,7 @@ A fixed clock makes the delays deterministic; the business date is set through /
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -610,6 +611,8 @@ def test_payments_arrive_and_the_feed_serves_them_again(env: Env) -> None:
     assert env.ok("/payments?method=银行端缴款凭证")["items"] == []
     assert_error(env.get("/payments?method=现金"), 400, "bad_request")
     assert_error(env.get("/payments?cursor=abc"), 400, "bad_cursor")
+    forged = base64.urlsafe_b64encode(json.dumps({"f": "payments", "u": 1, "k": "x"}).encode()).decode()
+    assert_error(env.get(f"/payments?cursor={forged}"), 400, "bad_cursor")
     env.sim("PUT", "/settings", {"arrival_delay_seconds": 60})
     assert env.sim("GET", "/settings")["arrival_delay_seconds"] == 60
     assert_error(env.cl.put("/sim/settings", json={"arrival_delay_seconds": -1}), 400, "bad_settings")
