@@ -662,3 +662,35 @@ def test_sim_payment_calls_check_their_input(env: Env) -> None:
     assert env.set_agreement(first, balance="12.5")["balance"] == "12.50"
     assert_error(env.cl.post(f"/sim/units/{unit}/vouchers/BV09999999/pay", json={}), 404, "voucher_not_found")
     assert_error(env.cl.get("/sim/units/U999999/agreements"), 404, "unit_not_found")
+
+
+def test_every_payment_change_takes_a_change_number(env: Env) -> None:
+    env.declare()
+    ids = [i["arrear_id"] for i in env.arrears()[:2]]
+    pk = int(ids[0][2:])
+
+    def seqs() -> tuple[int, ...]:
+        con = env.con()
+        try:
+            arrear = con.execute("SELECT seq FROM arrear WHERE id = ?", (pk,)).fetchone()[0]
+            voucher = con.execute("SELECT COALESCE(MAX(seq), 0) FROM voucher").fetchone()[0]
+            payment = con.execute("SELECT COALESCE(MAX(seq), 0) FROM payment").fetchone()[0]
+            top = con.execute("SELECT MAX(seq) FROM change_log").fetchone()[0]
+            return arrear, voucher, payment, top
+        finally:
+            con.close()
+
+    start = seqs()
+    v = env.post("/vouchers", {"arrear_ids": ids[:1]}).get_json()
+    issued = seqs()
+    assert issued[0] == issued[1] == issued[3] > start[3]  # the hold and the voucher: one number
+    env.post(f"/vouchers/{v['voucher_id']}/voids", {})
+    freed = seqs()
+    assert freed[0] == freed[1] == freed[3] > issued[3]
+    env.debit(ids[:1])
+    paid = seqs()
+    assert paid[0] == paid[2] == paid[3] > freed[3]
+    env.clock.tick(5)
+    env.ok("/payments")
+    arrived = seqs()
+    assert arrived[2] == arrived[3] > paid[3] and arrived[0] == paid[0]
