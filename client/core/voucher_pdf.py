@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import itertools
 import re
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from client.core.capitals import in_words
@@ -163,7 +164,12 @@ def _font() -> None:
         return
     if not FONT_PATH.is_file():
         raise StoreError(f"缺少凭证字体文件：{FONT_PATH}。请重新安装客户端。", code="font_missing")
-    pdfmetrics.registerFont(TTFont(FONT, str(FONT_PATH), subfontIndex=0))
+    try:
+        face = TTFont(FONT, str(FONT_PATH), subfontIndex=0)
+    except (OSError, TTFError, struct.error, ValueError, IndexError, KeyError) as exc:  # damaged
+        raise StoreError(f"凭证字体文件已损坏：{FONT_PATH}（{exc}）。请重新安装客户端。",
+                         code="font_damaged") from exc
+    pdfmetrics.registerFont(face)
 
 
 def _offset(value: Decimal | int | str, label: str) -> Decimal:

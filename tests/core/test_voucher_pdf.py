@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from PIL import Image
 from client.core import voucher_pdf
 from client.core.capitals import in_words
 from client.core.voucher_pdf import VoucherDoc, VoucherRow, page_plan, render
-from client.errors import ValidationError
+from client.errors import StoreError, ValidationError
 from client.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -252,6 +253,28 @@ def test_figures_are_never_cut_and_a_total_without_words_is_refused() -> None:
     assert "玖仟玖佰玖拾玖亿" in text
     with pytest.raises(ValidationError, match="金额过大"):
         voucher([row(0, amount=D(1), late_fee=big, total=big + 1)])
+
+
+def test_concurrent_renders_match_sequential_ones() -> None:
+    docs = [voucher(n) for n in (1, 40, 120, 7)]
+    expected = [render(d) for d in docs]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(render, docs)) == expected
+
+
+@pytest.mark.parametrize("content", [None, b"", b"\x00\x01\x00\x00" + b"junk" * 100,
+                                     b"ttcf" + b"\xff" * 64,
+                                     voucher_pdf.FONT_PATH.read_bytes()[:100_000]],  # cut short
+                         ids=["missing", "empty", "junk", "bad-collection", "truncated"])
+def test_a_missing_or_damaged_font_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     content: bytes | None) -> None:
+    path = tmp_path / "wqy-microhei.ttc"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setattr(voucher_pdf, "FONT", "BrokenFontForTest")
+    monkeypatch.setattr(voucher_pdf, "FONT_PATH", path)
+    with pytest.raises(StoreError, match="缺少凭证字体文件" if content is None else "凭证字体文件已损坏"):
+        voucher_pdf._font()
 
 
 def test_at_most_a_thousand_arrears() -> None:
