@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from client import __version__, logs
+from client.api import upgrade as upgrade_api
 from client.api.server import UIServer
 from client.backup import service as backup_service
-from client.core import network
+from client.core import network, upgrade
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
@@ -121,6 +122,7 @@ def run(
     periodic.start()
     scheduler = SyncScheduler(services)
     scheduler.start()
+    upgrade_api.after_start(services, server)  # "started ok" for the launcher, then the check
     try:
         if mode == "window":
             reason = gui_available()
@@ -134,7 +136,7 @@ def run(
             echo("已在系统浏览器中打开 socialfee。按 Ctrl-C 退出。")
         echo(f"URL: {server.launch_url}")
         sys.stdout.flush()
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and not upgrade.restart_requested():
             pass
     except KeyboardInterrupt:
         pass

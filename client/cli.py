@@ -122,6 +122,66 @@ def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
         taxside.stop()
 
 
+@cli.group("dev")
+def dev_group() -> None:
+    """开发者命令：发布签名（正式客户端不需要）"""
+
+
+@dev_group.command("keygen")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="私钥写入的文件（仅本人可读；切勿提交到代码仓库）")
+def dev_keygen(out: Path) -> None:
+    """生成发布签名密钥对：私钥写入文件，公钥打印出来（填入 client/release.json 的 release_pubkey）"""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from client.core import upgrade_manifest as um
+
+    if out.exists():
+        raise click.UsageError(f"{out} 已存在，不会覆盖")
+    key = Ed25519PrivateKey.generate()
+    out.touch(mode=0o600)
+    out.write_text(um.private_text(key) + "\n", encoding="ascii")
+    click.echo(um.public_text(key))
+
+
+@dev_group.command("sign-release")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", required=True, help="安装包的版本号，例如 0.2.0")
+@click.option("--notes", default="", help="更新说明")
+@click.option("--min-version", default="", help="低于此版本的客户端不能申报和缴费（可留空）")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="签名私钥文件；不指定时读环境变量 SOCIALFEE_RELEASE_SIGNING_KEY")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="签名后的版本信息写入的文件，默认打印")
+def dev_sign_release(package: Path, version: str, notes: str, min_version: str,
+                     key_file: Path | None, out: Path | None) -> None:
+    """为安装包签名，输出税务端发布用的版本信息（JSON）"""
+    import json
+    import os
+
+    from client.core import upgrade_manifest as um
+
+    text = key_file.read_text(encoding="ascii").strip() if key_file else os.environ.get(um.SIGNING_KEY_ENV, "")
+    if not text:
+        raise click.UsageError(f"须用 --key-file 或环境变量 {um.SIGNING_KEY_ENV} 提供签名私钥")
+    manifest = um.manifest_for(package, version, notes=notes, min_version=min_version)
+    signed = json.dumps(um.sign(manifest, um.load_private(text)), ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(signed + "\n", encoding="utf-8")
+    else:
+        click.echo(signed)
+
+
+@dev_group.command("build-wheel")
+@click.option("--version", "version", required=True, help="写入安装包的版本号")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def dev_build_wheel(version: str, out: Path) -> None:
+    """把本源码树打成纯 Python 安装包（Linux 上代替 onedir 压缩包）"""
+    from client.core import upgrade_install
+
+    click.echo(str(upgrade_install.build_wheel(Path(__file__).resolve().parent.parent, version, out)))
+
+
 def _register() -> None:
     from client.backup.cli import backup_group
     from rules.cli import check_group, rules_group

@@ -54,6 +54,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_host", "代理服务器地址", "", "代理服务器的主机名或 IP 地址。", group="network"),
     Setting("proxy_port", "代理端口", 0, "代理服务器的端口，例如 8080 或 1080。", int, 0, 65535, group="network"),
     Setting("proxy_user", "代理用户名", "", "代理需要认证时的用户名，不需要时留空。", group="network"),
+    # 关于 > 升级 (client/core/upgrade.py); shown on the about page, not the settings form.
+    Setting(
+        "upgrade_mode",
+        "升级方式",
+        "auto",
+        "auto：启动时发现新版本自动下载、备份并升级；notify：只提示有新版本；manual：只在「关于」页面手动升级"
+        "（单位电脑禁止程序自行更新时选用）。",
+        group="upgrade",
+    ),
     Setting(
         "http_timeout_seconds",
         "网络超时（秒）",
@@ -274,6 +283,8 @@ def coerce(setting: Setting, raw: Any) -> Any:
     text = str(raw).strip()
     if setting.name == "proxy_mode" and text not in PROXY_MODES:
         raise ValidationError(f"「{setting.label}」只能是 {'、'.join(PROXY_MODES)} 之一", field=setting.name)
+    if setting.name == "upgrade_mode" and text not in UPGRADE_MODES:
+        raise ValidationError(f"「{setting.label}」只能是 {'、'.join(UPGRADE_MODES)} 之一", field=setting.name)
     if setting.name == "proxy_host" and text and not _is_host(text):
         raise ValidationError(f"「{setting.label}」只能填写主机名或 IP 地址（不含 http:// 和端口）：{text}",
                               field=setting.name)
@@ -304,6 +315,7 @@ def _millimetres(setting: Setting, raw: Any) -> str:
 
 
 PROXY_MODES = ("none", "http", "https", "socks5")
+UPGRADE_MODES = ("auto", "notify", "manual")
 # A host name or an IPv4 address (no scheme, user, port or path), or an IPv6 address.
 _HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -108,23 +109,48 @@ def _version_key(text: str) -> tuple[int, ...]:
 
 @bp.get("/client/latest")
 def client_latest() -> Response:
-    rows = store().query("SELECT version, url, sha256, notes, published_on FROM release")
+    """The newest release; with the signed manifest the demo or test published (sim.py),
+    whose fields and ``signature`` are served exactly as signed."""
+    rows = store().query("SELECT version, url, sha256, notes, published_on, content FROM release")
     if not rows:
         raise ApiError(404, "release_not_found", "暂无可用的客户端版本信息")
-    version, url, sha, notes, published = max(rows, key=lambda r: _version_key(r[0]))
-    return json_response(
-        {"version": version, "url": url, "sha256": sha, "notes": notes, "published_on": published}
-    )
+    version, url, sha, notes, published, content = max(rows, key=lambda r: _version_key(r[0]))
+    body: dict[str, Any] = {
+        "version": version, "url": url, "sha256": sha, "notes": notes, "published_on": published,
+        "package": "", "size": len(content) if content is not None else 0, "min_version": "",
+        "signature": "",
+    }
+    signed = store().get_meta(f"release_manifest:{version}")
+    if signed:
+        body.update(json.loads(signed))
+    return json_response(body)
+
+
+_RANGE_RE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
 @bp.get("/client/download/<version>")
 def client_download(version: str) -> Response:
+    """The package; ``Range: bytes=N-`` (or ``N-M``) answers 206 so a download resumes."""
     row = store().db.execute_sql(
         "SELECT content FROM release WHERE version = ?", (version,)
     ).fetchone()
     if row is None or row[0] is None:
         raise ApiError(404, "release_not_found", "未找到该版本的安装包")
-    return Response(bytes(row[0]), mimetype="application/octet-stream")
+    content = bytes(row[0])
+    wanted = request.headers.get("Range")
+    if not wanted:
+        return Response(content, mimetype="application/octet-stream",
+                        headers={"Accept-Ranges": "bytes"})
+    match = _RANGE_RE.fullmatch(wanted.strip())
+    start = int(match.group(1)) if match else -1
+    end = int(match.group(2)) if match and match.group(2) else len(content) - 1
+    if not match or start >= len(content) or end < start:
+        return Response(b"", status=416, headers={"Content-Range": f"bytes */{len(content)}"})
+    end = min(end, len(content) - 1)
+    return Response(content[start:end + 1], status=206, mimetype="application/octet-stream",
+                    headers={"Content-Range": f"bytes {start}-{end}/{len(content)}",
+                             "Accept-Ranges": "bytes"})
 
 
 # -- idempotency outcome ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -31,7 +31,8 @@ from taxside.web import ApiError, body_json, json_response, load_unit, store
 sim = Blueprint("sim", __name__, url_prefix="/sim")
 MAX_DECISION_DELAY = 86_400
 
-FAULT_KINDS = ("latency", "error", "timeout", "malformed_json", "wrong_content_type", "drop_after_commit")
+FAULT_KINDS = ("latency", "error", "timeout", "malformed_json", "wrong_content_type", "drop_after_commit",
+               "cut_body")
 StartResponse = Callable[..., Any]
 
 
@@ -47,6 +48,7 @@ class Fault:
     status: int = 503  # for kind=error
     latency_ms: int = 0  # for kind=latency
     hold_s: float = 30.0  # for kind=timeout
+    after_bytes: int = 0  # for kind=cut_body
 
 
 class FaultRegistry:
@@ -72,6 +74,7 @@ class FaultRegistry:
                 status=int(spec.get("status", 503)),
                 latency_ms=int(spec.get("latency_ms", 0)),
                 hold_s=float(spec.get("hold_s", 30.0)),
+                after_bytes=int(spec.get("after_bytes", 0)),
             )
         except (TypeError, ValueError):
             raise ApiError(400, "bad_fault", "故障参数格式有误") from None
@@ -127,6 +130,11 @@ def _drop(environ: dict[str, Any]) -> None:
         sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection closed, no response
 
 
+def _cut(environ: dict[str, Any], head: bytes) -> Iterator[bytes]:
+    yield head
+    _drop(environ)
+
+
 class FaultMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]], registry: FaultRegistry) -> None:
         self.app = app
@@ -172,6 +180,9 @@ class FaultMiddleware:
             _drop(environ)
             start_response(captured["status"], [("Content-Type", "application/json")])
             return [b""]
+        if fault.kind == "cut_body":  # the full headers, the first bytes, then a dead line
+            start_response(captured["status"], captured["headers"])
+            return _cut(environ, body[: fault.after_bytes])
         if fault.kind == "malformed_json":
             start_response(captured["status"], [("Content-Type", "application/json")])
             return [body[: max(1, len(body) // 2)] + b"\x00}"]
@@ -413,9 +424,15 @@ def publish_notice() -> Response:
 
 @sim.put("/client-release")
 def put_release() -> Response:
-    """Publish a client version; with ``content_base64`` the package is served for download."""
+    """Publish a client version; with ``content_base64`` the package is served for download.
+    A signed release comes as ``{"manifest": {..., "signature"}, "content_base64"}``: the
+    manifest is stored and served as signed, never checked here (tests publish tampered
+    packages and bad signatures on purpose)."""
     body = body_json()
-    version = body.get("version")
+    signed = body.get("manifest")
+    if signed is not None and (not isinstance(signed, dict) or not isinstance(signed.get("version"), str)):
+        raise ApiError(400, "bad_release", "manifest 应为含版本号的对象")
+    version = signed["version"] if signed else body.get("version")
     if not isinstance(version, str) or not version:
         raise ApiError(400, "bad_release", "须提供版本号")
     content = None
@@ -426,14 +443,27 @@ def put_release() -> Response:
             raise ApiError(400, "bad_release", "安装包内容不是有效的Base64") from None
     sha = hashlib.sha256(content).hexdigest() if content is not None else str(body.get("sha256", ""))
     url = body.get("url") or f"{request.host_url.rstrip('/')}/v1/client/download/{version}"
+    notes = str(signed.get("notes", "")) if signed else str(body.get("notes", ""))
     st = store()
     with st.write():
         st.db.execute_sql(
             "INSERT OR REPLACE INTO release(version, url, sha256, notes, published_on, content)"
             " VALUES (?,?,?,?,?,?)",
-            (version, url, sha, str(body.get("notes", "")), st.today().isoformat(), content),
+            (version, url, sha, notes, st.today().isoformat(), content),
         )
+        st.db.execute_sql("DELETE FROM meta WHERE key = ?", (f"release_manifest:{version}",))
+        if signed:
+            st.set_meta(f"release_manifest:{version}", json.dumps(signed, ensure_ascii=False))
     return json_response({"version": version, "url": url, "sha256": sha}, 201)
+
+
+@sim.delete("/client-release/<version>")
+def delete_release(version: str) -> Response:
+    st = store()
+    with st.write():
+        st.db.execute_sql("DELETE FROM release WHERE version = ?", (version,))
+        st.db.execute_sql("DELETE FROM meta WHERE key = ?", (f"release_manifest:{version}",))
+    return json_response({"deleted": version})
 
 
 @sim.post("/units/<unit_id>/unlock")

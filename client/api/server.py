@@ -41,6 +41,7 @@ from client.api import (
     payment,
     system,
     unit_settings,
+    upgrade,
     wage_base,
 )
 from client.api.errors import error_response
@@ -169,6 +170,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(wage_base.bp)
     app.register_blueprint(fee_declaration.bp)
     app.register_blueprint(payment.bp)
+    app.register_blueprint(upgrade.bp)
     return app
 
 

@@ -22,10 +22,12 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import peewee
 
+from client.core import upgrade_manifest
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
 from client.errors import NotFoundError, ValidationError
@@ -128,6 +130,8 @@ def create(
     operator: str,
 ) -> int:
     """Write a new entry (call inside ``store.write()``); the key is made here, once."""
+    # Every declaration and payment passes here: a release's minimum version blocks them.
+    upgrade_manifest.require_supported(Path(db.database).parent)
     now = now_text()
     cur = db.execute_sql(
         "INSERT INTO submission (unit_id, kind, idempotency_key, payload, summary, row_count, "

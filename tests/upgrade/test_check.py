@@ -1,0 +1,128 @@
+"""检查更新 and the download against the live reference tax side: a signed manifest is
+taken, an unsigned or wrongly signed one, a downgrade and a spoiled package are refused
+with their Chinese reasons, and a broken download resumes where it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from client import __version__
+from client.core import upgrade_download
+from client.core import upgrade_manifest as um
+from client.core.upgrade import UpgradeService
+from client.errors import NetworkError
+from tests.taxside_fixtures import LiveTaxSide
+from tests.upgrade.conftest import publish, state
+
+
+def test_signed_manifest_is_read_and_remembered(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                                release_key: Ed25519PrivateKey, packages: dict[str, Path],
+                                                home: Path) -> None:
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key, notes="新增：在线升级")
+    manifest = upgrader.check()
+    assert manifest is not None and manifest.version == "0.2.0"
+    assert manifest.size == packages["0.2.0"].stat().st_size
+    assert manifest.sha256 == hashlib.sha256(packages["0.2.0"].read_bytes()).hexdigest()
+    status = upgrader.status()
+    assert status.available and status.latest["notes"] == "新增：在线升级" and not status.error
+    assert state(home)["manifest"]["version"] == "0.2.0"
+    # The same version as this one: nothing to do, and no error.
+    publish(taxside, packages[__version__], "9.0.0", release_key)  # newest row, then removed
+    taxside.sim("DELETE", "/client-release/9.0.0")
+    taxside.sim("DELETE", "/client-release/0.2.0")
+    publish(taxside, packages[__version__], __version__, release_key)
+    assert upgrader.check() is None
+    assert not upgrader.status().available
+
+
+@pytest.mark.parametrize("case", ["other_key", "notes_changed", "size_changed"])
+def test_wrong_signature_is_refused(case: str, taxside: LiveTaxSide, upgrader: UpgradeService,
+                                    release_key: Ed25519PrivateKey, packages: dict[str, Path]) -> None:
+    if case == "other_key":
+        publish(taxside, packages["0.2.0"], "0.2.0", Ed25519PrivateKey.generate())
+    elif case == "notes_changed":
+        publish(taxside, packages["0.2.0"], "0.2.0", release_key, edit={"notes": "已被改动"})
+    else:
+        publish(taxside, packages["0.2.0"], "0.2.0", release_key, edit={"size": 1})
+    with pytest.raises(um.UpgradeRefused) as err:
+        upgrader.check()
+    assert err.value.message == um.MSG_BAD_SIGNATURE
+    status = upgrader.status()
+    assert status.error == um.MSG_BAD_SIGNATURE and not status.available and status.latest is None
+
+
+def test_unsigned_manifest_is_refused(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                      release_key: Ed25519PrivateKey, packages: dict[str, Path]) -> None:
+    publish(taxside, packages["0.2.0"], "0.2.0", None)
+    with pytest.raises(um.UpgradeRefused) as err:
+        upgrader.check()
+    assert err.value.message == um.MSG_UNSIGNED
+    assert "没有签名" in upgrader.status().error
+
+
+def test_downgrade_is_refused(taxside: LiveTaxSide, upgrader: UpgradeService,
+                              release_key: Ed25519PrivateKey, packages: dict[str, Path]) -> None:
+    taxside.sim("DELETE", "/client-release/0.1.0")  # the generated (unsigned) release
+    publish(taxside, packages[__version__], "0.0.9", release_key)
+    with pytest.raises(um.UpgradeRefused) as err:
+        upgrader.check()
+    assert err.value.message == f"税务端提供的版本 0.0.9 低于当前版本 {__version__}，已拒绝降级"
+    assert upgrader.status().error == err.value.message
+
+
+def test_tampered_package_is_refused(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                     release_key: Ed25519PrivateKey, packages: dict[str, Path],
+                                     home: Path) -> None:
+    good = packages["0.2.0"].read_bytes()
+    spoiled = bytearray(good)
+    spoiled[len(good) // 2] ^= 0xFF  # same size, one byte different
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key, content=bytes(spoiled))
+    manifest = upgrader.check()
+    assert manifest is not None  # the manifest itself is genuine
+    with pytest.raises(um.UpgradeRefused) as err:
+        upgrade_download.download(upgrader.settings, home, manifest)
+    assert err.value.code == "upgrade_sha_mismatch"
+    assert "SHA-256 校验值与版本信息不一致" in err.value.message
+    assert list(upgrade_download.updates_dir(home).glob("*.whl*")) == []  # nothing kept
+    # Shorter than signed: refused by size.
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key, content=good[:-10])
+    with pytest.raises(um.UpgradeRefused) as err:
+        upgrade_download.download(upgrader.settings, home, manifest)
+    assert err.value.code == "upgrade_size_mismatch" and "大小" in err.value.message
+
+
+def test_interrupted_download_resumes(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                      release_key: Ed25519PrivateKey, packages: dict[str, Path],
+                                      home: Path) -> None:
+    data = packages["0.2.0"].read_bytes()
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key)
+    manifest = upgrader.check()
+    assert manifest is not None
+    cut = len(data) // 3
+    taxside.fault("/v1/client/download/", "cut_body", after_bytes=cut, count=1)
+    with pytest.raises(NetworkError) as err:
+        upgrade_download.download(upgrader.settings, home, manifest)
+    assert "网络中断" in err.value.message and "断点继续" in err.value.message
+    part = upgrade_download.package_path(home, manifest).with_suffix(".whl.part")
+    kept = part.stat().st_size
+    assert 0 < kept < len(data) and part.read_bytes() == data[:kept]
+    done = upgrade_download.download(upgrader.settings, home, manifest)
+    assert done.resumed_from == kept  # asked for the rest only (Range), not all again
+    assert done.path.read_bytes() == data and not part.exists()
+
+
+def test_upgrade_job_resumes_by_itself(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                       release_key: Ed25519PrivateKey, packages: dict[str, Path],
+                                       home: Path) -> None:
+    """Two broken transfers in a row: the job's own attempts finish the download."""
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key)
+    manifest = upgrader.check()
+    assert manifest is not None
+    taxside.fault("/v1/client/download/", "cut_body", after_bytes=manifest.size // 4, count=2)
+    done = upgrader.fetch(manifest)
+    assert done.resumed_from > 0
+    assert hashlib.sha256(done.path.read_bytes()).hexdigest() == manifest.sha256
