@@ -6,17 +6,21 @@ linking to the pages that fix them."""
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from client.core import payment as core
+from client.sync.payment import PaymentService
 from tests.conftest import log_in
 from tests.e2e.conftest import PageProblems, screenshot
 from tests.e2e.test_fee_declaration import assert_readable
 from tests.e2e.test_wage_base import log_in_again
-from tests.sync.test_payment import debits_per_arrear, declared_elsewhere, payments_per_arrear
+from tests.sync.test_payment import debits_per_arrear, declared_elsewhere, pay, payments_per_arrear
 
 pytestmark = pytest.mark.e2e
 
@@ -166,4 +170,111 @@ def _test_look(browser: Any, ui: Any, live: Any) -> None:
     screenshot(page, "payment-arrears")
     print(page.inner_text("#payment-arrears"))
     print(problems.items)
+    context.close()
+
+
+def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: Any, ui: Any, services: Any,
+                                                                        live: Any) -> None:
+    context, page, problems = open_page(browser, ui)
+    enter_payment(page)
+    chosen = [a for a in local_arrears(services) if a.period_from == "202504" and a.item_name == "基本养老保险"]
+    tick(page, *(a.arrear_id for a in chosen))
+    page.click("#pay")
+    page.locator("dialog", has_text="选择缴款方式").locator("button", has_text="银行端缴款凭证").click()
+    dialog = page.locator("dialog.pay-dialog")
+    dialog.locator("#issue-voucher").wait_for()
+    assert "2 条" in dialog.inner_text() and "缴款合计" in dialog.inner_text()
+    screenshot(page, "payment-voucher-confirm")
+    dialog.locator("#issue-voucher").click()
+    dialog.locator("h2", has_text="缴款凭证已开具").wait_for()
+    text = dialog.inner_text()
+    voucher_no = re.search(r"\b\d{18}\b", text).group(0)
+    assert str(services.home / "vouchers" / f"{voucher_no}.pdf") in text
+    assert_readable(text)
+    screenshot(page, "payment-voucher-issued")
+    # 打开凭证 serves the saved PDF for the window's viewer.
+    pdf = page.request.get(ui.base_url + dialog.locator("a[data-open]").get_attribute("href"))
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+    assert dialog.locator("button[data-print]").is_visible()
+    dialog.locator("button", has_text="关闭").click()
+    # Held by the voucher: shown in words, not selectable.
+    for a in chosen:
+        row = page.locator(f'#arrears tbody tr[data-key="{a.arrear_id}"]')
+        row.filter(has_text="已开具缴款凭证").wait_for()
+        assert row.locator("input[type=checkbox]").is_disabled()
+
+    # 缴款凭证打印记录: the voucher with its arrears; 重新打印 counts a print; 开具日期 query.
+    page.click('.tabs a:has-text("缴款凭证打印记录")')
+    page.wait_for_url("**/payment/vouchers")
+    page.locator("#sync-state", has_text="已同步").wait_for()
+    row = page.locator("#voucher-table tbody tr", has_text=voucher_no)
+    assert "未缴款" in row.inner_text()
+    screenshot(page, "payment-vouchers")
+    row.locator('[data-action="details"]').click()
+    details = page.locator("dialog", has_text=f"缴款凭证 {voucher_no}")
+    assert details.locator("tbody tr").count() == 2 and "基本养老保险" in details.inner_text()
+    assert_readable(details.inner_text())
+    screenshot(page, "payment-voucher-details")
+    details.locator("button", has_text="关闭").click()
+    row.locator('[data-action="reprint"]').click()
+    reprinted = page.locator("dialog", has_text="已重新生成")
+    reprinted.wait_for()
+    screenshot(page, "payment-voucher-reprint")
+    reprinted.locator("button", has_text="关闭").click()
+    page.locator("#voucher-table tbody tr", has_text=voucher_no).locator("td.num").nth(2).filter(has_text="2").wait_for()
+    issued_on = row.locator("td").nth(1).inner_text()
+    page.fill('#query input[name="date_from"]', "2000-01-01")
+    page.fill('#query input[name="date_to"]', "2000-01-31")
+    page.click("#query button[type=submit]")
+    page.locator("#voucher-table .table-status", has_text="暂无数据").wait_for()
+    page.fill('#query input[name="date_from"]', issued_on)
+    page.fill('#query input[name="date_to"]', issued_on)
+    page.click("#query button[type=submit]")
+    row.wait_for()
+
+    # 作废 (confirmed): 已作废, no more reprints or voids.
+    row.locator('[data-action="void"]').click()
+    sure = page.locator("dialog", has_text="作废缴款凭证")
+    screenshot(page, "payment-voucher-void")
+    sure.locator("button", has_text="确定作废").click()
+    row.filter(has_text="已作废").wait_for()
+    assert row.locator('[data-action="void"]').count() == 0 and row.locator('[data-action="reprint"]').count() == 0
+
+    # Two payments: one by debit, one by a voucher paid at the bank.
+    service = PaymentService(services.session)
+    service.refresh()
+    debited = next(a for a in local_arrears(services) if a.period_from == "202503" and a.item_name == "工伤保险")
+    assert pay(service, [debited.arrear_id]).ok
+    at_bank = next(a for a in local_arrears(services) if a.period_from == "202503" and a.item_name == "失业保险")
+    issued = service.issue_voucher([at_bank.arrear_id], "财务")
+    live.sim("POST", f"/units/{live.unit_id}/vouchers/{issued.voucher.voucher_id}/pay", {})
+
+    # 缴款记录: synced on entry, queried by 费款所属期, exported only with rows.
+    page.click('.tabs a:has-text("缴款记录")')
+    page.wait_for_url("**/payment/records")
+    page.locator("#sync-state", has_text="已同步").wait_for()
+    page.wait_for_function("document.querySelectorAll('#record-table tbody tr').length === 2")
+    text = page.inner_text("#payment-records")
+    assert "三方协议" in text and "银行端缴款凭证" in text and not page.locator("#export").is_disabled()
+    assert_readable(text)
+    screenshot(page, "payment-records")
+    page.fill('#query input[name="period"]', "2099-01")
+    page.click("#query button[type=submit]")
+    page.locator("#record-table .table-status", has_text="暂无数据").wait_for()
+    assert page.locator("#export").is_disabled()
+    page.fill('#query input[name="period"]', "2025-03")
+    page.click("#query button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#record-table tbody tr').length === 2 && "
+                           "!document.querySelector('#export').disabled")
+    with page.expect_download() as info:
+        page.click("#export")
+    assert info.value.suggested_filename.startswith("缴款记录")
+    sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    header = [c.value for c in sheet[1]]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    assert len(rows) == 2
+    assert all(isinstance(r[header.index("电子税票号码")], str) and len(r[header.index("电子税票号码")]) == 18
+               for r in rows)
+    assert all(isinstance(r[header.index("实缴金额")], float) for r in rows)
+    assert problems.unexpected() == [], problems.items
     context.close()

@@ -1,8 +1,9 @@
 // Shared by the 费款缴纳 pages: a table paged on this page over a list the server sends
 // whole, exact sums of decimal strings, a GET download, and how states and periods read.
 
-import { request } from "../api.js";
+import { post, request } from "../api.js";
 import { money } from "../format.js";
+import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 
 export { el, field, formDialog, showError } from "../dialog.js";
@@ -105,5 +106,29 @@ export class ListTable extends DataTable {
         box.title = "该欠费正在缴款或已开具凭证，不能选择";
       }
     });
+  }
+}
+
+// Entering a records page asks the tax side for what changed (a voucher paid at the bank, a
+// payment stored): quietly, the local list shows at once and again when the job ends.
+export async function syncOnEntry(endpoint, kind, { box, state, after }) {
+  const done = (text) => {
+    box.hidden = true;
+    state.textContent = text;
+    after();
+  };
+  const progress = new JobProgress(box, {
+    cancellable: false,
+    onDone: (job) => done(job.result.message),
+    onError: (err) => done(`未能从税务端同步：${err.message}，以下为本机记录`),
+  });
+  try {
+    progress.attach((await post(endpoint, {})).job);
+  } catch (err) {
+    if (err.code === "job_running") {
+      if (!(await progress.reattach(kind))) done("");
+    } else {
+      done(err.code === "offline" ? "离线模式：以下为本机记录" : `未能从税务端同步：${err.message}，以下为本机记录`);
+    }
   }
 }
