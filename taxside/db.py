@@ -336,7 +336,7 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         seq = pw.IntegerField()
 
         class Meta:
-            indexes = ((("unit_pk", "id"), False),)
+            indexes = ((("unit_pk", "id"), False), (("status", "received_at"), False))
 
     class DebitResult(Base):
         debit_pk = pw.IntegerField()
