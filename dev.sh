@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages: venv support, the browser and virtual screen for the UI tests, Chinese
-# fonts, and the X11 libraries Qt's window needs.
+# fonts, the X11 libraries Qt's window needs, and makensis for the Windows installer script.
 BASE_PKGS=(python3-venv)
 WINDOW_PKGS=(fonts-noto-cjk libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
   libxkbcommon-x11-0 libnss3 libegl1 libgl1 libfontconfig1 libdbus-1-3)
-TEST_PKGS=(chromium xvfb poppler-utils "${WINDOW_PKGS[@]}")
+TEST_PKGS=(chromium xvfb poppler-utils nsis "${WINDOW_PKGS[@]}")
 
 missing_pkgs() {
   local p
@@ -53,7 +53,7 @@ case "$cmd" in
     ;;
   test)
     install_pkgs "${TEST_PKGS[@]}"
-    setup_python gui,test
+    setup_python gui,test,build
     .venv/bin/ruff check .
     exec .venv/bin/pytest -q "$@"
     ;;

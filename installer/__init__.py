@@ -1,0 +1,1 @@
+"""Packaging: the PyInstaller spec, the frozen build's entry point and the Windows installer."""
