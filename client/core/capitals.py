@@ -6,11 +6,13 @@ The rules are those of the central bank's rules for filling in payment vouchers
 - digits 零壹贰叁肆伍陆柒捌玖, units 拾佰仟 within a group of four, 万 and 亿 between groups;
   the leading ten is written 壹拾 (10 -> 壹拾元整), as forms require;
 - one 零 for a run of zeros inside the integer part (1004 -> 壹仟零肆, 100100 -> 壹拾万零壹佰);
-  zeros that end a group before a non-zero 千 of the next are not spoken, which the rules
-  allow (101000 -> 壹拾万壹仟, 1680.32 -> 壹仟陆佰捌拾元叁角贰分);
+  a zero 万位 before a non-zero 千位 is not spoken, which the rules allow (101000 ->
+  壹拾万壹仟);
 - 整 after 元 when there are no 角 and 分; nothing after 角 or 分;
-- 角 zero and 分 not: 零 after 元 (10.05 -> 壹拾元零伍分); below one yuan only 角 / 分 are
-  written (0.05 -> 伍分), and zero is 零元整.
+- 零 after 元 when 角 is zero and 分 is not (10.05 -> 壹拾元零伍分), and when 元位 is zero and
+  角 is not, as the rules' own examples write it (1680.32 -> 壹仟陆佰捌拾元零叁角贰分,
+  107000.53 -> 壹拾万柒仟元零伍角叁分); below one yuan only 角 / 分 are written
+  (0.05 -> 伍分), and zero is 零元整.
 
 Only exact amounts are taken: Decimal (or int) in whole cents, not negative, below one
 万亿 (10^12). A float, NaN or a fraction of a cent is refused, never rounded.
@@ -92,10 +94,10 @@ def in_words(amount: Decimal | int, *, field: str | None = None) -> str:
     out = _integer(yuan) + "元" if yuan else ""
     if jiao == 0 and fen == 0:
         return out + "整"
+    if yuan and (yuan % 10 == 0 or not jiao):
+        out += "零"  # 10.05 -> 壹拾元零伍分, 1680.32 -> 壹仟陆佰捌拾元零叁角贰分
     if jiao:
         out += DIGITS[jiao] + "角"
-    elif yuan:
-        out += "零"  # 10.05 -> 壹拾元零伍分
     if fen:
         out += DIGITS[fen] + "分"
     return out

@@ -21,18 +21,20 @@ KNOWN = [
     ("1", "壹元整"),
     ("10", "壹拾元整"),
     ("10.05", "壹拾元零伍分"),
-    ("20.30", "贰拾元叁角"),
+    ("20.30", "贰拾元零叁角"),
+    ("10.50", "壹拾元零伍角"),
+    ("100.05", "壹佰元零伍分"),
     ("110", "壹佰壹拾元整"),
     ("325.04", "叁佰贰拾伍元零肆分"),
     ("1004.50", "壹仟零肆元伍角"),
-    ("1680.32", "壹仟陆佰捌拾元叁角贰分"),
+    ("1680.32", "壹仟陆佰捌拾元零叁角贰分"),
     ("10001", "壹万零壹元整"),
     ("16409.02", "壹万陆仟肆佰零玖元零贰分"),
     ("30000", "叁万元整"),
     ("100000.00", "壹拾万元整"),
     ("100100", "壹拾万零壹佰元整"),
     ("101000", "壹拾万壹仟元整"),
-    ("107000.53", "壹拾万柒仟元伍角叁分"),
+    ("107000.53", "壹拾万柒仟元零伍角叁分"),
     ("153676.80", "壹拾伍万叁仟陆佰柒拾陆元捌角"),
     ("1010000", "壹佰零壹万元整"),
     ("1200000", "壹佰贰拾万元整"),
@@ -128,8 +130,8 @@ def parse(words: str) -> Decimal:
         return Decimal(yuan).quantize(Decimal("0.01"))
     t = re.fullmatch(r"(?P<z>零)?(?:(?P<j>[壹贰叁肆伍陆柒捌玖])角)?(?:(?P<f>[壹贰叁肆伍陆柒捌玖])分)?", tail)
     assert t and (t["j"] or t["f"]), words
-    # 零 after 元 exactly when 角 is zero, 分 is not and there are yuan.
-    assert bool(t["z"]) == bool(m["int"] and not t["j"] and t["f"]), words
+    # 零 after 元 exactly when there are yuan and either 角 is zero (分 is not), or 元位 is.
+    assert bool(t["z"]) == bool(m["int"] and (not t["j"] or yuan % 10 == 0)), words
     jiao, fen = DIGIT[t["j"]] if t["j"] else 0, DIGIT[t["f"]] if t["f"] else 0
     return Decimal(yuan) + Decimal(jiao) / 10 + Decimal(fen) / 100
 
