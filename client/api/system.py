@@ -55,7 +55,10 @@ def refuse_elsewhere(changes: dict[str, object]) -> None:
 @bp.post("/settings/reset")
 def reset_settings() -> ResponseReturnValue:
     svc = services()
-    saved = svc.settings.reset()
+    # 网络管理 keeps its tested proxy (and the demo its tax side): only saved after a test.
+    kept = {s.name: svc.settings.get(s.name) for s in SETTINGS if s.group in ("network", "developer")}
+    svc.settings.reset()
+    saved = svc.settings.update(kept)
     audit.record(svc.store, "恢复默认设置")
     return jsonify({"ok": True, "settings": saved})
 

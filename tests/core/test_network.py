@@ -186,3 +186,15 @@ def test_the_settings_form_cannot_change_the_server_or_the_proxy(browser_client,
                                      headers={"X-CSRF-Token": token})
         assert answer.status_code == 400 and message in answer.json()["error"]["message"]
     assert services.settings.get("proxy_host") == ""
+
+
+def test_restoring_default_settings_keeps_the_tested_proxy(browser_client, services) -> None:
+    from tests.conftest import csrf_of
+
+    proxy = {"proxy_mode": "socks5", "proxy_host": "10.0.0.1", "proxy_port": 1080, "proxy_user": "clerk"}
+    services.settings.update({**proxy, "page_size": 30})
+    answer = browser_client.post("/api/system/settings/reset", json={},
+                                 headers={"X-CSRF-Token": csrf_of(browser_client)})
+    assert answer.status_code == 200
+    assert services.settings.get("page_size") == 50
+    assert {name: services.settings.get(name) for name in proxy} == proxy
