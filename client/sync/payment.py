@@ -42,6 +42,7 @@ from client.sync.taxclient import (
     debit_from_outcome,
     voucher_from_outcome,
 )
+from rules.model import RulePack
 
 log = logging.getLogger(__name__)
 HELD_CODES = frozenset({"arrear_paid", "arrear_on_voucher", "arrear_in_debit", "arrear_not_found"})
@@ -200,6 +201,18 @@ class PushResult:
                 "arrears_refreshed": self.arrears_refreshed, "pdf_path": self.pdf_path}
 
 
+_PACKS: dict[tuple[str, str | None], RulePack | None] = {}
+
+
+def _pack(region: str) -> RulePack | None:
+    """The pack in force, parsed once per downloaded version (parsing costs more than the list)."""
+    key = (region, rulecache.cached_version(region))
+    if key not in _PACKS:
+        in_force = rulecache.in_force(region)
+        _PACKS[key] = in_force.pack if in_force else None
+    return _PACKS[key]
+
+
 def _date(value: str | None, field: str) -> str:
     value = (value or "").strip()
     if value:
@@ -274,8 +287,7 @@ class PaymentService:
     def arrears_view(self, period: str = "") -> views.ArrearsView:
         """The last list with the late fee estimated to the tax side's today by the region's pack."""
         pk, _unit_id, region = self._unit()
-        in_force = rulecache.in_force(region)
-        return views.arrears_view(self.store, pk, in_force.pack if in_force else None, self.session.business_date(),
+        return views.arrears_view(self.store, pk, _pack(region), self.session.business_date(),
                                   records.check_period(period))
 
     def selection(self, arrear_ids: Any) -> views.SelectionTotals:
