@@ -111,7 +111,11 @@ def _cents(value: object, what: str, field: str, row: int | None = None) -> Deci
     if isinstance(value, bool) or not isinstance(value, Decimal):
         raise ValidationError(f"{what}必须是精确的十进制金额，不能是 {type(value).__name__}",
                               field=field, row=row)
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+    try:
+        exact = value.is_finite() and value >= 0 and value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:  # too many digits to have cents (1E+40)
+        exact = False
+    if not exact:
         raise ValidationError(f"{what}不是有效的金额：{value}", field=field, row=row)
     return value
 
@@ -121,7 +125,7 @@ def check(doc: VoucherDoc) -> None:
     if not isinstance(doc.voucher_no, str) or not VOUCHER_NO.fullmatch(doc.voucher_no):
         raise ValidationError(f"电子税票号码必须是 18 位数字：{doc.voucher_no!r}", field="voucher_no")
     for name, label in (("voucher_id", "凭证编号"), ("unit_name", "缴费单位名称"),
-                        ("taxpayer_id", "纳税人识别号")):
+                        ("taxpayer_id", "纳税人识别号"), ("tax_office", "主管税务机关")):
         value = getattr(doc, name)
         if not isinstance(value, str) or not value.strip():
             raise ValidationError(f"凭证缺少{label}", field=name)
