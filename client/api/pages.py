@@ -197,10 +197,11 @@ def home() -> str:
     registration = units.registration(unit.unit_id)
     mode = registration.collection_mode if registration else ""
     links, source = home_links(unit.region, mode)
-    alerts, nearest = home_alerts(PaymentService(svc.session).home_alerts(), mode != "税务代征")
+    found = PaymentService(svc.session).home_alerts()
+    alerts, nearest = home_alerts(found, mode != "税务代征")
     return render_template(
         "home.html", active="home", links=links, links_source=source, unit=unit, alerts=alerts, nearest=nearest,
-        about=system.about(svc.store, svc.home, svc.log_path),
+        nearest_total=found.arrears_count, about=system.about(svc.store, svc.home, svc.log_path),
     )
 
 

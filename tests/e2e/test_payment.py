@@ -97,6 +97,18 @@ def test_arrears_and_partial_debit_then_a_double_click_pays_once(browser: Any, u
     assert_readable(page.inner_text("#payment-arrears"))
     screenshot(page, "payment-arrears")
 
+    # The tax side does not answer: 刷新 says so in Chinese and the last list stays, with its time.
+    live.fault(f"/v1/units/{live.unit_id}/arrears", "error", status=503, method="GET", count=50)
+    page.click("#refresh")
+    page.locator("#refresh-error").wait_for()
+    text = page.inner_text("#refresh-error")
+    assert "查询欠费信息失败" in text and "查询到的欠费信息" in text and "可点击「刷新」重试" in text, text
+    assert rows.count() == count and not page.locator("#refresh").is_disabled()
+    screenshot(page, "payment-refresh-failed")
+    live.clear_faults()
+    page.click("#refresh")
+    page.locator("#refresh-error").wait_for(state="hidden")
+
     # A small balance: the pension arrear (large) fails, the injury one (small) is paid.
     big, small = "基本养老保险", "工伤保险"
     big_row = row_of(page, "2025年03月").filter(has_text=big).filter(has_text="单位缴纳部分")
@@ -276,5 +288,64 @@ def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: A
     assert all(isinstance(r[header.index("电子税票号码")], str) and len(r[header.index("电子税票号码")]) == 18
                for r in rows)
     assert all(isinstance(r[header.index("实缴金额")], float) for r in rows)
+    assert problems.unexpected() == [], problems.items
+    context.close()
+
+
+def close_notice_popups(page: Any) -> None:
+    """The login's notice pop-ups (通知公告) come first: acknowledge them."""
+    page.wait_for_timeout(300)
+    while page.locator("dialog button", has_text="我知道了").count():
+        page.locator("dialog button", has_text="我知道了").first.click()
+        page.wait_for_timeout(200)
+
+
+def test_login_alerts_link_to_the_pages_that_fix_them(browser: Any, ui: Any, services: Any,
+                                                      taxside_factory: Any) -> None:
+    live = taxside_factory(units=1, employees=40, seed=5)
+    live.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    unit = log_in(services, live, index=0)
+    services.session.popups_shown = True
+    context, page, problems = open_page(browser, ui)
+    # Nothing outstanding: no alert at all.
+    page.locator("#home-functions").wait_for()
+    assert page.locator("#home-alerts").count() == 0
+
+    # Declared on the 电子税务局 and a month later unpaid; three employees lack a base. The
+    # first page after the next login asks the tax side for the arrears, then alerts.
+    declared_elsewhere(live, unit.unit_id)
+    live.sim("POST", "/advance-month")
+    declared_elsewhere(live, unit.unit_id)
+    log_in_again(services, unit.unit_id)
+    pk = services.session.view().unit.local_id
+    with services.store.write() as db:
+        db.execute_sql("UPDATE enrollment_employee SET bases = '{}' WHERE unit_id = ? AND id IN "
+                       "(SELECT id FROM enrollment_employee WHERE unit_id = ? AND status = '正常缴费' LIMIT 3)",
+                       (pk, pk))
+    services.session.popups_shown = False
+    page.goto(ui.base_url + "/")
+    close_notice_popups(page)
+    alert = page.locator("#alert-arrears")
+    alert.wait_for()
+    text = alert.inner_text()
+    assert "14 条欠费未缴纳" in text and re.search(r"合计 \d{1,3}(,\d{3})*\.\d{2} 元", text), text
+    assert "最近的限缴日期为 2025-03-31（已逾期 15 天）" in text
+    assert "urgent" in alert.get_attribute("class")  # overdue: red
+    nearest = page.locator("#nearest-arrears tbody tr")
+    assert nearest.count() == 5 and "2025-03-31" in nearest.first.inner_text()
+    assert "error-text" in nearest.first.locator("td").last.get_attribute("class")
+    assert "仅列出限缴日期最近的 5 条" in page.inner_text("#home-alerts")
+    wage = page.locator("#alert-wage_base")
+    assert "3 名正常缴费的职工缴费工资为空" in wage.inner_text()
+    assert_readable(page.inner_text("#home-alerts"))
+    screenshot(page, "home-alerts")
+    # Each alert leads to the page that fixes it.
+    alert.locator("a", has_text="去缴款").click()
+    page.wait_for_url("**/payment")
+    page.locator("#arrears tbody tr").first.wait_for()
+    page.go_back()
+    page.locator("#alert-wage_base a", has_text="去申报缴费工资").click()
+    page.wait_for_url("**/wage-base**")
+    assert page.locator("h1.page-title").inner_text() == "缴费工资申报"
     assert problems.unexpected() == [], problems.items
     context.close()
