@@ -176,15 +176,16 @@ def _font() -> None:
     pdfmetrics.registerFont(face)
 
 
-def _offset(value: Decimal | int | str, label: str) -> Decimal:
+def _offset(value: Decimal | int | str, label: str, field: str) -> Decimal:
+    """A print offset in mm as 系统设置 keeps it (text) or as a Decimal; never a float."""
     if isinstance(value, bool | float):
-        raise ValidationError(f"「{label}」必须是精确的数字", field=label)
+        raise ValidationError(f"「{label}」必须是精确的数字", field=field)
     try:
         result = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"「{label}」必须是数字：{value}", field=label) from None
+        raise ValidationError(f"「{label}」必须是数字：{value}", field=field) from None
     if not result.is_finite() or abs(result) > MAX_OFFSET_MM:
-        raise ValidationError(f"「{label}」必须在 -50 到 50 毫米之间：{value}", field=label)
+        raise ValidationError(f"「{label}」必须在 -50 到 50 毫米之间：{value}", field=field)
     return result
 
 
@@ -386,8 +387,8 @@ def render(voucher: VoucherDoc, *, offset_right_mm: Decimal | int | str = 0,
            offset_down_mm: Decimal | int | str = 0) -> bytes:
     """The voucher as PDF bytes; the offsets move every page's drawing (mm, -50..50)."""
     check(voucher)
-    dx = float(_offset(offset_right_mm, "打印右平移")) * mm
-    dy = float(_offset(offset_down_mm, "打印下平移")) * mm
+    dx = float(_offset(offset_right_mm, "打印右平移", "print_offset_right_mm")) * mm
+    dy = float(_offset(offset_down_mm, "打印下平移", "print_offset_down_mm")) * mm
     buf = io.BytesIO()
     with _lock:
         _font()

@@ -172,8 +172,9 @@ def test_offsets_move_the_drawing(right: Decimal | str, down: Decimal | int) -> 
 
 @pytest.mark.parametrize("bad", [D("50.1"), -51, "abc", D("NaN"), 1.5, True])
 def test_offsets_out_of_range_or_inexact_are_refused(bad: Any) -> None:
-    with pytest.raises(ValidationError, match="打印右平移"):
+    with pytest.raises(ValidationError, match="打印右平移") as info:
         render(voucher(1), offset_right_mm=bad)
+    assert info.value.field == "print_offset_right_mm"  # the setting to correct
 
 
 def test_barcode_scans_to_the_voucher_number() -> None:
