@@ -278,7 +278,7 @@ def test_a_missing_or_damaged_font_is_a_clear_error(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(voucher_pdf, "FONT", "BrokenFontForTest")
     monkeypatch.setattr(voucher_pdf, "FONT_PATH", path)
     with pytest.raises(StoreError, match="缺少凭证字体文件" if content is None else "凭证字体文件已损坏"):
-        voucher_pdf._font()
+        voucher_pdf.load_font()
 
 
 def test_at_most_a_thousand_arrears() -> None:
