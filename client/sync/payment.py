@@ -256,6 +256,10 @@ class PaymentService:
                           amount_total=last.amount_total, late_fee_total=last.late_fee_total)
         agreements = self.session.call(lambda c: c.agreements(unit_id))
         core.save_agreements(self.store, pk, (asdict(a) for a in agreements))
+        # A voucher open here may have been paid, voided or expired since: its arrears follow it.
+        for voucher in records.vouchers(self.store, pk):
+            if voucher.state == "open":
+                self._refresh_voucher_quietly(pk, unit_id, voucher.voucher_id)
         return ArrearsRefresh(len(found), last.today, str(last.amount_total), str(last.late_fee_total),
                               len(agreements), resolved)
 
@@ -318,12 +322,14 @@ class PaymentService:
         """缴款 (三方协议): the choice goes into the journal (refused if any arrear is already
         being paid), then out through the one sender; the answer decides per arrear."""
         pk, _unit_id, _region = self._unit()
+        self.session.client()  # offline: refused now; a debit confirmed today is not sent days later
         entry_id = core.request_debit(self.store, pk, agreement_id, arrear_ids, confirmed_total, operator)
         return self.push(entry_id)
 
     def issue_voucher(self, arrear_ids: Any, operator: str) -> PushResult:
         """开具: the tax side issues the voucher (through the journal), then its PDF is saved."""
         pk, _unit_id, _region = self._unit()
+        self.session.client()  # offline: the voucher and its figures come from the tax side
         result = self.push(core.request_voucher(self.store, pk, arrear_ids, operator))
         if result.voucher is None:
             return result

@@ -6,6 +6,7 @@ voids and payment records."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from decimal import Decimal
@@ -272,3 +273,21 @@ def test_home_alerts(svc: PaymentService, services: Any) -> None:
                        (pk, pk))
     alerts = svc.home_alerts()
     assert alerts.without_base == 3 and any("3 名职工尚未申报缴费工资" in m for m in alerts.messages)
+
+
+def test_expired_voucher_frees_its_arrears_on_refresh(svc: PaymentService, live: LiveTaxSide) -> None:
+    ids = [line.arrear.arrear_id for line in svc.arrears_view().items]
+    voucher = svc.issue_voucher(ids[:1], "财务").voucher
+    assert voucher is not None
+    with pytest.raises(ConflictError, match="缴款凭证"):
+        pay(svc, ids[:1])
+    after = (dt.date.fromisoformat(voucher.deadline) + dt.timedelta(days=3)).isoformat()
+    live.sim("PUT", "/settings", {"today": after})
+    svc.refresh()
+    assert records.voucher(svc.store, svc._unit()[0], voucher.voucher_id).state == "expired"
+    line = next(x for x in svc.arrears_view().items if x.arrear.arrear_id == ids[0])
+    assert line.payable and line.arrear.late_days > 0 and line.arrear.late_fee > 0
+    with pytest.raises(ValidationError, match="已过期"):
+        svc.print_voucher(voucher.voucher_id)
+    result = pay(svc, ids[:1])
+    assert result.ok and result.debit is not None and result.debit.results[0].late_fee > 0

@@ -70,6 +70,20 @@ def test_answer_lost_after_the_bank_debited(svc: PaymentService, live: LiveTaxSi
     assert payments_per_arrear(live) == dict.fromkeys(chosen, 1)
 
 
+def test_busy_tax_side_then_sent_once_under_the_same_key(svc: PaymentService, live: LiveTaxSide) -> None:
+    """503 on every try (nothing processed): 待确认; the next 刷新 finds nothing under the key
+    and sends the very same request once."""
+    chosen = first_ids(svc, 2)
+    live.fault(f"/v1/units/{unit_id(svc)}/debits", "error", status=503, method="POST", count=10)
+    result = pay(svc, chosen)
+    assert result.entry.state == journal.UNKNOWN and debits_per_arrear(live) == {}
+    live.clear_faults()
+    svc.refresh()
+    entry = journal.get(svc.store, result.entry.id)
+    assert entry.state == journal.ACCEPTED and entry.idempotency_key == result.entry.idempotency_key
+    assert debits_per_arrear(live) == dict.fromkeys(chosen, 1)
+
+
 CHILD = """
 import sys
 from pathlib import Path
