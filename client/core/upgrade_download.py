@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 UPDATES_DIR = "updates"
 CHUNK = 64 * 1024
 MSG_MALFORMED = "服务器返回信息格式有误（版本信息），请稍后再试"
+MAX_MANIFEST = 64 * 1024  # a manifest is a few hundred bytes; a portal's page is refused early
 
 Progress = Callable[[int, int], None]
 
@@ -66,17 +67,22 @@ def _network_error(exc: httpx.HTTPError, what: str) -> NetworkError:
 
 def fetch_manifest(settings: Settings) -> Manifest | None:
     """The verified manifest of the newest release; None when the tax side has none."""
+    body = b""
     try:
-        with _client(settings) as http:
-            resp = http.get(f"{_base(settings)}/v1/client/latest")
+        with _client(settings) as http, http.stream("GET", f"{_base(settings)}/v1/client/latest") as resp:
+            status = resp.status_code
+            for chunk in resp.iter_bytes(8192):
+                body += chunk
+                if len(body) > MAX_MANIFEST:
+                    raise NetworkError(MSG_MALFORMED, code="network_malformed")
     except httpx.HTTPError as exc:
         raise _network_error(exc, "检查更新") from None
-    if resp.status_code == 404:
+    if status == 404:
         return None
-    if resp.status_code != 200:
-        raise NetworkError(f"检查更新失败：税务端返回 HTTP {resp.status_code}，请稍后再试", code="network_status")
+    if status != 200:
+        raise NetworkError(f"检查更新失败：税务端返回 HTTP {status}，请稍后再试", code="network_status")
     try:
-        data = json.loads(resp.content)
+        data = json.loads(body)
     except ValueError:
         raise NetworkError(MSG_MALFORMED, code="network_malformed") from None
     return verify(data)

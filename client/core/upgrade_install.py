@@ -61,7 +61,7 @@ def install_root() -> Path | None:
 
 
 def _now() -> str:
-    return dt.datetime.now().isoformat(timespec="seconds")
+    return dt.datetime.now().isoformat(sep=" ", timespec="seconds")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -186,6 +186,17 @@ def switch_to(root: Path, version: str, current: str) -> Pointer:
     """Point the launcher at ``version`` on trial: it comes back to ``current`` unless the
     new one says "started ok" in time."""
     return write_pointer(root, version, current, "trial")
+
+
+def prune(root: Path, keep: tuple[str, ...]) -> list[str]:
+    """Remove installed versions other than ``keep`` (the running one and the one a rollback
+    would go back to): old versions left behind are how two versions come to fight."""
+    removed = []
+    for folder in sorted((root / VERSIONS).iterdir()) if (root / VERSIONS).is_dir() else []:
+        if folder.is_dir() and folder.name not in keep and not folder.name.startswith("."):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 # -- rollback note ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from client.core.upgrade_install import (
     PROGRAMS,
     ROOT_ENV,
     Pointer,
+    prune,
     read_json,
     read_pointer,
     version_dir,
@@ -108,6 +109,7 @@ def supervise(root: Path, args: list[str], health_seconds: float = DEFAULT_HEALT
                 print(f"{reason}，已恢复为版本 {back}", file=sys.stderr)
                 continue
             write_pointer(root, pointer.version, pointer.previous, "ok")
+            prune(root, (pointer.version, pointer.previous))
         code = proc.wait()
         health.unlink(missing_ok=True)
         if _stopping:
@@ -122,7 +124,7 @@ def _forward(signum: int, _frame: object) -> None:
     global _stopping
     _stopping = True
     if _child is not None and _child.poll() is None:
-        _child.send_signal(signal.SIGTERM if os.name == "posix" else signal.CTRL_BREAK_EVENT)
+        _child.terminate()  # SIGTERM on POSIX: the client stops its jobs and closes the database
 
 
 def main(argv: list[str] | None = None) -> int:

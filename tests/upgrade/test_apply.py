@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,12 +93,13 @@ def test_good_upgrade_restarts_into_the_new_version(
         root: Path, home: Path, launch: Callable[[], subprocess.Popen[bytes]]) -> None:
     Settings(home).update({"taxside_url": taxside.url, "upgrade_mode": "auto"})
     publish(taxside, packages["0.2.0"], "0.2.0", release_key, notes="新版本")
+    (root / "versions" / "0.0.5" / "client").mkdir(parents=True)  # left by an old install
     proc = launch()
     pointer = wait_for(lambda: (p := upgrade_install.read_pointer(root)) and p.version == "0.2.0"
                        and p.state == "ok" and p, "the launcher confirms 0.2.0", proc)
     assert pointer.previous == __version__  # the old version stays installed beside it
     assert healthy(root, "0.2.0")
-    assert (root / "versions" / __version__ / "client").is_dir()
+    assert sorted(os.listdir(root / "versions")) == [__version__, "0.2.0"]  # 0.0.5 removed
     assert (root / "versions" / "0.2.0" / "client" / "__init__.py").read_text().count('"0.2.0"') == 1
     # Downloaded into the data dir, checked, and a backup made before applying.
     assert [p.name for p in (home / "updates").glob("*.whl")] == [f"0.2.0-{packages['0.2.0'].name}"]
@@ -136,6 +139,31 @@ def test_failed_start_rolls_back_with_the_reason(
     wait_for(lambda: log.exists() and "0.3.0 was rolled back before" in log.read_text(encoding="utf-8"),
              "the restored client declines 0.3.0 at its start", proc)
     assert upgrade_install.read_pointer(root).version == __version__
+
+
+def hostile(path: Path, name: str, *, link: bool = False) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("client/__init__.py", '__version__ = "0.4.0"\n')
+        info = zipfile.ZipInfo(name)
+        if link:
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd" if link else "x")
+    return path
+
+
+@pytest.mark.parametrize("name, link, reason", [
+    ("../outside.py", False, "文件名「../outside.py」不合规"),
+    ("/abs/evil.py", False, "文件名「/abs/evil.py」不合规"),
+    ("client/C:evil.py", False, "不合规"),
+    ("client/nul.py", False, "不合规"),
+    ("client/link.py", True, "符号链接"),
+])
+def test_install_refuses_hostile_packages(root: Path, tmp_path: Path, name: str, link: bool, reason: str) -> None:
+    with pytest.raises(upgrade.UpgradeRefused) as err:
+        upgrade_install.install(root, "0.4.0", hostile(tmp_path / "p.whl", name, link=link))
+    assert reason in err.value.message
+    assert not (tmp_path / "outside.py").exists() and not (root / "outside.py").exists()
+    assert os.listdir(root / "versions") == [__version__]  # no staging folder left
 
 
 def test_install_refuses_a_package_of_another_version(root: Path, packages: dict[str, Path]) -> None:
