@@ -1,5 +1,6 @@
 """Freeze the client into one folder: ``python installer/build.py [--dist DIR] [--force]``.
 
+``--installer`` then compiles installer/socialfee.nsi with makensis around it.
 The folder is ``<dist>/socialfee/`` (``socialfee`` or ``socialfee.exe`` plus ``_internal/``).
 A build records the digest of the sources it froze; a later call with the same sources
 reuses it (the tests build once, and not again while nothing changed).
@@ -20,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "installer" / "socialfee.spec"
+NSIS_SCRIPT = ROOT / "installer" / "socialfee.nsi"
 NAME = "socialfee"
 DIGEST_FILE = ".source-digest"
 # What goes into the build: the packages with their templates, static files, rule packs
@@ -94,17 +96,44 @@ def build(dist: Path, work: Path | None = None, *, force: bool = False) -> Build
     return Build(folder, seconds, False)
 
 
+def make_installer(folder: Path, out: Path, *, compress: bool = True) -> subprocess.CompletedProcess[str]:
+    """Compile installer/socialfee.nsi with ``folder`` as the payload (makensis on PATH)."""
+    from client import __version__
+
+    command = [
+        "makensis", "-WX", "-V2", "-INPUTCHARSET", "UTF8",
+        f"-DPAYLOAD={folder}", f"-DVERSION={__version__}", f"-DOUTFILE={out}",
+    ]
+    if not compress:
+        command.append("-DNO_COMPRESSION")
+    return subprocess.run(
+        [*command, str(NSIS_SCRIPT)], cwd=ROOT, capture_output=True, text=True, errors="replace"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="冻结 socialfee（PyInstaller 单文件夹版）")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="输出目录，默认 dist/")
     parser.add_argument("--force", action="store_true", help="即使源文件未变也重新冻结")
+    parser.add_argument(
+        "--installer", action="store_true", help="再用 makensis 生成 Windows 安装程序（dist/ 中）"
+    )
     args = parser.parse_args(argv)
     done = build(args.dist.resolve(), force=args.force)
     if done.reused:
         print(f"源文件未变，沿用已有的冻结版本：{done.folder}")
     else:
         print(f"冻结完成：{done.folder}（用时 {done.seconds:.1f} 秒）")
+    if args.installer:
+        from client import __version__
+
+        out = args.dist.resolve() / f"socialfee-{__version__}-setup.exe"
+        result = make_installer(done.folder, out)
+        if result.returncode != 0:
+            sys.exit(f"安装程序生成失败：\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+        print(f"安装程序：{out}")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # client's version, also from a plain checkout
     main()
