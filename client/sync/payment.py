@@ -289,10 +289,14 @@ class PaymentService:
         return core.agreements(self.store, pk)
 
     def arrears_view(self, period: str = "") -> views.ArrearsView:
-        """The last list with the late fee estimated to the tax side's today by the region's pack."""
+        """The last list with the late fee estimated to today (the tax side's business date) by
+        the region's pack."""
         pk, _unit_id, region = self._unit()
-        return views.arrears_view(self.store, pk, _pack(region), self.session.business_date(),
-                                  records.check_period(period))
+        today = self.session.business_date()
+        fetch = core.last_fetch(self.store, pk)
+        if fetch and fetch.today > today.isoformat():  # the tax side's date moved on since login
+            today = dt.date.fromisoformat(fetch.today)
+        return views.arrears_view(self.store, pk, _pack(region), today, records.check_period(period))
 
     def selection(self, arrear_ids: Any) -> views.SelectionTotals:
         pk, _unit_id, _region = self._unit()

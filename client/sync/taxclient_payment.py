@@ -194,7 +194,7 @@ class PaymentCalls(Transport):
         data = self._get(f"/v1/units/{unit_id}/arrears", state=state, period=period, cursor=cursor, limit=limit)
         try:
             return ArrearPage(
-                items=tuple(_arrear(a) for a in data["items"]), next_cursor=str(data.get("next_cursor") or ""),
+                items=tuple(_arrear(a) for a in _list(data["items"])), next_cursor=str(data.get("next_cursor") or ""),
                 has_more=bool(data["has_more"]), today=str(data["today"]), count=int(data["count"]),
                 amount_total=_money(data["amount_total"]), late_fee_total=_money(data["late_fee_total"]),
             )
@@ -222,7 +222,7 @@ class PaymentCalls(Transport):
                     account_name=str(a["account_name"]), scope=str(a["scope"]), state=str(a["state"]),
                     can_debit_fees=_bool(a["can_debit_fees"]), reason=_opt(a.get("reason")),
                 )
-                for a in data["items"]
+                for a in _list(data["items"])
             ]
         except _BAD as exc:
             raise malformed(exc) from None
@@ -260,7 +260,7 @@ class PaymentCalls(Transport):
         data = self._get(f"/v1/units/{unit_id}/vouchers", cursor=cursor, limit=limit, **params)
         try:
             return VoucherPage(
-                items=tuple(parse_voucher(v) for v in data["items"]),
+                items=tuple(parse_voucher(v) for v in _list(data["items"])),
                 next_cursor=str(data.get("next_cursor") or ""), has_more=bool(data["has_more"]),
                 date_from=str(data["from"]), date_to=str(data["to"]),
             )
@@ -292,7 +292,7 @@ class PaymentCalls(Transport):
                          limit=limit)
         try:
             return PaymentPage(
-                items=tuple(_payment(p) for p in data["items"]),
+                items=tuple(_payment(p) for p in _list(data["items"])),
                 next_cursor=str(data.get("next_cursor") or ""), has_more=bool(data["has_more"]),
             )
         except _BAD as exc:
@@ -321,6 +321,12 @@ def _text(value: Any) -> str:
 
 def _opt_text(value: Any) -> str | None:
     return None if value is None else _text(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):  # a dict or text would iterate as something else
+        raise TypeError("expected a list")
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -369,7 +375,7 @@ def parse_debit(d: Any, replayed: bool = False) -> Debit:
             agreement_no=_text(d["agreement_no"]), received_at=str(d["received_at"]),
             debited_on=str(d["debited_on"]), status=str(d["status"]), paid_count=int(d["paid_count"]),
             failed_count=int(d["failed_count"]), unknown_count=int(d["unknown_count"]),
-            paid_total=_money(d["paid_total"]), results=tuple(_result(r) for r in d["results"]),
+            paid_total=_money(d["paid_total"]), results=tuple(_result(r) for r in _list(d["results"])),
             replayed=replayed,
         )
     except _BAD as exc:
@@ -387,13 +393,15 @@ def _voucher_arrear(a: Mapping[str, Any]) -> VoucherArrear:
 
 def parse_voucher(v: Any) -> Voucher:
     try:
+        if int(v["count"]) != len(_list(v["arrears"])):  # the PDF lists what the voucher counts
+            raise ValueError("voucher count does not match its arrears")
         return Voucher(
             voucher_id=_text(v["voucher_id"]), voucher_no=_text(v["voucher_no"]), state=str(v["state"]),
             issued_at=str(v["issued_at"]), issued_on=str(v["issued_on"]), deadline=str(v["deadline"]),
             taxpayer_id=_text(v["taxpayer_id"]), unit_name=str(v["unit_name"]), tax_office=str(v["tax_office"]),
             count=int(v["count"]), amount_total=_money(v["amount_total"]),
             late_fee_total=_money(v["late_fee_total"]), total=_money(v["total"]),
-            arrears=tuple(_voucher_arrear(a) for a in v["arrears"]), paid_at=_opt(v.get("paid_at")),
+            arrears=tuple(_voucher_arrear(a) for a in _list(v["arrears"])), paid_at=_opt(v.get("paid_at")),
             voided_at=_opt(v.get("voided_at")),
         )
     except _BAD as exc:
