@@ -169,6 +169,34 @@ def test_arrears_and_partial_debit_then_a_double_click_pays_once(browser: Any, u
     assert debits_per_arrear(live)[target.arrear_id] == 1 and payments_per_arrear(live)[target.arrear_id] == 1
     dialog.locator("#close-result").click()
     page.wait_for_function("document.querySelectorAll('#arrears tbody tr').length === 12")
+
+    # 原交易状态不明: 结果待确认, held (not selectable, said in words) until 刷新 finds it paid.
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 3600})  # the bank answers when we say so
+    live.sim("POST", f"/units/{live.unit_id}/bank-answers", {"answer": "unknown", "count": 1, "resolve_to": "paid"})
+    unsure = next(a for a in local_arrears(services) if a.item_name == "失业保险" and a.period_from == "202503"
+                  and a.part_name == "个人缴纳部分")
+    tick(page, unsure.arrear_id)
+    page.click("#pay")
+    page.locator("dialog", has_text="选择缴款方式").locator("button", has_text="三方协议缴款").click()
+    dialog.locator(f'[data-agreement="{usable["agreement_id"]}"] input').check()
+    dialog.locator("#agreement-next").click()
+    dialog.locator("#confirm-debit").click()
+    dialog.locator("h2", has_text="缴款结果").wait_for()
+    result = dialog.locator(f'tr[data-arrear="{unsure.arrear_id}"]')
+    assert "结果待确认" in result.inner_text() and "请勿重复缴款" in result.inner_text()
+    assert "不会重复扣款" in dialog.inner_text()
+    screenshot(page, "payment-debit-unknown")
+    dialog.locator("#close-result").click()
+    held = page.locator(f'#arrears tbody tr[data-key="{unsure.arrear_id}"]')
+    held.filter(has_text="待银行确认").wait_for()
+    assert held.locator("input[type=checkbox]").is_disabled()
+    screenshot(page, "payment-arrear-held")
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 0})  # the bank's answer is in
+    page.click("#refresh")
+    page.locator(".toast", has_text="已获取 11 条欠费信息").wait_for()
+    page.wait_for_function("document.querySelectorAll('#arrears tbody tr').length === 11")
+    assert held.count() == 0 and payments_per_arrear(live)[unsure.arrear_id] == 1
+    assert debits_per_arrear(live)[unsure.arrear_id] == 1
     assert problems.unexpected() == [], problems.items
     context.close()
 

@@ -24,7 +24,7 @@ async function parse(response) {
   return body;
 }
 
-export async function request(method, url, { json, form, signal } = {}) {
+export async function request(method, url, { json, form, signal, raw = false } = {}) {
   const headers = { Accept: "application/json" };
   let body;
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
@@ -41,12 +41,21 @@ export async function request(method, url, { json, form, signal } = {}) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, { code: "offline", message: "无法连接到本机服务，请重新启动 socialfee" });
   }
-  return parse(response);
+  return raw ? response : parse(response);
 }
 
 export const get = (url, options) => request("GET", url, options);
 export const post = (url, json, options = {}) => request("POST", url, { ...options, json });
 export const put = (url, json, options = {}) => request("PUT", url, { ...options, json });
+
+// A write whose 2xx answer says itself whether it went through (a payment refused by the tax
+// side or still unsure answers {"ok": false, "message", ...}): that body is returned, not thrown.
+export async function postOutcome(url, json) {
+  const response = await request("POST", url, { json, raw: true });
+  const type = response.headers.get("content-type") || "";
+  if (!response.ok || !type.includes("application/json")) return parse(response);
+  return response.json();
+}
 
 // Download a file produced by a POST (exports), keeping the server's file name.
 export async function download(url, json) {

@@ -3,7 +3,7 @@
 // confirming button is disabled before the request leaves, and the server refuses a second
 // entry for arrears already being paid.
 
-import { endpoints, post } from "../api.js";
+import { endpoints, post, postOutcome } from "../api.js";
 import { money } from "../format.js";
 import { toast } from "../toast.js";
 import { el, showError } from "./payment_common.js";
@@ -102,7 +102,7 @@ function agreementChoice(a, onPick) {
 function resultTable(debit) {
   const head = el("tr", {}, ...["欠费", "缴款结果", "电子税票号码", "扣款金额（元）", "原因及处理办法"].map((h) => el("th", { textContent: h })));
   const rows = debit.results.map((r) => {
-    const reason = r.status === "paid" ? "" : [r.message, r.advice].filter(Boolean).join("。");
+    const reason = { paid: "", unknown: r.advice }[r.status] ?? [r.message, r.advice].filter(Boolean).join("。");
     const tr = el("tr", { className: `result-${r.status}` },
       el("td", { textContent: r.label }),
       el("td", { className: `nowrap ${RESULT_CLASS[r.status] || ""}`, textContent: RESULT_WORDS[r.status] || r.status_label }),
@@ -116,8 +116,9 @@ function resultTable(debit) {
 }
 
 function debitResult(answer) {
-  const mixed = answer.debit && (answer.debit.failed_count || answer.debit.unknown_count);
-  const tone = !answer.ok ? "error-text" : mixed ? "warn-text" : "ok-text";
+  const debit = answer.debit;
+  const unsure = (debit && debit.unknown_count) || (!debit && answer.entry?.state !== "rejected");
+  const tone = unsure ? "warn-text" : !answer.ok ? "error-text" : debit.failed_count ? "warn-text" : "ok-text";
   const parts = [el("p", { className: `pay-headline ${tone}`, textContent: answer.message })];
   if (answer.debit) {
     parts.push(resultTable(answer.debit));
@@ -163,7 +164,7 @@ export async function debitDialog(ids, agreements, done) {
   };
   const pay = async () => {
     try {
-      const answer = await dialog.run("正在扣款，请勿关闭窗口…", () => post(endpoints.paymentDebits, {
+      const answer = await dialog.run("正在扣款，请勿关闭窗口…", () => postOutcome(endpoints.paymentDebits, {
         agreement_id: picked.agreement_id, arrear_ids: ids, confirmed_total: totals.total,
       }));
       if (answer === undefined) return;
@@ -213,7 +214,7 @@ export async function voucherDialog(ids, done) {
   }
   const issue = async () => {
     try {
-      const answer = await dialog.run("正在开具缴款凭证…", () => post(endpoints.paymentVouchers, { arrear_ids: ids }));
+      const answer = await dialog.run("正在开具缴款凭证…", () => postOutcome(endpoints.paymentVouchers, { arrear_ids: ids }));
       if (answer === undefined) return;
       const close = dialog.button("关闭", () => dialog.close());
       if (!answer.voucher) {

@@ -1,7 +1,7 @@
 // 缴款凭证打印记录 (manual 3.1.7.2): the bank vouchers issued here by 开具日期, each with the
 // arrears it covers; 重新打印 while unpaid, 作废 (confirmed) while open, states in words.
 
-import { endpoints, get, post } from "../api.js";
+import { endpoints, get, post, postOutcome } from "../api.js";
 import { confirm, openDialog } from "../dialog.js";
 import { money } from "../format.js";
 import { toast, toastError } from "../toast.js";
@@ -116,7 +116,7 @@ async function voidVoucher(v) {
     { title: "作废缴款凭证", ok: "确定作废", danger: true },
   );
   if (!sure) return;
-  const answer = await post(endpoints.paymentVoucherVoid(v.voucher_id), {});
+  const answer = await postOutcome(endpoints.paymentVoucherVoid(v.voucher_id), {});
   toast(answer.message, answer.ok ? "success" : "error", 6000);
   await reload();
 }
