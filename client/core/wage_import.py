@@ -112,8 +112,9 @@ class ImportProblem:
         return f"第 {self.row} 行「{self.column}」：{self.message}"
 
 
-@dataclass(frozen=True)
-class ImportedRow:
+class ImportedRow(NamedTuple):
+    """A good row (a tuple: validate makes one per row, 50,000 at a time)."""
+
     row: int
     employee_id: str
     name: str
@@ -560,26 +561,15 @@ def validate(table: RawTable, enrolled: Mapping[str, Enrolled], rules: RowRules)
             problems.append(
                 ImportProblem(row, names["base"], clip(display(raw_base)), message, "warning")
             )
-        # The frozen dataclass's __init__ sets each field through object.__setattr__: filling
-        # __dict__ at once makes the same instance in a third of the time (50,000 rows).
-        good = _new(ImportedRow)
-        good.__dict__.update(
-            row=row,
-            employee_id=person.employee_id,
-            name=person.name,
-            id_type=id_type,
-            id_number=person.id_number,
-            unit_number=person.unit_number,
-            current_base=person.current_base,
-            new_base=base_text,
-            effective_month=month or "",
-            warning="；".join(warnings),
-        )
-        imported.append(good)
+        # tuple.__new__ directly: the NamedTuple's own __new__ is one more Python call per row.
+        imported.append(_new(ImportedRow, (
+            row, person.employee_id, person.name, id_type, person.id_number, person.unit_number,
+            person.current_base, base_text, month or "", "；".join(warnings),
+        )))
     return ImportResult(imported, problems, len(table.rows), table)
 
 
-_new = object.__new__
+_new = tuple.__new__
 
 
 def import_file(
