@@ -25,6 +25,7 @@ from pathlib import Path
 from client.core.upgrade_install import (
     HEALTH_ENV,
     PROGRAMS,
+    ROLLBACK,
     ROOT_ENV,
     Pointer,
     prune,
@@ -110,6 +111,7 @@ def supervise(root: Path, args: list[str], health_seconds: float = DEFAULT_HEALT
                 continue
             write_pointer(root, pointer.version, pointer.previous, "ok")
             prune(root, (pointer.version, pointer.previous))
+            (root / ROLLBACK).unlink(missing_ok=True)  # an older failure is no news any more
         code = proc.wait()
         health.unlink(missing_ok=True)
         if _stopping:
