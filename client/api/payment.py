@@ -42,6 +42,9 @@ Routes (all need an entered unit):
 - ``POST /api/payment/vouchers/<voucher_id>/print`` -> ``{"ok", "voucher", "pdf_path"}`` (reprint
   while unpaid; the state is asked of the tax side first).
 - ``GET  /api/payment/vouchers/<voucher_id>/pdf`` -> the PDF last printed (``application/pdf``).
+- ``POST /api/payment/vouchers/<voucher_id>/open`` ``{"action": "open" | "print"}`` -> ``{"ok", "opened",
+  "pdf_path", "message"}``: the saved PDF handed to the system's PDF viewer or printer (the window
+  cannot show or download files itself); ``opened`` false with the path when that failed.
 - ``POST /api/payment/vouchers/<voucher_id>/void`` -> ``{"ok", "entry", "message", "voucher"}``.
 - ``GET  /api/payment/records?period=YYYYMM`` -> ``{"ok", "items": [{"payment_id", "tax_ticket",
   "method", "agreement_no", "bank", "arrear_id", "item_name", "part_name", "period_from",
@@ -55,6 +58,10 @@ Routes (all need an entered unit):
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify, request, send_file
@@ -213,6 +220,36 @@ def voucher_pdf(voucher_id: str) -> ResponseReturnValue:
     if not found.pdf_path or not path.is_file():
         raise NotFoundError("该缴款凭证尚未打印", code="voucher_not_printed")
     return send_file(path, mimetype="application/pdf", download_name=f"缴款凭证{found.voucher_no}.pdf")
+
+
+def _launch(path: Path, action: str) -> None:
+    """Hand a saved PDF to the system: its viewer, or its printer (Windows' print verb, CUPS' lp)."""
+    if sys.platform == "win32":
+        os.startfile(str(path), "print" if action == "print" else "open")  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    command = ["lp", str(path)] if action == "print" else [opener, str(path)]
+    subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+
+
+@bp.post("/api/payment/vouchers/<voucher_id>/open")
+@requires_unit
+def open_voucher(voucher_id: str) -> ResponseReturnValue:
+    svc = services()
+    found = records.voucher(svc.store, _pk(), voucher_id)
+    path = records.pdf_path(svc.home, found)  # only ever the file this PC saved for it
+    if not found.pdf_path or not path.is_file():
+        raise NotFoundError("该缴款凭证尚未打印", code="voucher_not_printed")
+    action = "print" if _json().get("action") == "print" else "open"
+    verb = "打印机" if action == "print" else "PDF 阅读器"
+    try:
+        _launch(path, action)
+    except OSError as exc:
+        return jsonify({"ok": True, "opened": False, "pdf_path": str(path),
+                        "message": f"未能调用系统的{verb}（{exc.strerror or exc}），凭证已保存在：{path}"})
+    done = "已发送到系统默认打印机" if action == "print" else "已用系统的 PDF 阅读器打开"
+    return jsonify({"ok": True, "opened": True, "pdf_path": str(path), "message": f"缴款凭证 {found.voucher_no} {done}"})
 
 
 @bp.post("/api/payment/vouchers/<voucher_id>/void")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from client.api import payment as payment_api
 from client.core import payment as core
 from client.sync.payment import PaymentService
 from tests.conftest import log_in
@@ -214,7 +215,9 @@ def _test_look(browser: Any, ui: Any, live: Any) -> None:
 
 
 def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: Any, ui: Any, services: Any,
-                                                                        live: Any) -> None:
+                                                                        live: Any, monkeypatch: Any) -> None:
+    launched: list[tuple[Path, str]] = []
+    monkeypatch.setattr(payment_api, "_launch", lambda path, action: launched.append((path, action)))
     context, page, problems = open_page(browser, ui)
     enter_payment(page)
     chosen = [a for a in local_arrears(services) if a.period_from == "202504" and a.item_name == "基本养老保险"]
@@ -232,10 +235,23 @@ def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: A
     assert str(services.home / "vouchers" / f"{voucher_no}.pdf") in text
     assert_readable(text)
     screenshot(page, "payment-voucher-issued")
-    # 打开凭证 serves the saved PDF for the window's viewer.
-    pdf = page.request.get(ui.base_url + dialog.locator("a[data-open]").get_attribute("href"))
-    assert pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
-    assert dialog.locator("button[data-print]").is_visible()
+    # 打开凭证 / 打印 hand the saved PDF to the system's viewer and printer (recorded here: no
+    # viewer is started by a test); when the system has none, the message says where the file is.
+    saved = services.home / "vouchers" / f"{voucher_no}.pdf"
+    assert saved.read_bytes().startswith(b"%PDF")
+    dialog.locator("button[data-open]").click()
+    page.locator(".toast", has_text="已用系统的 PDF 阅读器打开").wait_for()
+    dialog.locator("button[data-print]").click()
+    page.locator(".toast", has_text="已发送到系统默认打印机").wait_for()
+    assert launched == [(saved, "open"), (saved, "print")]
+
+    def no_viewer(path: Path, action: str) -> None:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(payment_api, "_launch", no_viewer)
+    dialog.locator("button[data-open]").click()
+    page.locator(".toast.error", has_text=str(saved)).wait_for()
+    monkeypatch.setattr(payment_api, "_launch", lambda path, action: launched.append((path, action)))
     dialog.locator("button", has_text="关闭").click()
     # Held by the voucher: shown in words, not selectable.
     for a in chosen:
@@ -260,6 +276,8 @@ def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: A
     reprinted = page.locator("dialog", has_text="已重新生成")
     reprinted.wait_for()
     screenshot(page, "payment-voucher-reprint")
+    reprinted.locator("button[data-open]").click()
+    page.locator(".toast", has_text="已用系统的 PDF 阅读器打开").last.wait_for()
     reprinted.locator("button", has_text="关闭").click()
     page.locator("#voucher-table tbody tr", has_text=voucher_no).locator("td.num").nth(2).filter(has_text="2").wait_for()
     issued_on = row.locator("td").nth(1).inner_text()

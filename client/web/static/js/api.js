@@ -160,6 +160,7 @@ export const endpoints = {
   paymentVouchersSync: "/api/payment/vouchers/sync",
   paymentVoucherPrint: (id) => `/api/payment/vouchers/${encodeURIComponent(id)}/print`,
   paymentVoucherPdf: (id) => `/api/payment/vouchers/${encodeURIComponent(id)}/pdf`,
+  paymentVoucherOpen: (id) => `/api/payment/vouchers/${encodeURIComponent(id)}/open`,
   paymentVoucherVoid: (id) => `/api/payment/vouchers/${encodeURIComponent(id)}/void`,
   paymentRecords: "/api/payment/records",
   paymentRecordsSync: "/api/payment/records/sync",

@@ -5,7 +5,7 @@
 
 import { endpoints, post, postOutcome } from "../api.js";
 import { money } from "../format.js";
-import { toast } from "../toast.js";
+import { toast, toastError } from "../toast.js";
 import { el, showError } from "./payment_common.js";
 
 const RESULT_WORDS = { paid: "缴款成功", failed: "缴款失败", unknown: "结果待确认" };
@@ -178,19 +178,31 @@ export async function debitDialog(ids, agreements, done) {
 }
 
 // -- 银行端缴款凭证 ------------------------------------------------------------------------------------
-// 打开凭证 / 打印: the PDF saved on this PC, served by the API and shown by the PDF viewer of
-// the window (print from there, with the offsets of 系统设置).
+// 打开凭证 / 打印: the PDF saved on this PC goes to the system's PDF viewer or printer (the
+// window neither shows nor downloads files); when that fails the message names where it is.
+export async function handOver(voucher, action) {
+  const answer = await post(endpoints.paymentVoucherOpen(voucher.voucher_id), { action });
+  toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
+  return answer;
+}
+
 export function voucherActions(voucher) {
-  const url = endpoints.paymentVoucherPdf(voucher.voucher_id);
-  const open = el("a", { className: "btn", href: url, target: "_blank", rel: "noopener", textContent: "打开凭证" });
-  open.dataset.open = voucher.voucher_id;
-  const print = el("button", { type: "button", className: "btn primary", textContent: "打印" });
-  print.dataset.print = voucher.voucher_id;
-  print.addEventListener("click", () => {
-    window.open(url, "_blank", "noopener");
-    toast("已打开缴款凭证，请在凭证窗口中点击打印（或按 Ctrl+P）", "info", 6000);
-  });
-  return [open, print];
+  const make = (label, action, primary) => {
+    const b = el("button", { type: "button", className: `btn${primary ? " primary" : ""}`, textContent: label });
+    b.dataset[action] = voucher.voucher_id;
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await handOver(voucher, action);
+      } catch (err) {
+        toastError(err);
+      } finally {
+        b.disabled = false;
+      }
+    });
+    return b;
+  };
+  return [make("打开凭证", "open", false), make("打印", "print", true)];
 }
 
 export function voucherFacts(voucher, path) {

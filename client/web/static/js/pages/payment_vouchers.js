@@ -5,7 +5,7 @@ import { endpoints, get, post, postOutcome } from "../api.js";
 import { confirm, openDialog } from "../dialog.js";
 import { money } from "../format.js";
 import { toast, toastError } from "../toast.js";
-import { voucherActions, voucherFacts } from "./payment_pay.js";
+import { handOver, voucherActions, voucherFacts } from "./payment_pay.js";
 import { ListTable, dateParam, el, periodRange, syncOnEntry } from "./payment_common.js";
 
 const box = document.getElementById("payment-vouchers");
@@ -21,12 +21,7 @@ function actionCell(v) {
     wrap.append(b);
   };
   add("详情", showDetails, "details");
-  if (v.pdf_path && v.state === "open") {
-    const open = el("a", { className: "pay-link", href: endpoints.paymentVoucherPdf(v.voucher_id), target: "_blank",
-      rel: "noopener", textContent: "打开凭证" });
-    open.dataset.action = "open";
-    wrap.append(open);
-  }
+  if (v.pdf_path && v.state === "open") add("打开凭证", (x) => handOver(x, "open"), "open");
   if (v.can_print) add("重新打印", reprint, "reprint");
   if (v.can_void) add("作废", voidVoucher, "void");
   return wrap;
