@@ -126,3 +126,23 @@ def test_upgrade_job_resumes_by_itself(taxside: LiveTaxSide, upgrader: UpgradeSe
     done = upgrader.fetch(manifest)
     assert done.resumed_from > 0
     assert hashlib.sha256(done.path.read_bytes()).hexdigest() == manifest.sha256
+
+
+def test_check_and_download_go_through_the_saved_proxy(taxside: LiveTaxSide, upgrader: UpgradeService,
+                                                       release_key: Ed25519PrivateKey,
+                                                       packages: dict[str, Path], home: Path) -> None:
+    from tests.sync.proxies import start_pproxy
+
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key)
+    proxy = start_pproxy("http")
+    try:
+        upgrader.settings.update(proxy.settings())
+        manifest = upgrader.check()
+        assert manifest is not None
+        assert upgrader.fetch(manifest).path.read_bytes() == packages["0.2.0"].read_bytes()
+    finally:
+        proxy.stop()
+    # The proxy is gone, the tax side is not: the check fails, so it did use the proxy.
+    with pytest.raises(NetworkError) as err:
+        upgrader.check()
+    assert err.value.message.startswith("检查更新时网络不通")
