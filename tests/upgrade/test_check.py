@@ -146,3 +146,26 @@ def test_check_and_download_go_through_the_saved_proxy(taxside: LiveTaxSide, upg
     with pytest.raises(NetworkError) as err:
         upgrader.check()
     assert err.value.message.startswith("检查更新时网络不通")
+
+
+def test_tax_side_download_ranges(taxside: LiveTaxSide, release_key: Ed25519PrivateKey,
+                                  packages: dict[str, Path]) -> None:
+    import httpx
+
+    data = packages["0.2.0"].read_bytes()
+    publish(taxside, packages["0.2.0"], "0.2.0", release_key)
+    url = f"{taxside.url}/v1/client/download/0.2.0"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        whole = http.get(url)
+        assert whole.status_code == 200 and whole.content == data
+        assert whole.headers["Accept-Ranges"] == "bytes"
+        part = http.get(url, headers={"Range": "bytes=5-9"})
+        assert part.status_code == 206 and part.content == data[5:10]
+        assert part.headers["Content-Range"] == f"bytes 5-9/{len(data)}"
+        rest = http.get(url, headers={"Range": f"bytes={len(data) - 3}-"})
+        assert rest.status_code == 206 and rest.content == data[-3:]
+        beyond = http.get(url, headers={"Range": f"bytes={len(data)}-"})
+        assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{len(data)}"
+        latest = http.get(f"{taxside.url}/v1/client/latest").json()
+    assert latest["version"] == "0.2.0" and latest["size"] == len(data) and latest["signature"]
+    assert latest["url"] == url  # served beside the signed fields, not signed itself
