@@ -172,3 +172,24 @@ def test_install_refuses_a_package_of_another_version(root: Path, packages: dict
     assert "版本号与版本信息（0.4.0）不一致" in err.value.message
     assert not (root / "versions" / "0.4.0").exists()
     assert os.listdir(root / "versions") == [__version__]
+
+
+def test_launcher_gives_up_on_a_start_that_never_answers(tmp_path: Path) -> None:
+    """No "started ok" within the limit (a hung start), or one of the wrong version."""
+    from client.core.upgrade_launcher import wait_healthy
+
+    hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        reason = wait_healthy(hung, tmp_path / "never.ok", "0.3.0", 0.5)
+    finally:
+        hung.kill()
+        hung.wait()
+    assert reason == "新版本 0.3.0 在 0.5 秒内未能正常启动"
+    marker = tmp_path / "wrong.ok"
+    upgrade_install.write_json(marker, {"version": "0.1.0", "pid": 1})
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert "报告的版本号为 0.1.0" in wait_healthy(alive, marker, "0.3.0", 30)
+    finally:
+        alive.kill()
+        alive.wait()
