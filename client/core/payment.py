@@ -174,7 +174,15 @@ def arrears(store: Store, unit_pk: int, period: str = "") -> list[Arrear]:
 
 def arrears_by_id(store: Store, unit_pk: int, arrear_ids: Sequence[str]) -> list[Arrear]:
     """The chosen arrears in the order chosen; an id not in the last list is an error."""
-    found = {a.arrear_id: a for a in arrears(store, unit_pk)}
+    found: dict[str, Arrear] = {}
+    wanted = list(dict.fromkeys(arrear_ids))
+    for n in range(0, len(wanted), 500):  # only the chosen rows, in bounded IN lists
+        chunk = wanted[n:n + 500]
+        rows = store.db.execute_sql(
+            f"SELECT {', '.join(_ARREAR_FIELDS)} FROM payment_arrear WHERE unit_id = ? "
+            f"AND arrear_id IN ({', '.join('?' for _ in chunk)})", [unit_pk, *chunk],
+        ).fetchall()
+        found.update((a.arrear_id, a) for a in map(_arrear, rows))
     out = []
     for n, arrear_id in enumerate(arrear_ids, start=1):
         if arrear_id not in found:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ class DebitResultRow:
         return UNKNOWN_ADVICE if self.status == "unknown" else ""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))  # flat: no deep copy (a debit has up to 1000 results)
         for name in ("amount", "late_fee", "total"):
             data[name] = str(data[name])
         data.update(status_label=RESULT_LABELS.get(self.status, self.status), advice=self.advice)
@@ -96,7 +96,7 @@ class DebitRecord:
         return "，".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "results"}, "paid_total": str(self.paid_total),
+        return {**{k: v for k, v in vars(self).items() if k != "results"}, "paid_total": str(self.paid_total),
                 "message": self.message, "results": [r.to_dict() for r in self.results]}
 
 
@@ -128,9 +128,12 @@ def save_debit(db: peewee.SqliteDatabase, unit_pk: int, debit: Mapping[str, Any]
     by_status: dict[str, list[Mapping[str, Any]]] = {"paid": [], "failed": [], "unknown": []}
     for r in results:
         by_status.setdefault(str(r["status"]), []).append(r)
-    for r in by_status["paid"]:
-        mark_arrears(db, unit_pk, [r["arrear_id"]], state="paid", hold=None, debit_id=debit["debit_id"],
-                     tax_ticket=r.get("tax_ticket"), paid_at=debit["received_at"])
+    db.cursor().executemany(
+        "UPDATE payment_arrear SET state = 'paid', hold = NULL, debit_id = ?, tax_ticket = ?, paid_at = ? "
+        "WHERE unit_id = ? AND arrear_id = ?",
+        [(debit["debit_id"], r.get("tax_ticket"), debit["received_at"], unit_pk, r["arrear_id"])
+         for r in by_status["paid"]],
+    )
     mark_arrears(db, unit_pk, [r["arrear_id"] for r in by_status["unknown"]], hold="debit",
                  debit_id=debit["debit_id"])
     mark_arrears(db, unit_pk, [r["arrear_id"] for r in by_status["failed"]], hold=None, debit_id=None)
@@ -145,23 +148,28 @@ def _payments_from_debit(
     bank = db.execute_sql(
         "SELECT bank FROM payment_agreement WHERE unit_id = ? AND agreement_id = ?", (unit_pk, debit["agreement_id"])
     ).fetchone()
-    for r in paid:
-        if not r.get("payment_id"):
-            continue
-        arrear = db.execute_sql(
-            "SELECT unit_number, agency, item, item_name, part, part_name, period_from, period_to "
-            "FROM payment_arrear WHERE unit_id = ? AND arrear_id = ?", (unit_pk, r["arrear_id"]),
-        ).fetchone() or ("",) * 8
-        db.execute_sql(
-            "INSERT INTO payment_record (unit_id, payment_id, tax_ticket, method, debit_id, voucher_id, "
-            "agreement_no, bank, arrear_id, unit_number, agency, item, item_name, part, part_name, period_from, "
-            "period_to, amount, late_fee, total, paid_at, arrival, stored_at, synced_at) "
-            "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '已缴款未入库', NULL, ?) "
-            "ON CONFLICT (unit_id, payment_id) DO NOTHING",
-            (unit_pk, r["payment_id"], r.get("tax_ticket") or "", METHOD_DEBIT, debit["debit_id"],
-             debit["agreement_no"], bank[0] if bank else None, r["arrear_id"], *arrear, str(r["amount"]),
-             str(r["late_fee"]), str(r["total"]), debit["received_at"], now),
-        )
+    ids = [str(r["arrear_id"]) for r in paid]
+    described: dict[str, tuple[Any, ...]] = {}
+    for n in range(0, len(ids), 500):
+        chunk = ids[n:n + 500]
+        for row in db.execute_sql(
+            "SELECT arrear_id, unit_number, agency, item, item_name, part, part_name, period_from, period_to "
+            f"FROM payment_arrear WHERE unit_id = ? AND arrear_id IN ({', '.join('?' for _ in chunk)})",
+            [unit_pk, *chunk],
+        ).fetchall():
+            described[row[0]] = tuple(row[1:])
+    db.cursor().executemany(
+        "INSERT INTO payment_record (unit_id, payment_id, tax_ticket, method, debit_id, voucher_id, "
+        "agreement_no, bank, arrear_id, unit_number, agency, item, item_name, part, part_name, period_from, "
+        "period_to, amount, late_fee, total, paid_at, arrival, stored_at, synced_at) "
+        "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '已缴款未入库', NULL, ?) "
+        "ON CONFLICT (unit_id, payment_id) DO NOTHING",
+        [(unit_pk, r["payment_id"], r.get("tax_ticket") or "", METHOD_DEBIT, debit["debit_id"],
+          debit["agreement_no"], bank[0] if bank else None, r["arrear_id"],
+          *described.get(str(r["arrear_id"]), ("",) * 8), str(r["amount"]), str(r["late_fee"]), str(r["total"]),
+          debit["received_at"], now)
+         for r in paid if r.get("payment_id")],
+    )
 
 
 def _labels(store: Store, entry_id: int | None) -> dict[str, str]:
@@ -224,7 +232,7 @@ class VoucherRecord:
         return self.state == "open"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))  # the body is JSON already: no deep copy
         data.update(total=str(self.total), arrear_ids=list(self.arrear_ids), can_print=self.can_print,
                     can_void=self.state == "open", state_label=VOUCHER_STATE_LABELS.get(self.state, self.state))
         return data
@@ -334,7 +342,7 @@ class PaymentRow:
     stored_at: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))
         for name in ("amount", "late_fee", "total"):
             data[name] = str(data[name])
         return data

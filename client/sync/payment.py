@@ -48,25 +48,22 @@ log = logging.getLogger(__name__)
 HELD_CODES = frozenset({"arrear_paid", "arrear_on_voucher", "arrear_in_debit", "arrear_not_found"})
 
 
-def _plain(value: Any) -> Any:
-    """A parsed answer back in the protocol's shape (money as text) for the local tables."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _flat(obj: Any) -> dict[str, Any]:
+    """A flat answer dataclass as a dict, money as text (vars(): asdict deep-copies every value)."""
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(obj).items()}
 
 
 def debit_dict(found: Debit) -> dict[str, Any]:
-    data = _plain(asdict(found))
+    data = _flat(found)
     data.pop("replayed", None)
+    data["results"] = [_flat(r) for r in found.results]
     return data
 
 
 def voucher_dict(found: Voucher) -> dict[str, Any]:
-    return _plain(asdict(found))
+    data = _flat(found)
+    data["arrears"] = [_flat(a) for a in found.arrears]
+    return data
 
 
 # -- the debit kind ------------------------------------------------------------------------------------
@@ -441,7 +438,7 @@ class PaymentService:
         period = records.check_period(period)
         pages = self.session.call(lambda c: list(c.iter_payments(unit_id, period=period or None)))
         with self.store.write() as db:
-            return sum(records.save_payments(db, pk, (_plain(asdict(p)) for p in page.items)) for page in pages)
+            return sum(records.save_payments(db, pk, (_flat(p) for p in page.items)) for page in pages)
 
     def print_voucher(self, voucher_id: str) -> tuple[records.VoucherRecord, Path]:
         """打印 / 重新打印 while unpaid: the state is asked of the tax side first when online

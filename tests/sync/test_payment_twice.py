@@ -158,7 +158,7 @@ def test_bank_state_unknown_then_resolved_automatically(svc: PaymentService, liv
     """原交易状态不明: the arrear stays held by the debit (locally and on the tax side) until the
     feedback fetch learns the bank's result; no second debit is ever sent."""
     pk, uid, _region = svc._unit()
-    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 1})
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 600})  # held until we say
     live.sim("POST", f"/units/{uid}/bank-answers", {"answer": "unknown", "count": 1, "resolve_to": "paid"})
     chosen = first_ids(svc, 2)
     result = pay(svc, chosen)
@@ -173,7 +173,7 @@ def test_bank_state_unknown_then_resolved_automatically(svc: PaymentService, liv
         pay(svc, chosen[:1])
     with pytest.raises(ConflictError, match="已缴款"):
         pay(svc, chosen[1:])
-    time.sleep(1.2)  # the bank's result becomes known on the tax side
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 0})  # the bank's result is known now
     services.session.start_outbox(feedback=True)  # what the scheduled run and 获取反馈 do
     deadline = time.monotonic() + 20
     while journal.get(svc.store, result.entry.id).state == journal.AWAITING and time.monotonic() < deadline:
@@ -187,12 +187,12 @@ def test_bank_state_unknown_then_resolved_automatically(svc: PaymentService, liv
 
 def test_unknown_resolving_to_failed_frees_the_arrear(svc: PaymentService, live: LiveTaxSide) -> None:
     pk, uid, _region = svc._unit()
-    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 1})
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 600})  # held until we say
     live.sim("POST", f"/units/{uid}/bank-answers", {"answer": "unknown", "count": 1, "resolve_to": "failed"})
     chosen = first_ids(svc, 1)
     first = pay(svc, chosen)
     assert first.entry.state == journal.AWAITING
-    time.sleep(1.2)
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 0})
     svc.refresh()  # 刷新 polls the debit too
     entry = journal.get(svc.store, first.entry.id)
     assert entry.state == journal.REJECTED and entry.reasons and "重新缴款" in entry.reasons[0]["message"]
