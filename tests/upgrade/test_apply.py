@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client import __version__
+from client.backup import service as backup_service
 from client.core import upgrade, upgrade_install
 from client.core.upgrade import UpgradeService
 from client.settings import Settings
@@ -103,7 +104,8 @@ def test_good_upgrade_restarts_into_the_new_version(
     assert (root / "versions" / "0.2.0" / "client" / "__init__.py").read_text().count('"0.2.0"') == 1
     # Downloaded into the data dir, checked, and a backup made before applying.
     assert [p.name for p in (home / "updates").glob("*.whl")] == [f"0.2.0-{packages['0.2.0'].name}"]
-    assert list((home / "backups").glob("*")), "no backup before the upgrade"
+    reasons = [(b.reason, b.app_version) for b in backup_service.list_backups(home / "backups")]
+    assert ("升级到 0.2.0 之前", __version__) in reasons  # made by the old version, before applying
     assert not (root / "rollback.json").exists()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0  # the launcher ends with its client
