@@ -189,7 +189,7 @@ def test_arrears_and_partial_debit_then_a_double_click_pays_once(browser: Any, u
     screenshot(page, "payment-debit-unknown")
     dialog.locator("#close-result").click()
     held = page.locator(f'#arrears tbody tr[data-key="{unsure.arrear_id}"]')
-    held.filter(has_text="待银行确认").wait_for()
+    held.filter(has_text="扣款待确认").wait_for()
     assert held.locator("input[type=checkbox]").is_disabled()
     screenshot(page, "payment-arrear-held")
     live.sim("PUT", "/settings", {"unknown_resolve_seconds": 0})  # the bank's answer is in

@@ -43,19 +43,36 @@ function stateCell(r) {
     return el("span", { className: "warn-text" }, r.hold_label,
       el("span", { className: "sub-line", textContent: r.voucher_id ? `凭证 ${r.voucher_id}` : "" }));
   }
-  if (r.hold === "debit") return el("span", { className: "warn-text", textContent: r.hold_label });
-  if (r.open_entry) return el("span", { className: "warn-text", textContent: r.open_entry });
+  if (r.hold === "debit") {
+    return el("span", { className: "warn-text", title: r.hold_label }, "扣款待确认",
+      el("span", { className: "sub-line", textContent: "请勿重复缴款" }));
+  }
+  if (r.open_entry) {
+    // "三方协议缴款（待反馈）": the kind, and its state beneath, so the column stays narrow.
+    const [kind, state = ""] = r.open_entry.split("（");
+    return el("span", { className: "warn-text", title: r.open_entry }, kind,
+      el("span", { className: "sub-line", textContent: state.replace("）", "") }));
+  }
   return el("span", { textContent: r.state_label });
+}
+
+// 北京市海淀区社会保险事业管理中心: when the column is narrow it breaks after the district,
+// never inside a word (the cell keeps CJK words whole; <wbr> is the one break allowed).
+function agencyCell(r) {
+  const match = /^(.+?[区县旗])(.+)$/.exec(r.agency || "") || /^(.+?市)(.+)$/.exec(r.agency || "");
+  if (!match) return r.agency || "";
+  return el("span", {}, match[1], el("wbr"), match[2]);
 }
 
 const table = new ListTable(document.getElementById("arrears"), {
   rowKey: "arrear_id",
   selectable: true,
   canSelect: (r) => r.payable,
+  emptyText: "没有欠费信息",
   pageSize: Number(box.dataset.pageSize) || 50,
   columns: [
     { key: "unit_number", label: "社保单位编号", className: "nowrap" },
-    { key: "agency", label: "社保经办机构", className: "agency" },
+    { key: "agency", label: "社保经办机构", className: "agency", render: agencyCell },
     { key: "item_name", label: "征收项目", className: "nowrap" },
     { key: "part_name", label: "征收品目", className: "nowrap" },
     { key: "period", label: "费款所属期", className: "nowrap", render: (r) => periodRange(r.period_from, r.period_to) },
@@ -120,7 +137,8 @@ const refreshing = new JobProgress(refreshBox, {
     refreshBox.hidden = true;
     refreshButton.disabled = false;
     refreshError.hidden = true;
-    toast(job.result.message, "success");
+    if (announce) toast(job.result.message, "success");
+    announce = true;
     await reload();
   },
   onError: (err) => {
@@ -129,7 +147,10 @@ const refreshing = new JobProgress(refreshBox, {
   },
 });
 
+let announce = true; // a refresh after a payment updates the list without a toast
+
 async function refresh() {
+  announce = true;
   refreshButton.disabled = true;
   try {
     refreshing.attach((await post(endpoints.paymentRefresh, {})).job);
@@ -174,6 +195,7 @@ payButton.addEventListener("click", () => choose().catch(toastError));
 
 // After a payment the list is asked again (paid ones leave it); offline it is reloaded here.
 async function refreshQuietly() {
+  announce = false;
   try {
     refreshing.attach((await post(endpoints.paymentRefresh, {})).job);
     refreshButton.disabled = true;

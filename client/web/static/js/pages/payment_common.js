@@ -58,9 +58,10 @@ export async function downloadGet(url) {
 // answers whole lists (a unit's arrears, vouchers and records are hundreds, not 50,000).
 // Rows that `canSelect` refuses get no usable checkbox and never join the selection.
 export class ListTable extends DataTable {
-  constructor(container, { canSelect = () => true, ...options }) {
+  constructor(container, { canSelect = () => true, emptyText = "", ...options }) {
     super(container, { ...options, endpoint: "" });
     this.canSelect = canSelect;
+    this.emptyText = emptyText;
     this.items = [];
   }
 
@@ -92,6 +93,11 @@ export class ListTable extends DataTable {
     if (this.allMatching) for (const r of this.rows) this.selected.add(r[this.rowKey]);
     this.render();
     return this;
+  }
+
+  renderStatus() {
+    super.renderStatus();
+    if (this.emptyText && !this.error && this.total === 0) this.status.textContent = this.emptyText;
   }
 
   render() {
