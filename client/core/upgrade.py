@@ -172,6 +172,7 @@ class UpgradeService:
     # -- at start ------------------------------------------------------------------------------
     def on_start(self) -> None:
         """After the first page answered: read the manifest; in ``auto`` mode upgrade."""
+        upgrade_download.prune_downloads(self.home, __version__)
         try:
             manifest = self.check()
         except SocialFeeError as exc:

@@ -22,7 +22,13 @@ from pathlib import Path
 import httpx
 
 from client.core import network
-from client.core.upgrade_manifest import Manifest, UpgradeRefused, verify
+from client.core.upgrade_manifest import (
+    Manifest,
+    UpgradeRefused,
+    valid_version,
+    verify,
+    version_key,
+)
 from client.errors import NetworkError
 from client.settings import Settings
 
@@ -97,7 +103,20 @@ def _sha256(path: Path) -> str:
 
 
 def package_path(home: Path, manifest: Manifest) -> Path:
-    return updates_dir(home) / f"{manifest.version}-{manifest.package}"
+    """Named by version and digest: a part of another build of the same version is never
+    resumed into this one."""
+    return updates_dir(home) / f"{manifest.version}-{manifest.sha256[:12]}-{manifest.package}"
+
+
+def prune_downloads(home: Path, current: str) -> list[str]:
+    """Packages (and parts) of this version or older: installed already, or never needed."""
+    removed = []
+    for path in updates_dir(home).iterdir():
+        version = path.name.split("-", 1)[0]
+        if path.is_file() and valid_version(version) and version_key(version) <= version_key(current):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 def check_package(path: Path, manifest: Manifest) -> None:
