@@ -305,7 +305,18 @@ def test_voucher_issued_reprinted_voided_and_payment_records_exported(browser: A
     assert pay(service, [debited.arrear_id]).ok
     at_bank = next(a for a in local_arrears(services) if a.period_from == "202503" and a.item_name == "失业保险")
     issued = service.issue_voucher([at_bank.arrear_id], "财务")
+    assert issued.voucher is not None
+    page.reload()
+    paid_row = page.locator("#voucher-table tbody tr", has_text=issued.voucher.voucher_no)
+    paid_row.filter(has_text="未缴款").wait_for()
+    # Paid at the bank after this page looked: 作废 is refused with the tax side's reason and the
+    # record turns 已缴款.
     live.sim("POST", f"/units/{live.unit_id}/vouchers/{issued.voucher.voucher_id}/pay", {})
+    paid_row.locator('[data-action="void"]').click()
+    page.locator("dialog", has_text="作废缴款凭证").locator("button", has_text="确定作废").click()
+    page.locator(".toast.error", has_text="不能作废").wait_for()
+    paid_row.filter(has_text="已缴款").wait_for()
+    assert paid_row.locator('[data-action="reprint"]').count() == 0
 
     # 缴款记录: synced on entry, queried by 费款所属期, exported only with rows.
     page.click('.tabs a:has-text("缴款记录")')
