@@ -113,6 +113,9 @@ def demo(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
     taxside = demo_mod.start_taxside(demo_home)
     try:
         services.settings.update({"taxside_url": taxside.url})
+        from client.core import upgrade_demo
+
+        upgrade_demo.publish_current(demo_home, taxside.url)  # 关于 verifies a genuine manifest
         click.echo(f"演示数据目录：{demo_home}")
         click.echo(f"参考税务端：{taxside.url}（模拟模式）")
         for line in demo_mod.credentials_lines(creds):
