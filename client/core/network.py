@@ -348,7 +348,9 @@ def probe(base_url: str, config: ProxyConfig, password: str | None, timeout: flo
     except _socks_errors():
         return ProbeResult(False, "proxy_auth",
                            f"{where}拒绝了请求：可能需要用户名和密码，或代理类型选择有误")
-    except (httpx.ConnectError, httpx.ConnectTimeout):
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        if config.mode == "https" and "ssl" in str(exc).lower():
+            return ProbeResult(False, "proxy_type", f"与{where}建立 HTTPS 加密连接失败，请确认代理类型（多数代理为 HTTP）")
         if config.enabled:
             return ProbeResult(False, "taxside_unreachable", behind)
         return ProbeResult(False, "taxside_unreachable", f"网络不通，无法连接税务端 {base_url}")

@@ -83,6 +83,12 @@ def test_the_tax_side_down_behind_a_working_proxy(proxies, scheme: str) -> None:
     assert "已连接代理服务器" in result.message and "无法访问税务端" in result.message
 
 
+def test_https_chosen_for_a_plain_http_proxy_names_the_type(proxies, taxside) -> None:
+    proxy = proxies("http")
+    result = network.probe(taxside.url, config_of(proxy, proxy_mode="https"), None)
+    assert (result.ok, result.code) == (False, "proxy_type") and "代理类型" in result.message
+
+
 def test_a_page_that_is_not_the_tax_sides(portal: Portal, taxside) -> None:
     result = network.probe(taxside.url, config_of(portal), None)
     assert (result.ok, result.code) == (False, "not_taxside")
