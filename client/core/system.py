@@ -8,15 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import __version__
-from client.core import formats
+from client.core import formats, network
 from client.core.jobs import JobContext
 from client.core.store import Store
 from client.core.tables import table_label
+
+# release.json's channel as the operator reads it.
+CHANNELS = {"stable": "正式版", "beta": "测试版", "dev": "开发版"}
 
 
 @dataclass(frozen=True)
 class AboutInfo:
     version: str
+    channel: str  # 发布渠道, from the installed release (client/release.json)
+    program_dir: str  # where the program runs from: the installed folder, or the source tree
+    installed: bool  # a frozen (installed) program, not `python -m client`
     data_dir: str
     database_path: str
     database_bytes: int
@@ -26,9 +32,24 @@ class AboutInfo:
     platform: str
 
 
+def channel_label(channel: str) -> str:
+    return CHANNELS.get(channel, channel) if channel else "未标明"
+
+
+def program_dir() -> tuple[str, bool]:
+    """The installed program's folder when frozen, else the source tree it runs from."""
+    if getattr(sys, "frozen", False):
+        return str(Path(sys.executable).resolve().parent), True
+    return str(Path(__file__).resolve().parents[2]), False
+
+
 def about(store: Store, home: Path, log_path: Path) -> AboutInfo:
+    folder, installed = program_dir()
     return AboutInfo(
         version=__version__,
+        channel=channel_label(network.read_release().channel),
+        program_dir=folder,
+        installed=installed,
         data_dir=str(home),
         database_path=str(store.path),
         database_bytes=(size := store.size_bytes()),

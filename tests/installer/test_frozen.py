@@ -4,6 +4,7 @@ left out of the folder. Real processes, the real reference tax side over HTTP.""
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import re
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from client import __version__
-from client.core import sheets
+from client.core import sheets, system
 from installer import build as freezer
 from tests.conftest import NEW_PASSWORD, REPO
 from tests.installer.conftest import Running, start
@@ -122,6 +123,12 @@ def test_demo_login_through_http(
         home = client.get("/")
         assert home.status_code == 200 and "/login" not in str(home.url)
         assert name in home.text
+        # 关于 of the installed program: its own folder, and the release's channel.
+        about = client.get("/api/system/about").json()["about"]
+        assert about["installed"] is True
+        assert about["program_dir"] == str(frozen.folder.resolve())
+        release = json.loads((REPO / "client/release.json").read_text(encoding="utf-8"))
+        assert about["channel"] == system.channel_label(release["channel"])
     code, err = running.stop()
     assert code == 0
     assert "Traceback" not in err
