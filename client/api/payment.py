@@ -38,7 +38,7 @@ Routes (all need an entered unit):
   "pdf_path", "can_print", "can_void", ...}``.
 - ``GET  /api/payment/vouchers?date_from=&date_to=`` (开具日期, YYYY-MM-DD) -> ``{"ok", "items"}``.
 - ``POST /api/payment/vouchers/sync`` ``{"date_from"?, "date_to"?}`` -> 202 ``{"job"}``; result
-  ``{"count", "message"}``.
+  ``{"count", "message"}`` (the states of this PC's print records from the tax side).
 - ``POST /api/payment/vouchers/<voucher_id>/print`` -> ``{"ok", "voucher", "pdf_path"}`` (reprint
   while unpaid; the state is asked of the tax side first).
 - ``GET  /api/payment/vouchers/<voucher_id>/pdf`` -> the PDF last printed (``application/pdf``).
@@ -50,7 +50,8 @@ Routes (all need an entered unit):
   "method", "agreement_no", "bank", "arrear_id", "item_name", "part_name", "period_from",
   "period_to", "amount", "late_fee", "total", "paid_at", "arrival", "stored_at", ...}], "count",
   "total"}``.
-- ``POST /api/payment/records/sync`` ``{"period"?}`` -> 202 ``{"job"}``; result ``{"count", "message"}``.
+- ``POST /api/payment/records/sync`` ``{"period"?}`` -> 202 ``{"job"}``; result ``{"count", "message"}``
+  (the unit's 三方协议 payments with their arrival state 已缴款未入库 / 已入库).
 - ``GET  /api/payment/records/export?period=YYYYMM`` -> xlsx (tickets and codes as text, amounts numeric).
 - ``GET  /api/payment/alerts`` -> ``{"ok", "arrears": [arrear + "days_left"], "arrears_count",
   "arrears_total", "without_base", "fetched_at", "messages"}``.
@@ -198,7 +199,7 @@ def sync_vouchers() -> ResponseReturnValue:
 
     def work(_ctx: Any) -> dict[str, Any]:
         count = service.sync_vouchers(start or None, end or None)
-        return {"count": count, "message": f"已同步税务端缴款凭证 {count} 张"}
+        return {"count": count, "message": f"已更新 {count} 张缴款凭证的状态"}
 
     return _start(VOUCHERS_JOB, "同步缴款凭证", work)
 

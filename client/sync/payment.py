@@ -412,16 +412,20 @@ class PaymentService:
 
     # -- vouchers and payment records ----------------------------------------------------------------------
     def sync_vouchers(self, date_from: str | None = None, date_to: str | None = None) -> int:
-        """The tax side's vouchers of the range (default the last 366 days) upserted by id."""
+        """The states of this PC's voucher print records from the tax side's vouchers of the
+        range (default the last 366 days). Only vouchers printed here are records (manual
+        3.1.7.2): another PC's vouchers are not added."""
         pk, unit_id, _region = self._unit()
-        count = 0
+        known = {v.voucher_id for v in records.vouchers(self.store, pk)}
         pages = self.session.call(lambda c: list(c.iter_vouchers(unit_id, date_from=date_from or None,
                                                                  date_to=date_to or None)))
+        count = 0
         with self.store.write() as db:
             for page in pages:
                 for v in page.items:
-                    records.save_voucher(db, pk, voucher_dict(v))
-                count += len(page.items)
+                    if v.voucher_id in known:
+                        records.save_voucher(db, pk, voucher_dict(v))
+                        count += 1
         return count
 
     def refresh_voucher(self, voucher_id: str) -> records.VoucherRecord:
@@ -433,10 +437,12 @@ class PaymentService:
         return records.voucher(self.store, pk, voucher_id)
 
     def sync_payments(self, period: str = "") -> int:
-        """缴款记录 of both methods from the tax side (arrival state included), upserted by id."""
+        """缴款记录: the unit's 三方协议 payments from the tax side (arrival state included),
+        upserted by id; voucher payments show on their voucher records (manual 3.1.7.3)."""
         pk, unit_id, _region = self._unit()
         period = records.check_period(period)
-        pages = self.session.call(lambda c: list(c.iter_payments(unit_id, period=period or None)))
+        pages = self.session.call(lambda c: list(c.iter_payments(unit_id, period=period or None,
+                                                                 method=records.METHOD_DEBIT)))
         with self.store.write() as db:
             return sum(records.save_payments(db, pk, (_flat(p) for p in page.items)) for page in pages)
 

@@ -298,10 +298,12 @@ class PaymentCalls(Transport):
         except _BAD as exc:
             raise malformed(exc) from None
 
-    def iter_payments(self, unit_id: str, *, period: str | None = None) -> Iterator[PaymentPage]:
+    def iter_payments(
+        self, unit_id: str, *, period: str | None = None, method: str | None = None
+    ) -> Iterator[PaymentPage]:
         cursor: str | None = None
         while True:
-            page = self.payments(unit_id, period=period, cursor=cursor)
+            page = self.payments(unit_id, period=period, method=method, cursor=cursor)
             yield page
             if not page.has_more or not page.next_cursor:
                 return

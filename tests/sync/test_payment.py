@@ -22,7 +22,8 @@ from client.core import payment_records as records
 from client.core import payment_views as views
 from client.errors import ConflictError, ValidationError
 from client.sync.payment import PaymentService
-from tests.conftest import log_in
+from client.sync.taxclient import TaxClient
+from tests.conftest import NEW_PASSWORD, log_in
 from tests.taxside_fixtures import LiveTaxSide
 
 
@@ -230,8 +231,8 @@ def test_voucher_issue_print_reprint_pay_and_void(svc: PaymentService, live: Liv
     live.sim("POST", f"/units/{uid}/vouchers/{voucher.voucher_id}/pay", {})
     with pytest.raises(ValidationError, match="已缴款"):
         svc.print_voucher(voucher.voucher_id)
-    svc.sync_payments()
-    assert {r.method for r in records.payments(svc.store, pk)} == {"银行端缴款凭证"}
+    svc.sync_payments()  # 缴款记录 are 三方协议 payments: the voucher's shows on its print record
+    assert records.payments(svc.store, pk) == [] and svc.voucher_records()[0].state == "paid"
     # Another voucher, voided: its arrear is free again and can be debited.
     other = svc.issue_voucher(ids[2:3], "财务")
     assert other.voucher is not None
@@ -241,6 +242,12 @@ def test_voucher_issue_print_reprint_pay_and_void(svc: PaymentService, live: Liv
         svc.void_voucher(other.voucher.voucher_id, "财务")
     svc.refresh()
     assert pay(svc, ids[2:3]).ok
+    assert svc.sync_vouchers() == 2
+    # Another PC's voucher is not a print record of this PC.
+    other_pc = TaxClient(live.url, timeout=5)
+    other_pc.login(uid, NEW_PASSWORD)
+    other_pc.submit_voucher(uid, ids[3:4], idempotency_key="other-pc-voucher-2")
+    other_pc.close()
     assert svc.sync_vouchers() == 2
     listed = svc.voucher_records(date_from=voucher.issued_on, date_to=voucher.issued_on)
     assert {v.voucher_id: v.state for v in listed} == {voucher.voucher_id: "paid", other.voucher.voucher_id: "voided"}
