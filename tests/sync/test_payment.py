@@ -298,3 +298,19 @@ def test_expired_voucher_frees_its_arrears_on_refresh(svc: PaymentService, live:
         svc.print_voucher(voucher.voucher_id)
     result = pay(svc, ids[:1])
     assert result.ok and result.debit is not None and result.debit.results[0].late_fee > 0
+
+
+def test_payment_records_follow_arrival(svc: PaymentService, live: LiveTaxSide) -> None:
+    pk = svc._unit()[0]
+    live.sim("PUT", "/settings", {"arrival_delay_seconds": 600})
+    chosen = [line.arrear.arrear_id for line in svc.arrears_view().items[:2]]
+    assert pay(svc, chosen).ok
+    assert {r.arrival for r in records.payments(svc.store, pk)} == {"已缴款未入库"}
+    live.sim("PUT", "/settings", {"arrival_delay_seconds": 0})  # the treasury has booked them
+    assert svc.sync_payments() == 2
+    stored = records.payments(svc.store, pk)
+    assert {r.arrival for r in stored} == {"已入库"} and all(r.stored_at for r in stored)
+    assert all(r.item_name and r.bank for r in stored)  # described by the tax side's record
+    assert records.payments(svc.store, pk, stored[0].period_from) == stored
+    with pytest.raises(ValidationError, match="YYYYMM"):
+        records.payments(svc.store, pk, "202513")
