@@ -106,7 +106,10 @@ class UpgradeService:
         jobs = self.jobs.find(kind=JOB_KIND)
         return UpgradeStatus(
             __version__, mode, MODES.get(mode, mode), str(state.get("checked_at", "")), latest,
-            bool(latest) and bool(state.get("available")), min_version, below_minimum(min_version),
+            # Against this version, not the one that checked: after an upgrade the old
+            # check's "newer" is this very version.
+            bool(latest) and below_minimum(str(latest.get("version", ""))), min_version,
+            below_minimum(min_version),
             str(state.get("error", "")), upgrade_install.install_root() is not None,
             upgrade_install.read_rollback(upgrade_install.install_root()),
             jobs[0].to_dict() if jobs else None,

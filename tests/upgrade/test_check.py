@@ -30,6 +30,10 @@ def test_signed_manifest_is_read_and_remembered(taxside: LiveTaxSide, upgrader: 
     status = upgrader.status()
     assert status.available and status.latest["notes"] == "新增：在线升级" and not status.error
     assert state(home)["manifest"]["version"] == "0.2.0"
+    # What an older version found is judged against this one: after the upgrade to it,
+    # its own manifest is no news.
+    upgrader._remember(manifest={**state(home)["manifest"], "version": __version__}, available=True)
+    assert not upgrader.status().available
     # The same version as this one: nothing to do, and no error.
     publish(taxside, packages[__version__], "9.0.0", release_key)  # newest row, then removed
     taxside.sim("DELETE", "/client-release/9.0.0")
