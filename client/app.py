@@ -82,6 +82,9 @@ def open_window(
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
     import webview
 
+    # Exports (xlsx, 缴款记录) are downloads: without this the window drops them silently;
+    # with it the window asks where to save, as a browser does.
+    webview.settings["ALLOW_DOWNLOADS"] = True
     window = webview.create_window(WINDOW_TITLE, url, width=1280, height=820, min_size=(960, 600))
     gui = "qt" if sys.platform.startswith("linux") else None
     args = (window,) if on_ready is not None else ()

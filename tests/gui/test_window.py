@@ -52,4 +52,5 @@ def test_window_shows_the_app_and_closes_cleanly(xvfb: str, tmp_path: Path) -> N
     # The window fetched the page's own style sheet and scripts (CSP allows 'self').
     assets = next(line for line in lines if line.startswith("ASSETS:"))
     assert "/static/css/app.css" in assets and "/static/js/app.js" in assets, assets
+    assert "DOWNLOADS: True" in lines  # else exports vanish in the window
     assert lines[-1] == "CLOSED"

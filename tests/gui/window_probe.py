@@ -37,6 +37,9 @@ def main(home: str) -> None:
         print("HEADING:", heading.group(1).strip() if heading else "", flush=True)
         assets = sorted({p for p, status, _ in served if status == 200 and p.startswith("/static/")})
         print("ASSETS:", " ".join(assets), flush=True)
+        import webview  # the window's own settings: exports must reach a save dialog
+
+        print("DOWNLOADS:", webview.settings["ALLOW_DOWNLOADS"], flush=True)
         window.destroy()
 
     try:
