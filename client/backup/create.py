@@ -130,15 +130,23 @@ def prepare_backup(
     reason: str = "手动备份",
     kind: str = KIND_MANUAL,
     progress: ProgressFn = no_progress,
+    frozen: Path | None = None,
 ) -> PendingBackup:
-    """Snapshot, checksums, the file written and fsynced; :func:`publish` names it."""
+    """Snapshot, checksums, the file written and fsynced; :func:`publish` names it.
+
+    ``frozen``: a database file that nothing writes to meanwhile, read as it is instead of
+    a snapshot (the restore's safety backup; the caller proves afterwards it did not change).
+    """
     folder = Path(folder)
     common.mkdir(folder)
     now = dt.datetime.now()
     with tempfile.TemporaryDirectory(dir=home, prefix=TMP_PREFIX) as tmp:
         snap = Path(tmp) / DB_FILE
-        progress(0, 0, "正在生成数据库快照…")
-        snapshot(home / DB_FILE, snap)
+        if frozen is not None:
+            snap = frozen
+        else:
+            progress(0, 0, "正在生成数据库快照…")
+            snapshot(home / DB_FILE, snap)
         common.reached("snapshot")
         version, units, tables = describe_db(snap)
         # Small members first: a restore preview reads settings.json without the database.

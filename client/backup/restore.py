@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -137,22 +138,70 @@ def recover(home: Path) -> str | None:
     return outcome
 
 
+class _Frozen:
+    """The current database as a file nothing changes while the restore holds the writers.
+
+    In WAL mode the main file only changes when WAL frames are checkpointed into it. With
+    this process's writers held, the WAL checkpointed and truncated, and the WAL still empty
+    afterwards (and the file's size, time and inode the same), nothing wrote meanwhile: the
+    file read as it is, is a consistent copy, and the safety backup needs no snapshot of it.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db, self.wal = db, Path(f"{db}-wal")
+        self.before = self._state()
+
+    @classmethod
+    def take(cls, db: Path) -> _Frozen | None:
+        """None when a reader or another process kept the WAL from being emptied."""
+        try:
+            conn = sqlite3.connect(str(db), timeout=1)
+            try:
+                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+        frozen = cls(db)
+        return frozen if busy == 0 and frozen.before[0] == 0 else None
+
+    def _state(self) -> tuple[int, int, int, int]:
+        try:
+            wal = self.wal.stat().st_size
+        except FileNotFoundError:
+            wal = 0  # the last connection closed: nothing was in it to fold in
+        st = self.db.stat()
+        return wal, st.st_size, st.st_mtime_ns, st.st_ino
+
+    def unchanged(self) -> bool:
+        return self._state() == self.before
+
+
 class _SafetyMaker:
     """Writes the safety backup's file beside the unpacking (both only read the current
     data), so the restore costs little more than its two halves' longer one. The file stays
     hidden until :meth:`publish`: a refused candidate leaves no safety backup behind and
-    sets off no retention."""
+    sets off no retention. With the database :class:`_Frozen`, the file is read as it is;
+    if it changed after all, the backup is made again from a snapshot."""
 
-    def __init__(self, services: Services, reason: str) -> None:
-        self.services, self.reason = services, reason
+    def __init__(self, services: Services, reason: str, frozen: _Frozen | None) -> None:
+        self.services, self.reason, self.frozen = services, reason, frozen
         self._pending: PendingBackup | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="safety-backup", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        home, settings = self.services.home, self.services.settings
         try:
-            self._pending = prepare_safety(self.services.home, self.services.settings, self.reason)
+            if self.frozen is not None:
+                pending = prepare_safety(home, settings, self.reason, frozen=self.frozen.db)
+                if self.frozen.unchanged():
+                    self._pending = pending
+                    return
+                pending.discard()
+                log.warning("the database changed while the safety backup read it: snapshot instead")
+            self._pending = prepare_safety(home, settings, self.reason)
         except BaseException as exc:  # handed to the restoring thread
             self._error = exc
 
@@ -176,7 +225,8 @@ def _stage(
     pause: dict[str, Any],
 ) -> BackupInfo:
     """Unpack and prove the candidate in ``new``; only then is the safety backup named."""
-    maker = _SafetyMaker(services, f"恢复 {path.name} 之前的安全备份")
+    frozen = _Frozen.take(services.store.path)
+    maker = _SafetyMaker(services, f"恢复 {path.name} 之前的安全备份", frozen)
     try:
         extract_checked(path, new, password, progress, quick=True, migrate=True)
         settings_file = new / SETTINGS_FILE
@@ -216,6 +266,22 @@ def restore(
         "backup_created_at": info.created_at,
         "journal_entries": list(newer),
     }
+    # Writers wait from the safety backup to the swap: nothing saved meanwhile is lost
+    # between the two, and the file the safety backup reads stays as it is.
+    with services.store.writers_held():
+        safety = _stage_and_swap(services, path, password, pause, progress)
+    services.settings.reload()
+    common.reached("reopened")
+    common.mark_good(home, path, info.created_at)
+    audit.record(services.store, "从备份恢复", f"{path.name}（创建于 {formats.when(info.created_at)}）；安全备份 {safety.name}")
+    return RestoreResult(info, safety, services.store.schema_version, True, newer)
+
+
+def _stage_and_swap(
+    services: Services, path: Path, password: str | None, pause: dict[str, Any],
+    progress: ProgressFn,
+) -> BackupInfo:
+    home = services.home
     staging = home / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     new = staging / "new"
@@ -248,11 +314,7 @@ def restore(
     finally:
         if not (staging / COMMITTED).exists():
             shutil.rmtree(staging, ignore_errors=True)  # refused before the commit point
-    services.settings.reload()
-    common.reached("reopened")
-    common.mark_good(home, path, info.created_at)
-    audit.record(services.store, "从备份恢复", f"{path.name}（创建于 {formats.when(info.created_at)}）；安全备份 {safety.name}")
-    return RestoreResult(info, safety, services.store.schema_version, True, newer)
+    return safety
 
 
 # --- paused after restore -----------------------------------------------------------------

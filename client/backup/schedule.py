@@ -102,14 +102,15 @@ def safety_backup(
 
 
 def prepare_safety(
-    home: Path, settings: Settings, reason: str, *, progress: ProgressFn = no_progress
+    home: Path, settings: Settings, reason: str, *, progress: ProgressFn = no_progress,
+    frozen: Path | None = None,
 ) -> PendingBackup:
     """The file of an automatic backup, written but not yet named (nothing visible yet)."""
     folder = common.backup_folder(home, settings)
     try:
         return prepare_backup(
             home, folder, password=remembered_password(), reason=reason, kind=KIND_AUTO,
-            progress=progress,
+            progress=progress, frozen=frozen,
         )
     except JobCancelled:
         raise  # the operator cancelled the job: not a failure

@@ -132,6 +132,12 @@ class Store:
         with self._write_lock, self.db.atomic(lock_type="IMMEDIATE"):
             yield self.db
 
+    @contextmanager
+    def writers_held(self) -> Iterator[None]:
+        """No write of this process starts meanwhile (a restore reads the file itself)."""
+        with self._write_lock:
+            yield
+
     def size_bytes(self) -> int:
         total = 0
         for suffix in ("", "-wal"):
