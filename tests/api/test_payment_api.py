@@ -5,6 +5,7 @@ vouchers with their PDF, reprint and void, payment records with export, home ale
 from __future__ import annotations
 
 import io
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -119,3 +120,29 @@ def test_vouchers_over_http(api: Api, live: Any) -> None:
     synced = job_result(api, api.post("/api/payment/vouchers/sync", {}))
     assert synced["count"] == 1
     assert error_of(api.get("/api/payment/vouchers/BV99999999/pdf"), 404)["code"] == "voucher_not_found"
+
+
+def test_double_click_over_http_debits_once(api: Api, live: Any) -> None:
+    """Two 缴款 clicks (or two windows) at once: one debit, the other answer is 409 naming the arrears."""
+    job_result(api, api.post("/api/payment/arrears/refresh"))
+    ids = [i["arrear_id"] for i in arrears(api)["items"][:3]]
+    total = api.post("/api/payment/arrears/selection", {"arrear_ids": ids}).json()["total"]
+    agreement = next(a for a in api.get("/api/payment/agreements").json()["items"] if a["can_debit_fees"])
+    body = {"agreement_id": agreement["agreement_id"], "arrear_ids": ids, "confirmed_total": total}
+    barrier = threading.Barrier(2)
+    answers: list[httpx.Response] = []
+
+    def click() -> None:
+        with httpx.Client(base_url=str(api.client.base_url), cookies=api.client.cookies, timeout=30) as window:
+            barrier.wait()
+            answers.append(window.post("/api/payment/debits", json=body, headers=api.headers))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409).json()["error"]
+    assert refused["code"] == "arrear_held" and ids[0] in refused["message"]
+    assert debits_per_arrear(live) == dict.fromkeys(ids, 1)
