@@ -280,13 +280,10 @@ def _check_choice(store: Store, unit_pk: int, chosen: Sequence[Arrear], what: st
             "SELECT voucher_id, arrear_ids FROM payment_voucher WHERE unit_id = ? AND state = 'open'", (unit_pk,)
         ).fetchall() for a in json.loads(ids)
     }
-    paid = {a for (a,) in db.execute_sql(
-        "SELECT arrear_id FROM payment_debit_result WHERE unit_id = ? AND status = 'paid'", (unit_pk,)
-    ).fetchall()}
     open_entries = covered(store, unit_pk)
     problems = []
     for a in chosen:
-        if a.state == "paid" or a.arrear_id in paid:
+        if a.state == "paid":  # a stored debit result or voucher payment marks the row
             problems.append(f"{a.label} 已缴款，请勿重复缴款")
         elif a.arrear_id in open_entries:
             entry = open_entries[a.arrear_id]
@@ -321,26 +318,27 @@ def _total(chosen: Iterable[Arrear]) -> Decimal:
 def request_debit(
     store: Store, unit_pk: int, agreement_id: str, arrear_ids: Any, confirmed_total: Any, operator: str
 ) -> int:
-    """缴款 by 三方协议: one queued entry holding the operator's choice and the total confirmed."""
-    chosen = _choose(store, unit_pk, arrear_ids)
-    found = {a.agreement_id: a for a in agreements(store, unit_pk)}
-    agreement = found.get(str(agreement_id or ""))
-    if agreement is None:
-        raise ValidationError("请选择三方协议", field="agreement_id")
-    if agreement.warning:
-        raise ValidationError(f"协议 {agreement.agreement_no}：{agreement.warning}", field="agreement_id")
-    total = _total(chosen)
-    if money(confirmed_total, "confirmed_total") != total:
-        raise ValidationError(
-            f"缴款金额已变化（应缴合计 {total:,.2f} 元），请核对后重新确认", field="confirmed_total"
-        )
-    payload = {
-        "agreement_id": agreement.agreement_id, "agreement_no": agreement.agreement_no,
-        "arrear_ids": [a.arrear_id for a in chosen], "confirmed_total": str(total),
-        "labels": {a.arrear_id: a.label for a in chosen},
-    }
+    """缴款 by 三方协议: one queued entry holding the operator's choice and the total confirmed.
+    Everything is read inside the writer's transaction: what it checks is what it writes."""
     with store.write() as db:
+        chosen = _choose(store, unit_pk, arrear_ids)
+        found = {a.agreement_id: a for a in agreements(store, unit_pk)}
+        agreement = found.get(str(agreement_id or ""))
+        if agreement is None:
+            raise ValidationError("请选择三方协议", field="agreement_id")
+        if agreement.warning:
+            raise ValidationError(f"协议 {agreement.agreement_no}：{agreement.warning}", field="agreement_id")
+        total = _total(chosen)
+        if money(confirmed_total, "confirmed_total") != total:
+            raise ValidationError(
+                f"缴款金额已变化（应缴合计 {total:,.2f} 元），请核对后重新确认", field="confirmed_total"
+            )
         _check_choice(store, unit_pk, chosen, "扣款")
+        payload = {
+            "agreement_id": agreement.agreement_id, "agreement_no": agreement.agreement_no,
+            "arrear_ids": [a.arrear_id for a in chosen], "confirmed_total": str(total),
+            "labels": {a.arrear_id: a.label for a in chosen},
+        }
         return journal.create(
             db, unit_pk, DEBIT, payload, operator=operator, row_count=len(chosen),
             summary=f"三方协议缴款 {len(chosen)} 条欠费，协议 {agreement.agreement_no}，确认金额 {total:,.2f} 元",
@@ -348,13 +346,13 @@ def request_debit(
 
 
 def request_voucher(store: Store, unit_pk: int, arrear_ids: Any, operator: str) -> int:
-    """开具银行端缴款凭证: one queued entry naming the chosen arrears."""
-    chosen = _choose(store, unit_pk, arrear_ids)
-    total = _total(chosen)
-    payload = {"arrear_ids": [a.arrear_id for a in chosen], "confirmed_total": str(total),
-               "labels": {a.arrear_id: a.label for a in chosen}}
+    """开具银行端缴款凭证: one queued entry naming the chosen arrears (checked as for a debit)."""
     with store.write() as db:
+        chosen = _choose(store, unit_pk, arrear_ids)
         _check_choice(store, unit_pk, chosen, "开具缴款凭证")
+        total = _total(chosen)
+        payload = {"arrear_ids": [a.arrear_id for a in chosen], "confirmed_total": str(total),
+                   "labels": {a.arrear_id: a.label for a in chosen}}
         return journal.create(
             db, unit_pk, VOUCHER, payload, operator=operator, row_count=len(chosen),
             summary=f"开具银行端缴款凭证 {len(chosen)} 条欠费，合计 {total:,.2f} 元",
