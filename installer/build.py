@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "installer" / "socialfee.spec"
 NSIS_SCRIPT = ROOT / "installer" / "socialfee.nsi"
+# Microsoft's bootstrapper, put there on the Windows build machine (installer/README.md).
+WEBVIEW2_SETUP = ROOT / "installer" / "windows" / "MicrosoftEdgeWebview2Setup.exe"
 NAME = "socialfee"
 DIGEST_FILE = ".source-digest"
 # What goes into the build: the packages with their templates, static files, rule packs
@@ -96,8 +98,11 @@ def build(dist: Path, work: Path | None = None, *, force: bool = False) -> Build
     return Build(folder, seconds, False)
 
 
-def make_installer(folder: Path, out: Path, *, compress: bool = True) -> subprocess.CompletedProcess[str]:
-    """Compile installer/socialfee.nsi with ``folder`` as the payload (makensis on PATH)."""
+def make_installer(
+    folder: Path, out: Path, *, compress: bool = True, bootstrapper: Path | None = WEBVIEW2_SETUP
+) -> subprocess.CompletedProcess[str]:
+    """Compile installer/socialfee.nsi with ``folder`` as the payload (makensis on PATH);
+    the WebView2 bootstrapper goes inside when that file exists."""
     from client import __version__
 
     command = [
@@ -106,6 +111,8 @@ def make_installer(folder: Path, out: Path, *, compress: bool = True) -> subproc
     ]
     if not compress:
         command.append("-DNO_COMPRESSION")
+    if bootstrapper is not None and bootstrapper.is_file():
+        command.append(f"-DWEBVIEW2_BOOTSTRAPPER={bootstrapper}")
     return subprocess.run(
         [*command, str(NSIS_SCRIPT)], cwd=ROOT, capture_output=True, text=True, errors="replace"
     )

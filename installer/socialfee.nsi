@@ -2,7 +2,8 @@
 ;
 ;   makensis /DPAYLOAD=dist\socialfee /DVERSION=0.1.0 installer\socialfee.nsi
 ;
-; PAYLOAD is the PyInstaller onedir folder (installer/build.py). The program goes to one
+; PAYLOAD is the PyInstaller onedir folder (installer/build.py). WEBVIEW2_BOOTSTRAPPER, if
+; given, is Microsoft's WebView2 bootstrapper, shipped inside and run when the runtime is missing. The program goes to one
 ; folder (default %LOCALAPPDATA%\Programs\socialfee); the operator's data stays in
 ; %LOCALAPPDATA%\socialfee (platformdirs), never in the program folder, so repair and
 ; uninstall touch program files only. Pages and the reasons behind them: installer/README.md.
@@ -383,10 +384,10 @@ Function WebView2Check
   ${If} ${Silent}
     Return
   ${EndIf}
-!if /FileExists "${__FILEDIR__}\windows\MicrosoftEdgeWebview2Setup.exe"
+!ifdef WEBVIEW2_BOOTSTRAPPER  ; Microsoft's MicrosoftEdgeWebview2Setup.exe, when shipped
   MessageBox MB_YESNO|MB_ICONQUESTION "客户端窗口需要 Microsoft Edge WebView2 运行时，这台电脑上尚未安装。$\r$\n是否现在安装？（需要联网，约 2 分钟）" IDNO done
     SetOutPath "$PLUGINSDIR"
-    File "${__FILEDIR__}\windows\MicrosoftEdgeWebview2Setup.exe"
+    File "/oname=MicrosoftEdgeWebview2Setup.exe" "${WEBVIEW2_BOOTSTRAPPER}"
     DetailPrint "正在安装 WebView2 运行时…"
     ExecWait '"$PLUGINSDIR\MicrosoftEdgeWebview2Setup.exe" /silent /install' $0
     DetailPrint "WebView2 安装程序结束（代码 $0）。"

@@ -12,12 +12,15 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from client import __version__
 from client.core import sheets, system
 from installer import build as freezer
 from tests.conftest import NEW_PASSWORD, REPO
 from tests.installer.conftest import Running, start
+
+pytestmark = pytest.mark.timeout(900)  # the first test may have to freeze first
 
 
 def internal(build: freezer.Build) -> Path:

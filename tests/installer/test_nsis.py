@@ -16,6 +16,7 @@ from installer import build as freezer
 from tests.conftest import REPO
 
 SCRIPT = REPO / "installer" / "socialfee.nsi"
+pytestmark = pytest.mark.timeout(900)  # the first test may have to freeze first
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +37,26 @@ def test_script_compiles_around_the_frozen_folder(
     makensis: str, frozen: freezer.Build, tmp_path: Path
 ) -> None:
     out = tmp_path / f"socialfee-{__version__}-setup.exe"
-    result = freezer.make_installer(frozen.folder, out, compress=False)
+    result = freezer.make_installer(frozen.folder, out, compress=False, bootstrapper=None)
     # -WX: any warning (an unused variable, a page without a language string) fails too.
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = out.read_bytes()
     assert data[:2] == b"MZ"
     # Stored uncompressed: the whole payload is in there (less the build's digest stamp).
     assert len(data) >= folder_bytes(frozen.folder) - 1024
+
+
+def test_script_compiles_with_the_webview2_bootstrapper_inside(
+    makensis: str, frozen: freezer.Build, tmp_path: Path
+) -> None:
+    """The branch that ships and runs Microsoft's bootstrapper compiles too (a stand-in file:
+    the real one is put in installer/windows/ on the Windows build machine)."""
+    stand_in = tmp_path / "MicrosoftEdgeWebview2Setup.exe"
+    stand_in.write_bytes(b"MZ" + b"\0" * 4096 + b"webview2-stand-in")
+    out = tmp_path / "with-webview2.exe"
+    result = freezer.make_installer(frozen.folder, out, compress=False, bootstrapper=stand_in)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert b"webview2-stand-in" in out.read_bytes()
 
 
 def test_script_refuses_to_compile_without_a_payload(makensis: str, tmp_path: Path) -> None:
