@@ -79,14 +79,6 @@ def save_proxy() -> ResponseReturnValue:
                     **state(svc.settings)})
 
 
-@bp.post("/proxy/password")
-def enter_password() -> ResponseReturnValue:
-    """No keyring: the saved proxy's password for this run."""
-    svc = services()
-    network.enter_password(svc.settings, _password(_body()))
-    return jsonify({"ok": True, **state(svc.settings)})
-
-
 @bp.post("/server/test")
 def test_server() -> ResponseReturnValue:
     """业务服务器 测试: latency and protocol version through the saved route."""

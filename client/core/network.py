@@ -432,16 +432,6 @@ def save_proxy(settings: Settings, config: ProxyConfig, password: str | None) ->
     return SavedProxy(config, kept, result)
 
 
-def enter_password(settings: Settings, password: str) -> str:
-    """The password of the saved proxy for this run (no keyring: asked at each start)."""
-    config = proxy_config(settings)
-    if not (config.enabled and config.user):
-        raise ValidationError("当前代理不需要密码", field="proxy_password")
-    if not password:
-        raise ValidationError("请输入代理密码", field="proxy_password")
-    return remember_password(config, password)
-
-
 # -- the first start after proxy_url --------------------------------------------------------------
 def migrate(settings: Settings) -> bool:
     """An earlier version's ``proxy_url`` (password inside) becomes the structured proxy

@@ -131,8 +131,10 @@ def test_without_a_keyring_the_password_is_asked_again_after_a_restart(
         from_settings(again)
     assert info.value.code == "network_proxy"  # the outbox keeps submissions queued
     assert network.probe_saved(again).code == "proxy_password"
-    network.enter_password(again, PASSWORD)
+    network.save_proxy(again, network.proxy_config(again), PASSWORD)  # typed in 网络管理, 保存
     assert network.probe_saved(again).ok
+    with from_settings(again) as client:
+        assert client.rule_packs()
 
 
 def test_a_proxy_saved_while_logged_in_applies_to_the_next_call(proxies, settings: Settings, taxside) -> None:
