@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 import peewee
@@ -136,7 +137,14 @@ def save_arrears(
     amount_total: Decimal, late_fee_total: Decimal,
 ) -> int:
     """Replace the unit's last arrears list by what the tax side just listed (unpaid)."""
-    rows = [(unit_pk, *(_cell(a[name]) for name in _ARREAR_FIELDS)) for a in items]
+    pick = itemgetter(*_ARREAR_FIELDS)
+    money_at = [_ARREAR_FIELDS.index(n) + 1 for n in ("amount", "late_fee", "total")]
+    rows = []
+    for a in items:  # one tuple per row, money to text: 500 rows per refresh, kept cheap
+        row = [unit_pk, *pick(a)]
+        for n in money_at:
+            row[n] = str(row[n])
+        rows.append(row)
     marks = ", ".join("?" for _ in range(len(_ARREAR_FIELDS) + 1))
     with store.write() as db:
         db.execute_sql("DELETE FROM payment_arrear WHERE unit_id = ?", (unit_pk,))
