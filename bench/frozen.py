@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,9 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import figure  # noqa: E402
+from client.core.network import TAXSIDE_ENV  # noqa: E402
 from installer import build as freezer  # noqa: E402
 
 TARGET_SECONDS = 2.0
+
+
+def closed_loopback_url() -> str:
+    """Where nothing listens: the start's update check stays on this machine, fails fast."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def first_page(cmd: list[str], env: dict[str, str]) -> float:
@@ -59,7 +68,7 @@ def main() -> None:
     done = freezer.build(ROOT / "dist", force=args.force_build)
     if not done.reused:
         figure("freeze", done.seconds, "s")
-    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", TAXSIDE_ENV: closed_loopback_url()}
     env.pop("SOCIALFEE_HOME", None)
     frozen_cmd = [str(done.executable)]
     source_cmd = [sys.executable, "-m", "client"]

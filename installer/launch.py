@@ -16,8 +16,9 @@ import os
 import runpy
 import sys
 
-# Modules the client runs as children of itself (see client/core/sheets.py read_isolated).
-CHILD_MODULES = frozenset({"client.core.sheets"})
+# Modules the client runs as programs of their own: the xls/ods reader child
+# (client/core/sheets.py read_isolated) and the upgrade launcher (client/core/upgrade_launcher.py).
+CHILD_MODULES = frozenset({"client.core.sheets", "client.core.upgrade_launcher"})
 
 
 def _streams() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from client.core.network import TAXSIDE_ENV
 from installer import build as freezer
 from tests.conftest import REPO
 
@@ -49,9 +51,18 @@ class Running:
         return code, self.proc.stderr.read() if self.proc.stderr else ""
 
 
+def closed_loopback_url() -> str:
+    """A loopback address nothing listens on: the release's business server stays out of
+    reach (the start's update check must not leave this machine); the demo sets its own."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 def start(executable: Path, *args: str, timeout: float = 90) -> Running:
     """Start the program and read stdout up to its ``URL:`` line."""
-    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", TAXSIDE_ENV: closed_loopback_url()}
     env.pop("SOCIALFEE_HOME", None)
     proc = subprocess.Popen(
         [str(executable), *args],
