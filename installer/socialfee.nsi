@@ -148,7 +148,7 @@ Function .onInit
   System::Call 'kernel32::CreateMutex(p 0, i 0, t "socialfee-setup") p .r0 ?e'
   Pop $1
   ${If} $1 == 183
-    MessageBox MB_ICONEXCLAMATION "${APP_NAME} 安装程序已在运行。"
+    MessageBox MB_ICONEXCLAMATION "${APP_NAME} 安装程序已在运行。" /SD IDOK
     Abort
   ${EndIf}
   StrCpy $Mode "install"
@@ -159,7 +159,9 @@ Function .onInit
   ${If} $OldVersion == ""
     Return
   ${EndIf}
-  StrCpy $INSTDIR $OldDir
+  ${If} $OldDir != ""
+    StrCpy $INSTDIR $OldDir  ; the new version goes where the old one was
+  ${EndIf}
   ${VersionCompare} "$OldVersion" "${VERSION}" $0
   ${If} $0 == 0
     ; The same version: the manual's two choices, 修复 and 卸载 (silent: repair).
@@ -167,7 +169,7 @@ Function .onInit
     ReadRegDWORD $WantDesktop HKCU "${UNINST_KEY}" "DesktopShortcut"
     ReadRegDWORD $WantStartMenu HKCU "${UNINST_KEY}" "StartMenuShortcut"
   ${ElseIf} $0 == 1
-    MessageBox MB_ICONEXCLAMATION "这台电脑上已安装更新的版本 $OldVersion，无需安装 ${VERSION}。$\r$\n如确需换回旧版本，请先在控制面板中卸载 $OldVersion（数据会保留）。"
+    MessageBox MB_ICONEXCLAMATION "这台电脑上已安装更新的版本 $OldVersion，无需安装 ${VERSION}。$\r$\n如确需换回旧版本，请先在控制面板中卸载 $OldVersion（数据会保留）。" /SD IDOK
     Abort
   ${Else}
     ; An older version: it is removed first (data kept), never left beside this one.
@@ -214,10 +216,19 @@ FunctionEnd
 Function MaintenanceLeave
   ${NSD_GetState} $Radio2 $0
   ${If} $0 == ${BST_CHECKED}
+    ${IfNot} ${FileExists} "$OldUninstaller"
+      ; Damaged beyond its uninstaller: repair brings it back, then uninstall works.
+      MessageBox MB_ICONEXCLAMATION "找不到卸载程序 $OldUninstaller（可能已被误删）。$\r$\n请先选择【修复】，修复完成后再卸载。"
+      Abort
+    ${EndIf}
     ; The installed uninstaller, with its pages (同时删除数据), run in place and waited for.
     HideWindow
+    ClearErrors
     ExecWait '"$OldUninstaller" _?=$OldDir' $0
-    ${If} $0 == 0
+    ${If} ${Errors}
+      BringToFront
+      MessageBox MB_ICONSTOP "无法启动卸载程序 $OldUninstaller。"
+    ${ElseIf} $0 == 0
       Delete "$OldUninstaller"
       RMDir "$OldDir"
     ${EndIf}
@@ -348,7 +359,7 @@ Function RemoveOld
   ExecWait '"$OldUninstaller" /S _?=$OldDir' $0
   ${If} ${Errors}
   ${OrIf} $0 != 0
-    MessageBox MB_ICONSTOP "旧版本 $OldVersion 卸载失败（代码 $0）。请在控制面板中卸载后再安装。"
+    MessageBox MB_ICONSTOP "旧版本 $OldVersion 卸载失败（代码 $0）。请在控制面板中卸载后再安装。" /SD IDOK
     Abort "旧版本卸载失败。"
   ${EndIf}
   Delete "$OldUninstaller"
