@@ -575,4 +575,5 @@ _new = tuple.__new__
 def import_file(
     data: bytes, filename: str, enrolled: Mapping[str, Enrolled], rules: RowRules
 ) -> ImportResult:
-    return validate(read_table(data, filename, kind=rules.kind), enrolled, rules)
+    with uploads.gc_paused():
+        return validate(read_table(data, filename, kind=rules.kind), enrolled, rules)

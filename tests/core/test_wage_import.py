@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import gc
 import io
 import struct
 from collections.abc import Sequence
@@ -12,6 +14,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from client.core import uploads
 from client.core.wage_import import (
     MAX_ROWS,
     Enrolled,
@@ -600,3 +603,29 @@ def test_imported_rows_are_whole_immutable_rows() -> None:
     assert (got.row, got.new_base, got.effective_month, got.warning) == (2, "8000.00", "202503", "")
     with pytest.raises(AttributeError):
         got.new_base = "1"  # type: ignore[misc]
+
+
+@dataclass
+class GcWatch(Rules):
+    """Rules that note whether cyclic collection ran on while the rows were checked."""
+
+    seen: list[bool] = dataclasses.field(default_factory=list)
+
+    def check_month(self, month: str) -> str | None:
+        self.seen.append(gc.isenabled())
+        return super().check_month(month)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_import_pauses_garbage_collection_and_leaves_it_as_it_was(enabled_before: bool) -> None:
+    rules = GcWatch("daily")
+    rows = [HEADER, [PEOPLE[0].name, None, PEOPLE[0].id_number, 8000, "202503"]]
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        with uploads.gc_paused():  # an import inside another (another thread's) keeps it paused
+            assert len(import_file(xlsx(rows), "a.xlsx", ENROLLED, rules).rows) == 1
+            assert not gc.isenabled()
+        assert rules.seen == [False]
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
