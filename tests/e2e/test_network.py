@@ -88,3 +88,13 @@ def test_network_panel_tests_then_saves_a_proxy(app_page, ui, services, taxside,
     assert "无法连接代理服务器" in page.locator("#server-result").inner_text()
     shot(page, "network-server-through-dead-proxy")
     assert problems.unexpected(400) == []
+
+
+def test_the_login_wizard_leads_to_the_network_panel(app_page, ui) -> None:
+    page, problems = app_page
+    page.goto(ui.base_url + "/login")
+    page.click(".links-row >> text=网络设置")
+    page.wait_for_url("**/settings#network-panel")
+    assert page.locator("#network-panel h2").inner_text() == "网络管理"
+    page.wait_for_function("document.getElementById('server-url').value !== ''")
+    assert problems.unexpected() == []
