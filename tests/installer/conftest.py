@@ -60,10 +60,15 @@ def closed_loopback_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def start(executable: Path, *args: str, timeout: float = 90) -> Running:
-    """Start the program and read stdout up to its ``URL:`` line."""
+def start(
+    executable: Path, *args: str, timeout: float = 90, home: Path | None = None
+) -> Running:
+    """Start the program and read stdout up to its ``URL:`` line; ``home``: the data
+    directory through SOCIALFEE_HOME (for starts without arguments)."""
     env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", TAXSIDE_ENV: closed_loopback_url()}
     env.pop("SOCIALFEE_HOME", None)
+    if home is not None:
+        env["SOCIALFEE_HOME"] = str(home)
     proc = subprocess.Popen(
         [str(executable), *args],
         stdout=subprocess.PIPE,

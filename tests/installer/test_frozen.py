@@ -71,6 +71,21 @@ def test_headless_answers_its_first_page(
     assert "Traceback" not in err
 
 
+def test_no_arguments_start_the_client(
+    frozen: freezer.Build, tmp_path: Path, launched: list[Running]
+) -> None:
+    """What the shortcuts and a double click do: no arguments means `run` (here without a
+    display, so it falls back to serving only and says so)."""
+    running = start(frozen.executable, home=tmp_path / "home")
+    launched.append(running)
+    assert any("改为仅启动服务" in line for line in running.lines), running.lines
+    page = httpx.get(running.url, follow_redirects=True, timeout=20, trust_env=False)
+    assert page.status_code == 200 and "注册登录" in page.text
+    assert (tmp_path / "home").is_dir()  # SOCIALFEE_HOME honoured: the data went there
+    code, err = running.stop()
+    assert code == 0, err
+
+
 def _credentials(lines: list[str]) -> list[tuple[str, str, str]]:
     """(taxpayer id, initial password, unit name) from the demo's printed lines."""
     found = []
