@@ -212,7 +212,8 @@ class _SafetyMaker:
         assert self._pending is not None
         pending, self._pending = self._pending, None
         svc = self.services
-        return publish_safety(svc.home, svc.settings, svc.store, pending, self.reason, keep=keep)
+        return publish_safety(svc.home, svc.settings, svc.store, pending, self.reason, keep=keep,
+                              audited=False)
 
     def discard(self) -> None:
         self._thread.join()

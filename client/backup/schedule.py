@@ -120,9 +120,12 @@ def prepare_safety(
 
 def publish_safety(
     home: Path, settings: Settings, store: Store, pending: PendingBackup, reason: str, *,
-    keep: Path | None = None,
+    keep: Path | None = None, audited: bool = True,
 ) -> BackupInfo:
-    """Name a prepared automatic backup, then retention, the audit log and the state."""
+    """Name a prepared automatic backup, then retention, the audit log and the state.
+
+    ``audited=False``: the caller's own audit entry names it (a restore: an entry written
+    here would go into the database the restore is about to replace)."""
     with _auto_lock:
         folder = Path(pending.info.path).parent
         try:
@@ -131,7 +134,8 @@ def publish_safety(
             raise _safety_failed(reason, exc, folder) from exc
         apply_retention(folder, settings.get("backup_keep"), bool(settings.get("backup_thin")),
                         protect=(common.proven_good(home), keep))
-        audit.record(store, "自动备份", f"{reason}：{info.name}")
+        if audited:
+            audit.record(store, "自动备份", f"{reason}：{info.name}")
         common.update_state(home, fingerprint=_fingerprint(home), last_auto_at=info.created_at)
         return info
 

@@ -47,6 +47,10 @@ def test_safety_backup_of_the_held_file_is_complete_and_restores(
     result = service.restore(services, Path(backup.path))
     assert len(snapshots) == 1  # the safety backup read the held file itself
     assert unit_names(services.home) == ["甲公司"]
+    # The restored data's log names the safety backup (one entry, in the data that stays).
+    logged = [r[0] for r in services.store.db.execute_sql(
+        "SELECT detail FROM audit_log WHERE action = '从备份恢复'").fetchall()]
+    assert len(logged) == 1 and result.safety_backup.name in logged[0]
     safety = Path(result.safety_backup.path)
     checked = service.verify_backup(safety, services.home)
     assert [u.name for u in checked.backup.units] == ["甲公司", "乙公司"]
