@@ -19,6 +19,7 @@ from taxside import agreements, fees
 from taxside import fee_decisions as fd
 from taxside import payments as pay
 from taxside.db import Store
+from taxside.web import ApiError
 
 FAILURES = {
     "insufficient_balance": "余额不足",
@@ -98,15 +99,23 @@ def _decide(
 
 def create(
     st: Store, unit_pk: int, agreement: tuple[Any, ...], arrears: list[tuple[Any, ...]],
-    pack_for: pay.PackFor,
+    pack_for: pay.PackFor, confirmed_total: Decimal | None = None,
 ) -> int:
-    """Debit ``arrears`` (checked payable) under ``agreement`` now; returns the debit's pk."""
+    """Debit ``arrears`` (checked payable) under ``agreement`` now; returns the debit's pk.
+    With ``confirmed_total``, a total that is not today's (the late fee grew since the payer
+    looked) refuses the debit as a whole: the bank is never asked for more than was confirmed."""
     today, now = st.today(), st.now().isoformat()
     late = pay.LateFees(st, unit_pk, pack_for, today)
     results = []
     for row in arrears:  # before any write: a missing pack refuses the debit as a whole
         days, fee = late.of(row[10], row[11])
         results.append(_Result(row[0], row[10], days, fee, Decimal(row[10]) + fee))
+    due = sum((r.total for r in results), Decimal("0"))
+    if confirmed_total is not None and confirmed_total != due:
+        raise ApiError(409, "amount_changed",
+                       f"应缴金额已变化：确认的金额为 {confirmed_total:,.2f} 元，当前应缴 {due:,.2f} 元"
+                       "（含滞纳金），请刷新后重新确认", confirmed_total=fees.money(confirmed_total),
+                       total=fees.money(due))
     whole = _whole_failure(agreement)
     answers = _bank_answers(st, unit_pk)
     balance = _decide(results, whole, Decimal(agreement[7]), answers)

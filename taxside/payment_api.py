@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -116,6 +116,19 @@ def agreement_list(unit_id: str) -> Response:
 
 
 # -- debits ----------------------------------------------------------------------------------------
+def _confirmed_total(value: object) -> Decimal | None:
+    """The total the payer confirmed (optional): a decimal text with at most two places."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:
+        raise ApiError(400, "bad_request", "confirmed_total 应为金额文本（如 \"153676.80\"）")
+    return amount
+
+
 @bp.post("/units/<unit_id>/debits")
 @require_token()
 @idempotent
@@ -125,6 +138,7 @@ def debit(unit_id: str) -> Response:
     if not isinstance(text, str) or not text:
         raise ApiError(400, "bad_request", "agreement_id 应为三方协议编号（文本）")
     refs = pay.arrear_refs(body.get("arrear_ids"))
+    confirmed = _confirmed_total(body.get("confirmed_total"))
     st = store()
     settle(g.unit_pk)  # inside the write: a resolved debit or an expired voucher frees arrears
     agreements.ensure(st, g.unit_pk)
@@ -134,7 +148,7 @@ def debit(unit_id: str) -> Response:
         raise ApiError(404, "agreement_not_found", f"未找到三方协议 {text}", agreement_id=text)
     rows = pay.payable(st, g.unit_pk, refs)
     try:
-        pk = debits.create(st, g.unit_pk, agreement, rows, find_pack)
+        pk = debits.create(st, g.unit_pk, agreement, rows, find_pack, confirmed)
     except PackError as exc:
         raise rules_unavailable(exc) from None
     loaded = debits.load(st, g.unit_pk, pk)

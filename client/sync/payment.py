@@ -45,7 +45,9 @@ from client.sync.taxclient import (
 from rules.model import RulePack
 
 log = logging.getLogger(__name__)
-HELD_CODES = frozenset({"arrear_paid", "arrear_on_voucher", "arrear_in_debit", "arrear_not_found"})
+# Refusals that mean the list on this PC is out of date (amount_changed: the late fee grew).
+HELD_CODES = frozenset({"arrear_paid", "arrear_on_voucher", "arrear_in_debit", "arrear_not_found",
+                        "amount_changed"})
 
 
 def _flat(obj: Any) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def debit_decision(found: Debit, labels: Mapping[str, str]) -> kinds.Decision:
 
 def _send_debit(client: TaxClient, unit_id: str, payload: Mapping[str, Any], key: str) -> kinds.Receipt:
     found = client.submit_debit(unit_id, str(payload["agreement_id"]), list(payload["arrear_ids"]),
-                                idempotency_key=key)
+                                idempotency_key=key, confirmed_total=Decimal(str(payload["confirmed_total"])))
     return kinds.Receipt(found.debit_id, found.received_at, debit_decision(found, payload.get("labels") or {}))
 
 

@@ -229,11 +229,16 @@ class PaymentCalls(Transport):
 
     # -- debits ------------------------------------------------------------------------------------
     def submit_debit(
-        self, unit_id: str, agreement_id: str, arrear_ids: Sequence[str], *, idempotency_key: str
+        self, unit_id: str, agreement_id: str, arrear_ids: Sequence[str], *, idempotency_key: str,
+        confirmed_total: Decimal | None = None,
     ) -> Debit:
         """One debit of ``arrear_ids`` under the agreement. Keep the key with the choice first:
-        after a NetworkError ``idempotency_outcome(key)`` says whether the bank was asked."""
-        body = {"agreement_id": agreement_id, "arrear_ids": list(arrear_ids)}
+        after a NetworkError ``idempotency_outcome(key)`` says whether the bank was asked.
+        With ``confirmed_total`` the tax side refuses (409 ``amount_changed``) a total that is
+        no longer today's, so the bank never takes more than the payer confirmed."""
+        body: dict[str, Any] = {"agreement_id": agreement_id, "arrear_ids": list(arrear_ids)}
+        if confirmed_total is not None:
+            body["confirmed_total"] = f"{confirmed_total:.2f}"
         data, replayed = self._write("POST", f"/v1/units/{unit_id}/debits", body, idempotency_key=idempotency_key)
         return parse_debit(data, replayed)
 

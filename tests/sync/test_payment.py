@@ -314,3 +314,22 @@ def test_payment_records_follow_arrival(svc: PaymentService, live: LiveTaxSide) 
     assert records.payments(svc.store, pk, stored[0].period_from) == stored
     with pytest.raises(ValidationError, match="YYYYMM"):
         records.payments(svc.store, pk, "202513")
+
+
+def test_a_total_confirmed_on_an_earlier_day_is_checked_against_todays(svc: PaymentService, live: LiveTaxSide) -> None:
+    """The list was fetched before the deadline; the operator confirms its total a few days
+    later: the bank would take today's late fee, so the tax side refuses the debit as a whole
+    (nothing asked of the bank), and the list shown now has today's figures."""
+    pk = svc._unit()[0]
+    line = svc.arrears_view().items[0]
+    stale = views.selection(svc.store, pk, [line.arrear.arrear_id]).total
+    after = (dt.date.fromisoformat(line.arrear.deadline) + dt.timedelta(days=5)).isoformat()
+    live.sim("PUT", "/settings", {"today": after})
+    refused = svc.pay_by_debit(agreement_of(svc).agreement_id, [line.arrear.arrear_id], str(stale), "财务")
+    assert refused.entry.state == journal.REJECTED and not refused.ok
+    assert "应缴金额已变化" in refused.message and f"{stale:,.2f}" in refused.message and refused.arrears_refreshed
+    assert debits_per_arrear(live) == {}
+    fresh = next(x for x in svc.arrears_view().items if x.arrear.arrear_id == line.arrear.arrear_id)
+    assert fresh.arrear.late_fee > 0 and fresh.arrear.total > stale
+    result = pay(svc, [line.arrear.arrear_id])
+    assert result.ok and result.debit is not None and result.debit.results[0].total == fresh.arrear.total

@@ -389,6 +389,28 @@ def test_same_key_is_one_debit(env: Env) -> None:
     assert env.debit(ids, key="again").headers["Idempotent-Replayed"] == "true"
 
 
+def test_a_confirmed_total_that_is_no_longer_todays_is_refused(env: Env) -> None:
+    """The payer confirmed the total of an earlier day: the late fee has grown, so the debit
+    is refused as a whole (stored under its key) and the bank is not asked."""
+    env.declare()
+    env.today("2025-03-20")
+    item = env.arrears()[0]
+    confirmed = item["total"]
+    agreement_id = env.agreement()["agreement_id"]
+    env.today("2025-04-05")
+    body = {"agreement_id": agreement_id, "arrear_ids": [item["arrear_id"]], "confirmed_total": confirmed}
+    refused = assert_error(env.post("/debits", body, key="late"), 409, "amount_changed")
+    now = env.arrears()[0]
+    assert refused["confirmed_total"] == confirmed and refused["total"] == now["total"] != confirmed
+    assert f"{money(now['total']):,.2f}" in refused["message"]
+    assert env.post("/debits", body, key="late").headers["Idempotent-Replayed"] == "true"
+    assert env.count("debit") == 0
+    ok = env.post("/debits", {**body, "confirmed_total": now["total"]})
+    assert ok.status_code == 201 and ok.get_json()["results"][0]["total"] == now["total"]
+    for bad in ("12.345", "abc", 12.5, "-1", "NaN"):
+        assert_error(env.post("/debits", {**body, "confirmed_total": bad}), 400, "bad_request")
+
+
 def test_unknown_result_resolved_later_as_paid(env: Env) -> None:
     env.declare()
     ids = [i["arrear_id"] for i in env.arrears()][:3]
