@@ -8,6 +8,7 @@ import json
 import pickle
 import re
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -33,6 +34,24 @@ def test_version(frozen: freezer.Build) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"socialfee {__version__}"
+
+
+def test_rule_packs_and_fee_engine_answer_as_from_source(frozen: freezer.Build) -> None:
+    """The bundled packs (read through importlib.resources) and the Decimal fee engine:
+    the frozen program's answers are the source tree's, to the character."""
+    for args in (
+        ["rules", "regions"],
+        ["rules", "calc", "--region", "110000", "--period", "202507", "--base", "12345.67", "--json"],
+    ):
+        frozen_out = subprocess.run(
+            [str(frozen.executable), *args], capture_output=True, text=True, timeout=60
+        )
+        source_out = subprocess.run(
+            [sys.executable, "-m", "client", *args], capture_output=True, text=True, timeout=60
+        )
+        assert frozen_out.returncode == 0, frozen_out.stderr
+        assert frozen_out.stdout == source_out.stdout
+        assert frozen_out.stdout.strip()
 
 
 def test_folder_holds_every_file_the_packages_read(frozen: freezer.Build) -> None:
@@ -106,6 +125,8 @@ def test_demo_login_through_http(
     taxside_url = taxside_url.split("：", 1)[1].split("（", 1)[0]
     packs = httpx.get(taxside_url + "/v1/rule-packs", timeout=20, trust_env=False)
     assert packs.status_code == 200
+    shipped = sorted(p.stem for p in (REPO / "rules/packs").glob("*.toml"))
+    assert sorted(item["region"] for item in packs.json()["items"]) == shipped  # its packs too
     creds = _credentials(running.lines)
     assert len(creds) >= 3, running.lines
     taxpayers = [c[0] for c in creds]
