@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from client.core import journal, xlsx
+from client.core import journal, uploads, xlsx
 from client.core.enrollment import ID_TYPES, ITEM_NAMES, PREFIX_END
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
@@ -227,7 +227,8 @@ def enrolled(store: Store, unit_pk: int, *, normal_only: bool = True) -> dict[st
     )
     if normal_only:
         sql += " AND status = '正常缴费'"
-    return {r[3]: Enrolled(*r) for r in store.db.execute_sql(sql, (unit_pk,)).fetchall()}
+    with uploads.gc_paused():  # 50,000 tuples: see gc_paused
+        return {r[3]: Enrolled(*r) for r in store.db.execute_sql(sql, (unit_pk,)).fetchall()}
 
 
 def insured_employees(store: Store, unit_pk: int) -> Iterable[Enrolled]:
@@ -542,11 +543,12 @@ def save_import(
     """
     confirm_replace(store, ctx, replace, merge)
     now = journal.now_text()
-    rows = [
-        (ctx.unit_pk, ctx.kind, r.employee_id, r.name, r.id_type, r.id_number, r.unit_number, r.current_base,
-         r.new_base, r.effective_month if ctx.kind == DAILY else "", r.warning, now)
-        for r in result.rows
-    ]
+    with uploads.gc_paused():  # 50,000 tuples: see gc_paused
+        rows = [
+            (ctx.unit_pk, ctx.kind, r.employee_id, r.name, r.id_type, r.id_number, r.unit_number, r.current_base,
+             r.new_base, r.effective_month if ctx.kind == DAILY else "", r.warning, now)
+            for r in result.rows
+        ]
     with store.write() as db:
         if not merge:
             db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
