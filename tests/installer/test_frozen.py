@@ -172,6 +172,29 @@ def test_demo_login_through_http(
     assert code == 0
     assert "Traceback" not in err
 
+    # An encrypted backup of what the login brought in, and its check: zstd, AES-GCM and
+    # scrypt from the folder's native libraries.
+    data = tmp_path / "demo" / "client"
+    backups = tmp_path / "backups"
+    made = _cli(frozen, "--home", str(data), "backup", "create", "--to", str(backups),
+                "--password-stdin", stdin=NEW_PASSWORD)
+    assert made.returncode == 0, made.stderr
+    assert "已加密" in made.stdout and "单位 1" in made.stdout, made.stdout
+    (backup,) = backups.glob("*.sfbak")
+    checked = _cli(frozen, "--home", str(data), "backup", "verify", str(backup),
+                   "--password-stdin", stdin=NEW_PASSWORD)
+    assert checked.returncode == 0 and "校验通过" in checked.stdout, checked.stdout + checked.stderr
+    wrong = _cli(frozen, "--home", str(data), "backup", "verify", str(backup),
+                 "--password-stdin", stdin="not-the-password")
+    assert wrong.returncode == 1 and "备份密码不正确" in wrong.stderr
+
+
+def _cli(frozen: freezer.Build, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(frozen.executable), *args], input=stdin + "\n", capture_output=True, text=True,
+        timeout=120,
+    )
+
 
 _MANIFEST = (
     '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
