@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from client.backup import common, create, service
+from client.backup import common, create, schedule, service
 from client.services import Services
 from tests.backup.helpers import add_unit, fill, unit_names
 
@@ -36,9 +36,12 @@ def snapshots(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return taken
 
 
+@pytest.mark.parametrize("remembered", [None, "记住的密码"])
 def test_safety_backup_of_the_held_file_is_complete_and_restores(
-    services: Services, folder: Path, snapshots: list[Path]
+    services: Services, folder: Path, snapshots: list[Path], monkeypatch: pytest.MonkeyPatch,
+    remembered: str | None,
 ) -> None:
+    monkeypatch.setattr(schedule, "remembered_password", lambda: remembered)
     add_unit(services.home, "甲公司", "U1")
     fill(services.home, 500)
     backup = service.create_backup(services.home, folder)
@@ -52,10 +55,11 @@ def test_safety_backup_of_the_held_file_is_complete_and_restores(
         "SELECT detail FROM audit_log WHERE action = '从备份恢复'").fetchall()]
     assert len(logged) == 1 and result.safety_backup.name in logged[0]
     safety = Path(result.safety_backup.path)
-    checked = service.verify_backup(safety, services.home)
+    checked = service.verify_backup(safety, services.home, remembered)
+    assert checked.backup.encrypted is bool(remembered)
     assert [u.name for u in checked.backup.units] == ["甲公司", "乙公司"]
     # The undo: restoring the safety backup brings the state before the restore back.
-    service.restore(services, safety)
+    service.restore(services, safety, remembered)
     assert unit_names(services.home) == ["甲公司", "乙公司"]
 
 
