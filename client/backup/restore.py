@@ -6,7 +6,9 @@
 2. The candidate database is checked on its own terms and migrated there (verify.py);
    settings.json is rebuilt with the security-relevant settings kept (preview.py).
 3. Only a candidate that passed gets a safety backup of the current state (its file is
-   written beside steps 1-2 but named, and retention run, only after they passed).
+   written beside steps 1-2 but named, and retention run, only after they passed). The
+   store's writers wait from here to the swap, so the safety backup reads the database
+   file itself (:class:`_Frozen`), and nothing saved meanwhile falls between the two.
 4. The store closes and the files are swapped. The commit point is one atomic rename of
    the ``COMMITTED`` marker: killed before it, the next start throws the staging away
    (old data); killed after it, the next start finishes the moves (new data).
