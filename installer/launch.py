@@ -1,17 +1,20 @@
 """Entry point of the frozen program (PyInstaller runs this file as ``__main__``).
 
-Three things differ from ``python -m client``:
+What differs from ``python -m client``:
 
 - ``socialfee -m client.core.sheets N``: the client starts helper children with
   ``[sys.executable, "-m", module, ...]``; frozen, ``sys.executable`` is this program, so
   the few modules that serve as children run here (an allow-list, not a Python shell).
 - No arguments: the desktop shortcut and a double click start the client (``run``).
 - The Windows build is a windowed program without a console: stdout and stderr are None
-  there, so they go to os.devnull instead of failing on the first print.
+  there. Output goes nowhere, but the last of stderr is kept, and a start that fails (a
+  damaged database, a port in use, no WebView2) ends in a message box that says why,
+  instead of a program that silently does not open.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import runpy
 import sys
@@ -19,16 +22,46 @@ import sys
 # Modules the client runs as programs of their own: the xls/ods reader child
 # (client/core/sheets.py read_isolated) and the upgrade launcher (client/core/upgrade_launcher.py).
 CHILD_MODULES = frozenset({"client.core.sheets", "client.core.upgrade_launcher"})
+TITLE = "单位社保费管理客户端"
+KEEP_CHARS = 4000  # of stderr, for the message box; a long session must not grow it
 
 
-def _streams() -> None:
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+class Tail(io.TextIOBase):
+    """A text stream that keeps only its last ``limit`` characters."""
+
+    def __init__(self, limit: int = KEEP_CHARS) -> None:
+        self.limit = limit
+        self.text = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.text = (self.text + s)[-self.limit :]
+        return len(s)
+
+
+def show_error(text: str) -> None:
+    """A message box on Windows (the windowed program has nowhere else to say it)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        ctypes.windll.user32.MessageBoxW(None, text, TITLE, 0x10)  # MB_ICONERROR
+
+
+def _windowed_streams() -> Tail | None:
+    """stdout to os.devnull and stderr to a Tail when there is no console; else None."""
+    if sys.stdout is not None and sys.stderr is not None:
+        return None
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    tail = Tail()
+    sys.stderr = tail
+    return tail
 
 
 def main() -> None:
-    _streams()
+    tail = _windowed_streams()
     args = sys.argv[1:]
     if len(args) >= 2 and args[0] == "-m":
         module = args[1]
@@ -40,7 +73,17 @@ def main() -> None:
         return
     from client.cli import main as cli_main
 
-    cli_main(args or ["run"])
+    try:
+        cli_main(args or ["run"])
+    except SystemExit as exc:
+        if tail is not None and exc.code not in (0, None):
+            show_error(tail.text.strip() or f"{TITLE}意外退出（代码 {exc.code}）。")
+        raise
+    except Exception as exc:
+        if tail is None:
+            raise
+        show_error(f"{TITLE}启动失败：{type(exc).__name__}: {exc}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

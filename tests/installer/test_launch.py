@@ -1,0 +1,67 @@
+"""installer/launch.py, the frozen program's entry point, run in this process: what the
+windowed Windows program does when a start fails (it has no console to say it on)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from installer import launch
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    boxes: list[str] = []
+    monkeypatch.setattr(launch, "show_error", boxes.append)
+    old_umask = os.umask(0o022)
+    os.umask(old_umask)
+    yield boxes
+    os.umask(old_umask)  # the CLI makes files private for its process: this is the test's
+
+
+def blocked_home(tmp_path: Path) -> str:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    return str(blocker / "inner")
+
+
+def test_windowed_start_that_fails_says_why_in_a_message_box(
+    shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", None)  # as PyInstaller's windowed program has them
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(sys, "argv", ["socialfee", "--home", blocked_home(tmp_path), "run"])
+    with pytest.raises(SystemExit) as stopped:
+        launch.main()
+    assert stopped.value.code == 1
+    (box,) = shown
+    assert "数据目录不可用" in box  # the CLI's own Chinese message, not a traceback
+    assert "Traceback" not in box
+
+
+def test_console_start_that_fails_prints_and_shows_no_box(
+    shown: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = sys.argv
+    sys.argv = ["socialfee", "--home", blocked_home(tmp_path), "run", "--headless"]
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            launch.main()
+    finally:
+        sys.argv = original
+    assert stopped.value.code == 1
+    assert "数据目录不可用" in capsys.readouterr().err
+    assert shown == []
+
+
+def test_tail_keeps_only_the_last_characters() -> None:
+    tail = launch.Tail(limit=10)
+    for _ in range(1000):
+        tail.write("一二三四五")
+    tail.write("end")
+    assert len(tail.text) == 10
+    assert tail.text.endswith("end")
