@@ -39,6 +39,7 @@ from client.api import (
     notices,
     pages,
     payment,
+    preload,
     system,
     unit_settings,
     upgrade,
@@ -155,7 +156,8 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
 
     @app.context_processor
     def _inject() -> dict[str, object]:
-        return {"csrf_token": csrf_token, "nav": pages.visible_nav(services)}
+        return {"csrf_token": csrf_token, "nav": pages.visible_nav(services),
+                "module_preloads": preload.module_preloads}
 
     errors.register(app)
     app.register_blueprint(pages.bp)

@@ -3,7 +3,10 @@
 
 import { endpoints, get, post } from "./api.js";
 
-const POLL_MS = 400;
+// Short jobs (a 500-arrear refresh takes ~0.1 s) should not wait a whole interval to show:
+// poll soon at first, then back off to the steady interval.
+const POLL_MS = [50, 100, 200, 400];
+const pollDelay = (n) => POLL_MS[Math.min(n, POLL_MS.length - 1)];
 
 export class JobProgress {
   constructor(container, { onDone = () => {}, onError = () => {}, cancellable = true } = {}) {
@@ -33,7 +36,8 @@ export class JobProgress {
     this.container.hidden = false;
     this.show(job);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.poll(), POLL_MS);
+    this.polls = 0;
+    this.timer = setTimeout(() => this.poll(), pollDelay(this.polls++));
   }
 
   show(job) {
@@ -59,7 +63,7 @@ export class JobProgress {
     }
     this.show(job);
     if (job.state === "running") {
-      this.timer = setTimeout(() => this.poll(), POLL_MS);
+      this.timer = setTimeout(() => this.poll(), pollDelay(this.polls++));
     } else if (job.state === "succeeded") {
       this.onDone(job);
     } else if (job.state === "cancelled") {

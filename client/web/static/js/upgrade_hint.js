@@ -9,7 +9,8 @@ const SEEN = "socialfee-upgrade-hint";
 const ROLLBACK_SEEN = "socialfee-upgrade-rollback"; // each rollback is told once, not at every start
 
 async function hint() {
-  if (location.pathname === "/about") return;
+  // 关于 shows it in full; the lock page answers no API call until the password is given.
+  if (location.pathname === "/about" || location.pathname === "/lock") return;
   let s;
   try {
     s = (await get("/api/upgrade")).upgrade;

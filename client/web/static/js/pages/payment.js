@@ -98,7 +98,10 @@ function showTotals() {
   late.classList.toggle("error-text", estimate != null && cents(estimate) > 0n);
 }
 
+let reloads = 0; // the entry's local load and the refresh's reload may overlap: the newest wins
+
 async function reload() {
+  const mine = ++reloads;
   let period = "";
   try {
     period = monthParam(new FormData(form).get("period"));
@@ -106,13 +109,17 @@ async function reload() {
     toastError(err);
     return;
   }
+  let found;
   try {
-    last = await get(`${endpoints.paymentArrears}${period ? `?period=${period}` : ""}`);
+    found = await get(`${endpoints.paymentArrears}${period ? `?period=${period}` : ""}`);
   } catch (err) {
+    if (mine !== reloads) return;
     table.error = err;
     table.render();
     return;
   }
+  if (mine !== reloads) return;
+  last = found;
   table.setItems(last.items);
   await table.load();
   document.getElementById("fetched").textContent = last.fetched_at
@@ -211,5 +218,7 @@ form.addEventListener("submit", (event) => {
 });
 form.addEventListener("reset", () => setTimeout(() => { table.clearSelection(); reload(); }, 0));
 
-// Entering the page shows the last list at once and asks the tax side (manual 3.1.7.1).
-reload().then(() => refresh());
+// Entering the page shows the last list at once and asks the tax side (manual 3.1.7.1);
+// the question goes out at once too, not after the local list is drawn.
+reload();
+refresh();
