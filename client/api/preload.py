@@ -31,11 +31,11 @@ def _graph(entry: str) -> tuple[str, ...]:
         path = todo.pop()
         if path in seen:
             continue
-        seen[path] = None
         try:
             text = (STATIC / path).read_text(encoding="utf-8")
         except OSError:
-            continue
+            continue  # no such module: nothing to preload (a link would only add a 404)
+        seen[path] = None
         base = PurePosixPath(path).parent
         for target in _IMPORT.findall(text):
             resolved = _normalise(base / target)
