@@ -19,6 +19,7 @@ from taxside.regionrules import find_pack
 from taxside.web import (
     ApiError,
     body_json,
+    date_arg,
     decode_cursor,
     encode_cursor,
     idempotent,
@@ -211,24 +212,14 @@ def declaration(unit_id: str, declaration_id: str) -> Response:
     return json_response(fd.declaration_json(store(), _declaration(g.unit_pk, declaration_id)))
 
 
-def _date(name: str, default: dt.date) -> dt.date:
-    text = request.args.get(name)
-    if not text:
-        return default
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "bad_date_range", f"申报日期范围无效：{name} 应为 YYYY-MM-DD 格式的日期") from None
-
-
 @bp.get("/units/<unit_id>/fee-declaration-records")
 @require_token()
 def records(unit_id: str) -> Response:
     st = store()
     today = st.today()
     first = today.replace(day=1)
-    start = _date("from", (first - dt.timedelta(days=1)).replace(day=1))
-    end = _date("to", today)
+    start = date_arg("from", (first - dt.timedelta(days=1)).replace(day=1), "申报日期")
+    end = date_arg("to", today, "申报日期")
     if end < start or (end - start).days > MAX_RECORD_DAYS:
         raise ApiError(
             400, "bad_date_range",

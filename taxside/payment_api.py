@@ -20,6 +20,7 @@ from taxside.regionrules import find_pack
 from taxside.web import (
     ApiError,
     body_json,
+    date_arg,
     decode_cursor,
     encode_cursor,
     idempotent,
@@ -186,23 +187,13 @@ def voucher_issue(unit_id: str) -> Response:
     return json_response(vouchers.as_json(st, row), 201)
 
 
-def _date(name: str, default: dt.date) -> dt.date:
-    text = request.args.get(name)
-    if not text:
-        return default
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, "bad_date_range", f"开具日期范围无效：{name} 应为 YYYY-MM-DD 格式的日期") from None
-
-
 @bp.get("/units/<unit_id>/vouchers")
 @require_token()
 def voucher_list(unit_id: str) -> Response:
     st = store()
     today = st.today()
-    start = _date("from", today - dt.timedelta(days=MAX_VOUCHER_DAYS))
-    end = _date("to", today)
+    start = date_arg("from", today - dt.timedelta(days=MAX_VOUCHER_DAYS), "开具日期")
+    end = date_arg("to", today, "开具日期")
     if end < start or (end - start).days > MAX_VOUCHER_DAYS:
         raise ApiError(
             400, "bad_date_range",

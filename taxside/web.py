@@ -185,3 +185,14 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         return resp
 
     return wrapper
+
+
+def date_arg(name: str, default: dt.date, what: str) -> dt.date:
+    """A ``YYYY-MM-DD`` query parameter of a date range (``what`` names the range in the message)."""
+    text = request.args.get(name)
+    if not text:
+        return default
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "bad_date_range", f"{what}范围无效：{name} 应为 YYYY-MM-DD 格式的日期") from None
