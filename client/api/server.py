@@ -33,6 +33,7 @@ from client.api import (
     enrollment,
     errors,
     fee_declaration,
+    handover,
     jobs,
     login,
     network,
@@ -173,6 +174,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(fee_declaration.bp)
     app.register_blueprint(payment.bp)
     app.register_blueprint(upgrade.bp)
+    app.register_blueprint(handover.bp)
     return app
 
 
