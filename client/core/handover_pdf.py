@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from client.core import formats, voucher_pdf
-from client.core.handover import COUNTS, SIDE_LABELS, Comparison, Facts, pdf_keywords
+from client.core.handover import COUNTS, SHA256, SIDE_LABELS, Comparison, Facts, pdf_keywords
 from client.core.voucher_pdf import FONT, load_font
 
 TITLE = "社保费客户端换机交接单"
@@ -111,11 +111,18 @@ def _backup_part(s: _Sheet, facts: Facts) -> None:
         s.line(f"数据库 SHA-256（备份清单）：{b.database_sha256}", 8.5)
 
 
+def _short(text: str) -> str:
+    """A checksum as its first and last 8 digits (the full value is printed in the backup part)."""
+    return f"{text[:8]}…{text[-8:]}" if SHA256.fullmatch(text) else text
+
+
 def _comparison_part(s: _Sheet, comparison: Comparison) -> None:
     s.heading("与原电脑交接单核对")
     verdict = "全部一致" if comparison.all_same else f"有 {comparison.different} 项不一致"
     s.line(f"核对结果：{verdict}", 10, color=GREEN if comparison.all_same else RED)
-    rows = [[r.unit, r.item, r.old, r.new, "一致" if r.same else "不一致"] for r in comparison.rows]
+    # A unit's name once, on its first row; a checksum shortened to fit its cell.
+    rows = [[r.unit if not n or comparison.rows[n - 1].unit != r.unit else "", r.item, _short(r.old), _short(r.new),
+             "一致" if r.same else "不一致"] for n, r in enumerate(comparison.rows)]
     colors = [GREEN if r.same else RED for r in comparison.rows]
     s.table([36, 40, 44, 44, 16], ["单位", "项目", "原电脑", "新电脑", "结果"], rows, colors, size=7)
 

@@ -139,12 +139,16 @@ $("receipt-run").addEventListener("click", () => printSheet(endpoints.handoverRe
 // -- new PC: compare ----------------------------------------------------------------------------
 function compared(r) {
   receiptId = r.id;
+  $("receipt-result").replaceChildren();
   const c = r.comparison;
   const verdict = c.all_same
     ? el("p", { className: "ok-text", id: "compare-verdict", textContent: "全部一致：旧电脑的数据已全部带到这台电脑。" })
     : el("p", { className: "error-text", id: "compare-verdict", textContent: `有 ${c.different} 项不一致，请对照旧电脑核实后再开始办理业务。` });
-  const cell = (text, same) => el("span", { className: same ? "ok-text" : "error-text", textContent: text });
-  const rows = c.rows.map((row) => [row.unit, row.item, row.old, cell(row.new, row.same), cell(row.result, row.same)]);
+  // A 64-hex checksum in groups of 16 so the column can wrap; a unit's name once, on its first row.
+  const readable = (text) => (/^[0-9a-f]{64}$/.test(text) ? text.match(/.{16}/g).join(" ") : text);
+  const cell = (text, same) => el("span", { className: same ? "ok-text" : "error-text", textContent: readable(text) });
+  const rows = c.rows.map((row, i) => [i && c.rows[i - 1].unit === row.unit ? "" : row.unit, row.item, readable(row.old),
+    cell(row.new, row.same), cell(row.result, row.same)]);
   const t = table(["单位", "项目", "原电脑", "新电脑", "结果"], rows, c.rows.map((row) => (row.same ? "same" : "different")));
   t.id = "compare-table";
   const facts = el("p", { className: "muted", textContent: `原电脑交接单打印于 ${when(r.old.printed_at)}（程序版本 ${r.old.app_version}），本机核对于 ${when(r.new.printed_at)}。` });
