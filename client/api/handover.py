@@ -44,6 +44,8 @@ MAX_KEPT = 20
 # What jobs of this process made, by id: (facts, where the PDF goes, the other side's facts).
 _made: dict[str, tuple[handover.Facts, Path, handover.Facts | None, handover.Comparison | None]] = {}
 _lock = threading.Lock()
+# Why each entry stayed open at the last settle, for the sheet: (unit, created at, summary) -> reason.
+_reasons: dict[tuple[str, str, str], str] = {}
 
 
 def _keep(facts: handover.Facts, pdf: Path, old: handover.Facts | None = None,
@@ -97,6 +99,9 @@ def settle_start() -> ResponseReturnValue:
 
     def run(ctx: Any) -> dict[str, Any]:
         report = settle(svc.store, svc.session, payments.resolve, ctx.progress)
+        with _lock:
+            _reasons.clear()
+            _reasons.update({(e.unit_id, e.created_at, e.summary): e.reason for e in report.still_open})
         left = f"，{len(report.still_open)} 笔未办结" if report.still_open else "，全部办结"
         audit.record(svc.store, "换机：办结申报", f"{len(report.settled)} 笔状态有变化{left}")
         return report.to_dict()
@@ -134,6 +139,8 @@ def backup_start() -> ResponseReturnValue:
         checked = service.verify_backup(path, svc.home, password)
         ctx.progress(2, 3, "正在计算备份文件的校验值…")
         facts = handover.collect(svc.store, handover.OLD, _backup_facts(path, password), data_dir=str(svc.home))
+        with _lock:
+            facts = handover.with_reasons(facts, _reasons)
         saved = handover.save_json(facts, handover.json_path(path))
         audit.record(svc.store, "换机备份", f"{path}；SHA-256 {facts.backup.sha256 if facts.backup else ''}")
         key = _keep(facts, path.with_name(path.name + ".交接单.pdf"))

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,14 @@ def collect(store: Store, side: str, backup: BackupFacts | None = None, *, data_
         units.append(UnitFacts(unit_id, name, taxpayer_id, counts))
     return Facts(side, printed_at or now_text(), __version__, tuple(units), tuple(open_entries(store)), backup,
                  data_dir)
+
+
+def with_reasons(facts: Facts, reasons: dict[tuple[str, str, str], str]) -> Facts:
+    """The open entries with the reason the settle step gave for each (unknown: none)."""
+    entries = tuple(
+        replace(e, reason=reasons.get((e.unit_id, e.created_at, e.summary), e.reason)) for e in facts.open_entries
+    )
+    return replace(facts, open_entries=entries)
 
 
 def backup_facts(path: Path, created_at: str, database_sha256: str,

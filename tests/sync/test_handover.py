@@ -145,17 +145,29 @@ def test_settle_backup_restore_compare(services, ui, browser_client, taxside_fac
         new.close()
 
 
-def test_offline_settle_lists_what_stays_open(services, ui, browser_client, taxside_factory) -> None:
+def test_offline_settle_lists_what_stays_open(services, ui, browser_client, taxside_factory, tmp_path) -> None:
     live = taxside_factory(units=3, employees=20)
     unit = log_in(services, live)
     entry = queued_wage_base(services, unit)
+    with services.store.write() as db:  # a second unit on this PC, not the one entered
+        other = db.execute_sql(
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+            "VALUES ('91110000X', 'OTHER-1', '北京乙商贸有限公司', '110000', '2025-03-15 08:00:00')").lastrowid
+        journal.create(db, other, "fee_declaration", {"summary_ids": []}, summary="乙公司 2025年03月 社保费",
+                       row_count=1, operator="tester")
     # No connection at all (the address answers nothing), entered offline as the manual allows.
     services.settings.update({"taxside_url": "http://127.0.0.1:9"})
     services.session.enter_offline(unit.unit_id, NEW_PASSWORD)
     report = post_job(browser_client, "/api/handover/settle", {})
     assert not report["done"] and not report["settled"]
     assert "无法连接税务端" in report["problem"]
-    (left,) = report["still_open"]
-    assert (left["kind_label"], left["state_label"]) == ("日常缴费工资申报", "待提交")
-    assert "无法连接税务端" in left["reason"]
+    mine, elsewhere = sorted(report["still_open"], key=lambda e: e["unit_id"] == "OTHER-1")
+    assert (mine["kind_label"], mine["state_label"]) == ("日常缴费工资申报", "待提交")
+    assert "无法连接税务端" in mine["reason"]
+    assert elsewhere["reason"] == "属于单位「北京乙商贸有限公司」：请登录该单位后再办理交接"
     assert journal.get(services.store, entry).state == journal.QUEUED
+    # Going on anyway: the sheet lists both, each with its reason.
+    made = post_job(browser_client, "/api/handover/backup", {"folder": str(tmp_path / "usb")})
+    listed = {e.summary: e.reason for e in handover.load(Path(made["json_path"])).open_entries}
+    assert listed["乙公司 2025年03月 社保费"] == elsewhere["reason"]
+    assert "无法连接税务端" in listed[mine["summary"]]
