@@ -74,16 +74,23 @@ class _Sheet:
     def table(self, widths: Sequence[float], header: Sequence[str], rows: Sequence[Sequence[str]],
               colors: Sequence[tuple[float, float, float]] | None = None, size: float = 8) -> None:
         height = size * 0.3528 + 2.6
-        for n, cells in enumerate([header, *rows]):
-            self._room(height)
-            x = LEFT
-            for w, cell in zip(widths, cells, strict=True):
-                self.c.rect(x * mm, A4[1] - (self.y + height) * mm, w * mm, height * mm, stroke=1, fill=0)
-                color = colors[n - 1] if colors and n else BLACK
-                self.text(x + 1.2, cell, size, width=w - 2.4, color=color)
-                x += w
-            self.y += height
+        self._room(2 * height)  # never a header alone at the foot of a page
+        self._row(widths, header, height, size, BLACK)
+        for n, cells in enumerate(rows):
+            if self.y + height > BOTTOM:  # the header again on the next page
+                self._room(2 * height)
+                self._row(widths, header, height, size, BLACK)
+            self._row(widths, cells, height, size, colors[n] if colors else BLACK)
         self.y += 3
+
+    def _row(self, widths: Sequence[float], cells: Sequence[str], height: float, size: float,
+             color: tuple[float, float, float]) -> None:
+        x = LEFT
+        for w, cell in zip(widths, cells, strict=True):
+            self.c.rect(x * mm, A4[1] - (self.y + height) * mm, w * mm, height * mm, stroke=1, fill=0)
+            self.text(x + 1.2, cell, size, width=w - 2.4, color=color)
+            x += w
+        self.y += height
 
 
 def _facts_part(s: _Sheet, facts: Facts, side: str) -> None:
@@ -93,9 +100,14 @@ def _facts_part(s: _Sheet, facts: Facts, side: str) -> None:
     s.table([38, 34, 18, 18, 18, 18, 18, 18], head, rows or [["（没有单位）", "", "", "", "", "", "", ""]], size=7)
     s.line(f"未办结的申报：{len(facts.open_entries)} 笔", 9)
     if facts.open_entries:
-        rows = [[e.unit_name, e.kind_label, e.state_label, formats.when(e.created_at), e.summary, e.reason]
-                for e in facts.open_entries]
-        s.table([30, 28, 16, 28, 40, 38], ["单位", "申报类型", "状态", "申报时间", "内容", "未办结原因"], rows, size=7)
+        rows = [[str(n), e.unit_name, e.kind_label, e.state_label, formats.when(e.created_at), e.summary]
+                for n, e in enumerate(facts.open_entries, start=1)]
+        s.table([10, 34, 28, 16, 28, 64], ["序号", "单位", "申报类型", "状态", "申报时间", "内容"], rows, size=7)
+        # The reasons in full, one line each: a table cell would cut them.
+        for n, e in enumerate(facts.open_entries, start=1):
+            if e.reason:
+                s.line(f"{n}. 未办结原因：{e.reason}", 8, 1.5)
+        s.y += 2
 
 
 def _backup_part(s: _Sheet, facts: Facts) -> None:

@@ -93,14 +93,14 @@ def settle(store: Store, session: Any, resolve_payments: Callable[[], Any],
             if sent.paused:
                 problem = sent.message
             elif sent.error:
-                problem = f"无法连接税务端（{sent.error}），未能发送或确认"
+                problem = f"未能发送或确认：{sent.error}"
             else:
                 progress(1, 3, "正在获取反馈…")
                 messages.append(session.call(lambda c: outbox.fetch_feedback(c, pk, unit_id)).message)
                 progress(2, 3, "正在查询扣款结果…")
                 resolve_payments()
         except SocialFeeError as exc:  # offline, the connection lost, the session ended
-            problem = f"无法连接税务端（{exc.message}），未能发送或确认"
+            problem = f"未能发送或确认：{exc.message}"
     progress(3, 3, "正在整理结果…")
     after = _snapshot(store)
     settled = []

@@ -153,3 +153,16 @@ def test_hostile_fields_are_refused(store: Store) -> None:
     ):
         with pytest.raises(ValidationError, match="交接文件无法读取"):
             handover.from_dict({**data, **bad})
+
+
+def test_long_sheet_breaks_pages_and_keeps_every_entry(store: Store) -> None:
+    pk = add_unit(store, "U1", "北京甲科技有限公司")
+    with store.write() as db:
+        for n in range(119):
+            journal.create(db, pk, "fee_declaration", {}, summary=f"第{n + 2}笔社保费申报", row_count=1, operator="张三")
+    facts = handover.collect(store, handover.OLD, printed_at="2025-03-15 09:00:00")
+    reader = pypdf.PdfReader(io.BytesIO(handover_pdf.render(facts)))
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert len(reader.pages) >= 3 and f"第 {len(reader.pages)} 页" in text
+    assert "第120笔社保费申报" in text and "交接人（签字）" in reader.pages[-1].extract_text()
+    assert all("申报类型" in p.extract_text() for p in reader.pages[1:-1])  # the header on every page

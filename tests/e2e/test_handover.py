@@ -11,6 +11,7 @@ import pytest
 from client.app import build_services, start_server
 from client.backup import service as backup_service
 from client.core import handover, journal
+from tests.conftest import NEW_PASSWORD
 from tests.e2e.conftest import screenshot
 from tests.sync.test_handover import queued_wage_base
 
@@ -95,3 +96,31 @@ def test_old_pc_handover_then_new_pc_comparison(app_page, ui, services, logged_i
         new.close()
     assert problems.unexpected() == []
     assert Path(pdf).stat().st_size > 0
+
+
+def test_offline_settle_lists_open_entries_and_asks_to_go_on(app_page, ui, services, logged_in, tmp_path) -> None:
+    page, problems = app_page
+    queued_wage_base(services, logged_in.unit(2))
+    services.settings.update({"taxside_url": "http://127.0.0.1:9"})  # nothing answers there
+    services.session.enter_offline(logged_in.unit(2).unit_id, NEW_PASSWORD)
+    page.goto(ui.base_url + "/handover")
+    page.locator("#settle-unit >> text=（离线）").wait_for()
+    page.click("#settle-run")
+    dialog = page.locator("dialog.dialog >> text=还有 1 笔申报未办结")
+    dialog.wait_for()
+    assert "待提交" in page.locator("#still-open").inner_text()
+    assert "无法连接税务端" in page.locator("#still-open").inner_text()
+    screenshot(page, "handover-offline-confirm")
+    assert page.locator("#backup-run").is_disabled()
+    page.click("dialog.dialog .dialog-buttons >> text=继续备份")
+    page.locator("#settle-result >> text=已确认继续").wait_for()
+    page.fill("#handover-folder", str(tmp_path / "usb"))
+    page.click("#backup-run")
+    page.locator("#backup-facts").wait_for()
+    page.click("#print-run")
+    page.locator("#print-result >> text=交接单").first.wait_for()
+    (pdf,) = (tmp_path / "usb").glob("*.交接单.pdf")
+    (left,) = handover.parse(pdf.read_bytes()).open_entries
+    assert left.state_label == "待提交" and "无法连接税务端" in left.reason
+    screenshot(page, "handover-offline-printed")
+    assert problems.unexpected() == []
