@@ -136,6 +136,10 @@ def test_settle_backup_restore_compare(services, ui, browser_client, taxside_fac
                 wrong = [r for r in tampered["comparison"]["rows"] if not r["same"]]
                 assert [(r["item"], r["old"], r["new"], r["result"]) for r in wrong] == [
                     ("职工参保信息", str(unit.employees + 1), str(unit.employees), "不一致")]
+                receiving = Path(receipt["pdf_path"]).read_bytes()
+                wrong_side = other.post("/api/handover/compare", files={"file": ("new.pdf", receiving)},
+                                        headers={"X-CSRF-Token": csrf_of(other)})
+                assert wrong_side.status_code == 400 and "新电脑打印的交接单" in wrong_side.text
                 refused = other.post("/api/handover/compare", files={"file": ("x.json", b"{}")},
                                      headers={"X-CSRF-Token": csrf_of(other)})
                 assert refused.status_code == 400 and "交接文件无法读取" in refused.json()["error"]["message"]
@@ -167,7 +171,10 @@ def test_offline_settle_lists_what_stays_open(services, ui, browser_client, taxs
     assert elsewhere["reason"] == "属于单位「北京乙商贸有限公司」：请登录该单位后再办理交接"
     assert journal.get(services.store, entry).state == journal.QUEUED
     # Going on anyway: the sheet lists both, each with its reason.
-    made = post_job(browser_client, "/api/handover/backup", {"folder": str(tmp_path / "usb")})
-    listed = {e.summary: e.reason for e in handover.load(Path(made["json_path"])).open_entries}
+    made = post_job(browser_client, "/api/handover/backup", {"folder": str(tmp_path / "usb"), "password": "换机密码2025"})
+    assert made["backup"]["encrypted"]
+    facts = handover.load(Path(made["json_path"]))
+    assert facts.backup is not None and handover.SHA256.fullmatch(facts.backup.database_sha256)
+    listed = {e.summary: e.reason for e in facts.open_entries}
     assert listed["乙公司 2025年03月 社保费"] == elsewhere["reason"]
     assert "无法连接税务端" in listed[mine["summary"]]
