@@ -22,6 +22,7 @@ from client.sync.enrollment import EnrollmentSync
 from rules.packs import load_pack
 from tests.conftest import NEW_PASSWORD, csrf_of, log_in
 from tests.sync.fee_helpers import declare_all, taxside_count
+from tests.sync.test_payment import debits_per_arrear, pay, refreshed_service, start_live
 
 TODAY = dt.date(2025, 3, 15)
 
@@ -178,3 +179,23 @@ def test_offline_settle_lists_what_stays_open(services, ui, browser_client, taxs
     listed = {e.summary: e.reason for e in facts.open_entries}
     assert listed["乙公司 2025年03月 社保费"] == elsewhere["reason"]
     assert "无法连接税务端" in listed[mine["summary"]]
+
+
+def test_settle_waits_for_an_unknown_bank_result_then_takes_it(services, ui, browser_client, taxside_factory) -> None:
+    """原交易状态不明: settle lists the debit as waiting for the bank (never sends it again);
+    once the bank's result is known the next settle takes it."""
+    live = start_live(services, taxside_factory)
+    svc = refreshed_service(services)
+    uid = svc._unit()[1]
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 600})  # the bank holds its answer
+    live.sim("POST", f"/units/{uid}/bank-answers", {"answer": "unknown", "count": 1, "resolve_to": "paid"})
+    chosen = [i.arrear.arrear_id for i in svc.arrears_view().items[:1]]
+    result = pay(svc, chosen)
+    assert result.entry.state == journal.AWAITING
+    report = post_job(browser_client, "/api/handover/settle", {})
+    (left,) = report["still_open"]
+    assert left["kind_label"] == "三方协议缴款" and left["reason"] == "银行扣款结果尚未返回，请稍后再办理"
+    live.sim("PUT", "/settings", {"unknown_resolve_seconds": 0})  # the bank's result is known now
+    report = post_job(browser_client, "/api/handover/settle", {})
+    assert report["done"] and [(r["before"], r["after"]) for r in report["settled"]] == [("待反馈", "扣款完成")]
+    assert debits_per_arrear(live) == dict.fromkeys(chosen, 1)
