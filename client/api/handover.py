@@ -177,12 +177,22 @@ def print_old() -> ResponseReturnValue:
     return _print(facts, pdf, None, None)
 
 
-def _received_sha(folder: Path, name: str) -> str | None:
-    """SHA-256 of the backup of that name in this PC's backup folder (None: not there)."""
-    path = folder / name
-    if Path(name).name != name or not path.is_file():
-        return None
-    return archive.sha256_file(path)
+def _received_sha(folder: Path, backup: handover.BackupFacts) -> str | None:
+    """SHA-256 of the handed-over backup as this PC's backup folder holds it: the file of that
+    name, or one of the same size (the upload renames a name already taken); None: not there."""
+    named = folder / backup.name
+    candidates = [named] if Path(backup.name).name == backup.name and named.is_file() else []
+    if folder.is_dir():
+        candidates += [p for p in sorted(folder.glob(f"*{archive.SUFFIX}"))
+                       if p != named and p.is_file() and p.stat().st_size == backup.size]
+    named_sha = None
+    for path in candidates:
+        found = archive.sha256_file(path)
+        if found == backup.sha256:
+            return found
+        if path == named:
+            named_sha = found
+    return named_sha  # the named file's own checksum shows as 不一致; no such file: 没有找到
 
 
 @bp.post("/api/handover/compare")
@@ -201,7 +211,7 @@ def compare_start() -> ResponseReturnValue:
         ctx.progress(0, 2, "正在读取本机数据…")
         new = handover.collect(svc.store, handover.NEW, data_dir=str(svc.home))
         ctx.progress(1, 2, "正在计算备份文件的校验值…")
-        received = _received_sha(folder, old.backup.name) if old.backup else None
+        received = _received_sha(folder, old.backup) if old.backup else None
         comparison = handover.compare(old, new, received)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         key = _keep(new, svc.home / "handover" / f"换机交接单-新电脑-{stamp}.pdf", old, comparison)

@@ -110,8 +110,9 @@ def test_settle_backup_restore_compare(services, ui, browser_client, taxside_fac
     try:
         received = backup_service.backup_folder(new.home, new.settings)
         received.mkdir(parents=True, exist_ok=True)
-        (received / backup.name).write_bytes(backup.read_bytes())
-        backup_service.restore(new, received / backup.name)
+        copied = received / f"{backup.stem}-2.sfbak"  # as the upload names a file already there
+        copied.write_bytes(backup.read_bytes())
+        backup_service.restore(new, copied)
         server = start_server(new)
         try:
             with httpx.Client(base_url=server.base_url, follow_redirects=True, timeout=10) as other:
