@@ -52,16 +52,28 @@ def _wait_for_function(self: object, expression: str, *, arg: object = None, tim
 Page.wait_for_function = _wait_for_function  # type: ignore[method-assign]
 
 
+# Other folders import this fixture (tests/installer): each import registers it again, and a
+# second sync_playwright inside the first one's loop is refused. One browser per run, shared.
+_SHARED: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
+    if "browser" in _SHARED:
+        yield _SHARED["browser"]
+        return
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(f"{CHROMIUM} is missing: ./dev.sh test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        _SHARED["browser"] = browser
+        try:
+            yield browser
+        finally:
+            del _SHARED["browser"]
+            browser.close()
 
 
 class PageProblems:
