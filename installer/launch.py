@@ -6,6 +6,12 @@ What differs from ``python -m client``:
   ``[sys.executable, "-m", module, ...]``; frozen, ``sys.executable`` is this program, so
   the few modules that serve as children run here (an allow-list, not a Python shell).
 - No arguments: the desktop shortcut and a double click start the client (``run``).
+- Inside an install root (``<root>/versions/<v>/socialfee`` beside ``<root>/current.json``,
+  installer/README.md) and not started by the launcher, ``run`` becomes the upgrade
+  launcher for that root (client/core/upgrade_launcher.py): it starts the version the
+  pointer names with the root in its environment, so 升级 can replace the program. Other
+  commands (``--version``, ``backup``, ...) run as they are: a launcher would mistake a
+  command that ends at once for a new version that failed to start.
 - The Windows build is a windowed program without a console: stdout and stderr are None
   there. Output goes nowhere, but the last of stderr is kept, and a start that fails (a
   damaged database, a port in use, no WebView2) ends in a message box that says why,
@@ -18,6 +24,8 @@ import io
 import os
 import runpy
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 # Modules the client runs as programs of their own: the xls/ods reader child
 # (client/core/sheets.py read_isolated) and the upgrade launcher (client/core/upgrade_launcher.py).
@@ -60,6 +68,32 @@ def _windowed_streams() -> Tail | None:
     return tail
 
 
+def command_name(args: list[str]) -> str:
+    """The subcommand (``run`` when there is none), or "" for ``--version`` / ``--help``."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--home":
+            skip = True
+        elif not arg.startswith("--home="):
+            return "" if arg.startswith("-") else arg
+    return "run"
+
+
+def launcher_root(program: Path, env: Mapping[str, str]) -> Path | None:
+    """The install root this program lies in, when it was not started by its launcher."""
+    from client.core.upgrade_install import POINTER, ROOT_ENV, VERSIONS
+
+    if env.get(ROOT_ENV, "").strip():
+        return None  # the launcher started this one: be the client
+    folder = program.resolve().parent
+    root = folder.parent.parent
+    if folder.parent.name != VERSIONS or not (root / POINTER).is_file():
+        return None  # a build folder (dist/socialfee), not an installed copy
+    return root
+
+
 def main() -> None:
     tail = _windowed_streams()
     args = sys.argv[1:]
@@ -71,6 +105,14 @@ def main() -> None:
         sys.argv = [sys.argv[0], *args[2:]]
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         return
+    root = launcher_root(Path(sys.executable), os.environ) if getattr(sys, "frozen", False) else None
+    if root is not None and command_name(args) == "run":
+        from client.core import upgrade_launcher
+
+        code = upgrade_launcher.main(["--root", str(root), "--", *(args or ["run"])])
+        if code and tail is not None:
+            show_error(tail.text.strip() or f"{TITLE}意外退出（代码 {code}）。")
+        sys.exit(code)
     from client.cli import main as cli_main
 
     try:

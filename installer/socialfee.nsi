@@ -1,11 +1,14 @@
 ; Windows installer of socialfee (单位社保费管理客户端): install, repair, uninstall.
 ;
-;   makensis /DPAYLOAD=dist\socialfee /DVERSION=0.1.0 installer\socialfee.nsi
+;   makensis /DPAYLOAD=dist\socialfee /DENTRY=dist\socialfee-entry /DVERSION=0.1.0 installer\socialfee.nsi
 ;
-; PAYLOAD is the PyInstaller onedir folder (installer/build.py). WEBVIEW2_BOOTSTRAPPER, if
-; given, is Microsoft's WebView2 bootstrapper, shipped inside and run when the runtime is missing. The program goes to one
-; folder (default %LOCALAPPDATA%\Programs\socialfee); the operator's data stays in
-; %LOCALAPPDATA%\socialfee (platformdirs), never in the program folder, so repair and
+; PAYLOAD is the PyInstaller onedir folder, ENTRY the stable entry's folder (installer/build.py).
+; WEBVIEW2_BOOTSTRAPPER, if given, is Microsoft's WebView2 bootstrapper, shipped inside and run
+; when the runtime is missing. The install folder (default %LOCALAPPDATA%\Programs\socialfee)
+; holds the entry (socialfee.exe, socialfee-cli.exe, _internal\), the program under
+; versions\<version>\ and current.json naming the version the entry starts: the layout the
+; in-app upgrade adds versions to (client/core/upgrade_install.py). The operator's data stays
+; in %LOCALAPPDATA%\socialfee (platformdirs), never in the program folder, so repair and
 ; uninstall touch program files only. Pages and the reasons behind them: installer/README.md.
 
 Unicode true
@@ -20,6 +23,9 @@ ManifestDPIAware true
 !ifndef PAYLOAD
   !error "PAYLOAD 未指定：makensis /DPAYLOAD=<PyInstaller 输出的 socialfee 文件夹> ..."
 !endif
+!ifndef ENTRY
+  !error "ENTRY 未指定：makensis /DENTRY=<PyInstaller 输出的 socialfee-entry 文件夹> ..."
+!endif
 !ifndef VERSION
   !define VERSION "0.1.0"
 !endif
@@ -30,6 +36,7 @@ ManifestDPIAware true
 !define APP_NAME "单位社保费管理客户端"
 !define EXE "socialfee.exe"
 !define UNINSTALLER "uninstall.exe"
+!define POINTER "current.json"  ; client/core/upgrade_install.py POINTER
 !define UNINST_KEY "Software\Microsoft\Windows\CurrentVersion\Uninstall\socialfee"
 !define DATA_DIR "$LOCALAPPDATA\socialfee"
 !define SM_FOLDER "$SMPROGRAMS\${APP_NAME}"
@@ -140,7 +147,42 @@ Function ReadInstalled
   ; UninstallString is quoted; the file itself is what is run below.
   ${If} $OldDir != ""
     StrCpy $OldUninstaller "$OldDir\${UNINSTALLER}"
+    ; After an in-app upgrade the version running is current.json's, not the key's.
+    Push "$OldDir\${POINTER}"
+    Call ReadPointerVersion
+    Pop $0
+    ${If} $0 != ""
+      StrCpy $OldVersion $0
+    ${EndIf}
   ${EndIf}
+FunctionEnd
+
+; The "version" of a current.json (one line of JSON, as the client and this installer write
+; it), or "" when the file is missing or has none. In: the file on the stack; out: the version.
+Function ReadPointerVersion
+  Exch $0
+  Push $1
+  Push $2
+  ClearErrors
+  FileOpen $1 $0 r
+  ${If} ${Errors}
+    StrCpy $0 ""
+  ${Else}
+    FileRead $1 $2
+    FileClose $1
+    ${WordFind} $2 '"version": "' "E+1}" $0
+    ${If} ${Errors}
+      StrCpy $0 ""
+    ${Else}
+      ${WordFind} $0 '"' "E+1{" $0
+      ${If} ${Errors}
+        StrCpy $0 ""
+      ${EndIf}
+    ${EndIf}
+  ${EndIf}
+  Pop $2
+  Pop $1
+  Exch $0
 FunctionEnd
 
 Function .onInit
@@ -367,8 +409,8 @@ Function RemoveOld
   DetailPrint "旧版本 $OldVersion 已卸载。"
 FunctionEnd
 
-!macro REMOVE_PROGRAM_FILES
-  ; What the installer put there and nothing else: the folder goes only when empty.
+!macro REMOVE_ENTRY_FILES
+  ; The stable entry (and, from before versions\, the flat program of the same names).
   RMDir /r "$INSTDIR\_internal"
   Delete "$INSTDIR\${EXE}"
   Delete "$INSTDIR\socialfee-cli.exe"
@@ -418,8 +460,20 @@ Section "-program"
     DetailPrint "正在修复：恢复程序文件（数据不受影响）…"
   ${EndIf}
   ; Repair starts from nothing: files a virus scanner damaged or someone added are gone.
-  !insertmacro REMOVE_PROGRAM_FILES
+  ; Only the entry and this version: other versions (an upgrade's way back) stay.
+  !insertmacro REMOVE_ENTRY_FILES
+  RMDir /r "$INSTDIR\versions\${VERSION}"
+  File /r "${ENTRY}\*"
+  SetOutPath "$INSTDIR\versions\${VERSION}"
   File /r /x ".source-digest" "${PAYLOAD}\*"
+  SetOutPath "$INSTDIR"
+  ; The pointer the entry reads, written whole and then renamed into place.
+  FileOpen $0 "$INSTDIR\${POINTER}.tmp" w
+  FileWrite $0 '{"version": "${VERSION}", "previous": "", "state": "ok", "since": ""}'
+  FileClose $0
+  Delete "$INSTDIR\${POINTER}"
+  Rename "$INSTDIR\${POINTER}.tmp" "$INSTDIR\${POINTER}"
+  Delete "$INSTDIR\rollback.json"  ; an old rollback note is no news after an install
   WriteUninstaller "$INSTDIR\${UNINSTALLER}"
 
   WriteRegStr HKCU "${UNINST_KEY}" "DisplayName" "${APP_NAME}"
@@ -492,7 +546,13 @@ FunctionEnd
 
 Section "Uninstall"
   Call un.WaitNotRunning
-  !insertmacro REMOVE_PROGRAM_FILES
+  !insertmacro REMOVE_ENTRY_FILES
+  ; Every version, the in-app upgrade's too, the pointer and the launcher's notes.
+  RMDir /r "$INSTDIR\versions"
+  RMDir /r "$INSTDIR\run"
+  Delete "$INSTDIR\${POINTER}"
+  Delete "$INSTDIR\${POINTER}.tmp"
+  Delete "$INSTDIR\rollback.json"
   Delete "$INSTDIR\${UNINSTALLER}"
   RMDir "$INSTDIR"  ; only when empty: never someone else's files
   Delete "$DESKTOP\${APP_NAME}.lnk"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from client.core.network import TAXSIDE_ENV
+from client.core.upgrade_install import ROOT_ENV
 from installer import build as freezer
 from tests.conftest import REPO
 
@@ -61,12 +62,15 @@ def closed_loopback_url() -> str:
 
 
 def start(
-    executable: Path, *args: str, timeout: float = 90, home: Path | None = None
+    executable: Path, *args: str, timeout: float = 90, home: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Running:
     """Start the program and read stdout up to its ``URL:`` line; ``home``: the data
-    directory through SOCIALFEE_HOME (for starts without arguments)."""
-    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", TAXSIDE_ENV: closed_loopback_url()}
+    directory through SOCIALFEE_HOME (for starts without arguments); ``env``: more variables."""
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", TAXSIDE_ENV: closed_loopback_url(),
+           **(env or {})}
     env.pop("SOCIALFEE_HOME", None)
+    env.pop(ROOT_ENV, None)  # never inherited: it tells the program its launcher started it
     if home is not None:
         env["SOCIALFEE_HOME"] = str(home)
     proc = subprocess.Popen(

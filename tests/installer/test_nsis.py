@@ -4,6 +4,7 @@ folder. Linux has no Windows to run it on: the pages themselves are checked on W
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -29,8 +30,16 @@ def makensis() -> str:
     return found
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+def folder_bytes(*folders: Path) -> int:
+    """Bytes of the distinct files: makensis stores a file met twice once (Pillow's
+    libraries sit both in _internal/ and in _internal/pillow.libs/)."""
+    sizes = {
+        hashlib.sha256(p.read_bytes()).digest(): p.stat().st_size
+        for folder in folders
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    return sum(sizes.values())
 
 
 def test_script_compiles_around_the_frozen_folder(
@@ -42,8 +51,9 @@ def test_script_compiles_around_the_frozen_folder(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = out.read_bytes()
     assert data[:2] == b"MZ"
-    # Stored uncompressed: the whole payload is in there (less the build's digest stamp).
-    assert len(data) >= folder_bytes(frozen.folder) - 1024
+    # Stored uncompressed: the whole payload and the stable entry are in there (less the
+    # build's digest stamp).
+    assert len(data) >= folder_bytes(frozen.folder, frozen.entry) - 1024
 
 
 def test_script_compiles_with_the_webview2_bootstrapper_inside(
@@ -87,3 +97,41 @@ def test_data_folder_the_uninstaller_may_delete_is_the_clients(
     assert not install_dir.lower().startswith(data_dir.lower())
     # The uninstaller honours the same override the client does.
     assert f'ReadEnvStr $HomeOverride "{HOME_ENV}"' in text
+
+
+def test_installed_layout_is_the_one_the_upgrade_launcher_reads(tmp_path: Path) -> None:
+    """The installer writes current.json as the client does, reads the running version back
+    from it the way the client writes it, and puts the program under versions\\<version>\\."""
+    from client.core import upgrade_install
+
+    text = SCRIPT.read_text(encoding="utf-8")
+    (written,) = re.findall(r"FileWrite \$0 '(\{.*\})'", text)
+    (pointer_name,) = re.findall(r'^!define POINTER "([^"]+)"', text, flags=re.M)
+    assert pointer_name == upgrade_install.POINTER
+    (tmp_path / pointer_name).write_text(written.replace("${VERSION}", "1.2.3"), encoding="utf-8")
+    pointer = upgrade_install.read_pointer(tmp_path)
+    assert pointer is not None and (pointer.version, pointer.state) == ("1.2.3", "ok")
+    # ReadPointerVersion cuts the text between these two delimiters out of the file's line.
+    (start,) = re.findall(r"\$\{WordFind\} \$2 '([^']+)' \"E\+1\}\" \$0", text)
+    upgrade_install.write_pointer(tmp_path, "2.0.1", "1.2.3", "trial")
+    line = (tmp_path / pointer_name).read_text(encoding="utf-8")
+    assert "\n" not in line and line.split(start, 1)[1].split('"', 1)[0] == "2.0.1"
+    # The program under versions\<version>\, the entry at the top, shortcuts at the entry.
+    assert 'SetOutPath "$INSTDIR\\versions\\${VERSION}"' in text
+    assert 'File /r "${ENTRY}\\*"' in text
+    assert re.findall(r'CreateShortCut "[^"]+\.lnk" "(\$INSTDIR\\[^"]+)"', text) == [
+        "$INSTDIR\\${EXE}", "$INSTDIR\\${EXE}", "$INSTDIR\\${UNINSTALLER}"]
+    uninstall = text[text.index('Section "Uninstall"'):]
+    assert 'RMDir /r "$INSTDIR\\versions"' in uninstall
+    repair = text[text.index('Section "-program"'):text.index("SectionEnd")]
+    assert 'RMDir /r "$INSTDIR\\versions\\${VERSION}"' in repair  # this version only
+    assert 'RMDir /r "$INSTDIR\\versions"' not in repair  # the others stay
+
+
+def test_script_refuses_to_compile_without_the_entry(
+    makensis: str, frozen: freezer.Build, tmp_path: Path
+) -> None:
+    result = freezer.make_installer(frozen.folder, tmp_path / "x.exe", compress=False,
+                                    bootstrapper=None, entry=tmp_path / "no-entry")
+    assert result.returncode != 0
+    assert not (tmp_path / "x.exe").exists()
