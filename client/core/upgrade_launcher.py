@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+from client import __version__
 from client.core.upgrade_install import (
     HEALTH_ENV,
     PROGRAMS,
@@ -110,7 +111,9 @@ def supervise(root: Path, args: list[str], health_seconds: float = DEFAULT_HEALT
                 print(f"{reason}，已恢复为版本 {back}", file=sys.stderr)
                 continue
             write_pointer(root, pointer.version, pointer.previous, "ok")
-            prune(root, (pointer.version, pointer.previous))
+            # Never the folder this launcher runs from (the installed program is its own
+            # launcher, installer/launch.py): Windows cannot delete a running program.
+            prune(root, (pointer.version, pointer.previous, __version__))
             (root / ROLLBACK).unlink(missing_ok=True)  # an older failure is no news any more
         code = proc.wait()
         health.unlink(missing_ok=True)

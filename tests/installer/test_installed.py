@@ -193,3 +193,25 @@ def test_upgrade_from_the_installed_program_to_a_frozen_package(
     assert f"upgrade to {NEXT} installed" in log
     running.proc.send_signal(signal.SIGINT)
     assert running.proc.wait(60) == 0
+
+
+def test_a_version_started_directly_is_the_launcher_and_keeps_its_own_folder(
+    frozen: freezer.Build, newer: freezer.Build, tmp_path: Path, launched: list[Running]
+) -> None:
+    """versions/0.1.0/socialfee started by hand, the pointer on trial of NEXT (installed
+    beside it, previous 0.0.5): it launches NEXT, confirms it, and the pruning keeps the
+    folder the running launcher lives in, which is neither of the two."""
+    root = lay_out(frozen, tmp_path / "install")
+    clone(newer.folder, root / "versions" / NEXT)
+    (root / "versions" / "0.0.5").mkdir()
+    (root / "versions" / "0.0.4").mkdir()  # neither running nor a way back: pruned
+    upgrade_install.switch_to(root, NEXT, "0.0.5")
+    own = freezer.executable(root / "versions" / __version__)
+    running = start(own, "--home", str(tmp_path / "home"), "run", "--headless")
+    launched.append(running)
+    wait_for(lambda: (p := upgrade_install.read_pointer(root)) and p.state == "ok",
+             "the launcher confirms the trial", running.proc)
+    assert healthy(root, NEXT)
+    assert sorted(os.listdir(root / "versions")) == sorted(["0.0.5", __version__, NEXT])
+    code, err = running.stop()
+    assert code == 0, err
