@@ -65,3 +65,35 @@ def test_tail_keeps_only_the_last_characters() -> None:
     tail.write("end")
     assert len(tail.text) == 10
     assert tail.text.endswith("end")
+
+
+@pytest.mark.parametrize("args, name", [
+    ([], "run"),
+    (["run", "--headless"], "run"),
+    (["--home", "run", "backup", "create"], "backup"),  # "run" here is the data folder
+    (["--home=D:\\data", "run"], "run"),
+    (["--home", "D:\\data"], "run"),
+    (["--version"], ""),
+    (["-h"], ""),
+    (["demo", "--headless"], "demo"),
+])
+def test_command_name_sees_past_the_home_option(args: list[str], name: str) -> None:
+    """Only ``run`` becomes the launcher: a command that ends at once must not look like a
+    new version that failed to start."""
+    assert launch.command_name(args) == name
+
+
+def test_launcher_root_only_inside_an_install_root(tmp_path: Path) -> None:
+    from client.core.upgrade_install import POINTER, ROOT_ENV
+
+    program = tmp_path / "root" / "versions" / "0.1.0" / "socialfee"
+    program.parent.mkdir(parents=True)
+    program.write_bytes(b"")
+    assert launch.launcher_root(program, {}) is None  # no current.json: not installed
+    (tmp_path / "root" / POINTER).write_text("{}", encoding="utf-8")
+    assert launch.launcher_root(program, {}) == (tmp_path / "root").resolve()
+    assert launch.launcher_root(program, {ROOT_ENV: str(tmp_path / "root")}) is None  # the client
+    build = tmp_path / "dist" / "socialfee" / "socialfee"
+    build.parent.mkdir(parents=True)
+    (tmp_path / "dist" / POINTER).write_text("{}", encoding="utf-8")
+    assert launch.launcher_root(build, {}) is None  # a build folder is no versions/<v>/
