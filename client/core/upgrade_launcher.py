@@ -43,7 +43,10 @@ _stopping = False  # SIGTERM / Ctrl-C: the child was asked to stop, that is no f
 
 
 def command(folder: Path, args: list[str]) -> list[str]:
-    for name in PROGRAMS:
+    # Frozen, this launcher is the installed program itself (installer/launch.py): start
+    # the program of its own name, so socialfee-cli.exe run keeps its console.
+    own = (Path(sys.executable).name,) if getattr(sys, "frozen", False) else ()
+    for name in (*own, *PROGRAMS):
         program = folder / name
         if program.is_file():
             return [str(program), *args]
