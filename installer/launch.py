@@ -110,8 +110,9 @@ def main() -> None:
         from client.core import upgrade_launcher
 
         code = upgrade_launcher.main(["--root", str(root), "--", *(args or ["run"])])
-        if code and tail is not None:
-            show_error(tail.text.strip() or f"{TITLE}意外退出（代码 {code}）。")
+        # Only what the launcher itself said: a client that failed showed its own box.
+        if code and tail is not None and tail.text.strip():
+            show_error(tail.text.strip())
         sys.exit(code)
     from client.cli import main as cli_main
 

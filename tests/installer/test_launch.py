@@ -4,6 +4,7 @@ windowed Windows program does when a start fails (it has no console to say it on
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,33 @@ def test_launcher_root_only_inside_an_install_root(tmp_path: Path) -> None:
     build.parent.mkdir(parents=True)
     (tmp_path / "dist" / POINTER).write_text("{}", encoding="utf-8")
     assert launch.launcher_root(build, {}) is None  # a build folder is no versions/<v>/
+
+
+def test_windowed_launcher_without_a_startable_version_says_so(
+    shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed program started inside an install root whose pointer names a version
+    that is not there: the launcher's own message, in the box."""
+    from client.core.upgrade_install import ROOT_ENV, write_pointer
+
+    root = tmp_path / "install"
+    program = root / "versions" / "0.1.0" / "socialfee.exe"
+    program.parent.mkdir(parents=True)
+    program.write_bytes(b"")
+    write_pointer(root, "0.2.0", "", "ok")  # versions/0.2.0 is missing
+    monkeypatch.delenv(ROOT_ENV, raising=False)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(program))
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(sys, "argv", [str(program)])
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            launch.main()
+    finally:
+        for sig, handler in handlers.items():  # the launcher takes them for its child
+            signal.signal(sig, handler)
+    assert stopped.value.code == 1
+    (box,) = shown
+    assert "没有可启动的版本" in box and "请重新安装客户端" in box
