@@ -15,39 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+# An arrear and a payment record are stored as the tax side sends them: one type each.
+from client.core.payment import Arrear as ArrearInfo
+from client.core.payment_records import PaymentRow as PaymentRecord
 from client.sync.taxclient_transport import IdempotencyOutcome, Transport, malformed
 
 _BAD = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError)
 PAID, FAILED, UNKNOWN = "paid", "failed", "unknown"  # per-arrear debit results
 DONE, PROCESSING = "done", "processing"  # debit status
-
-
-@dataclass(frozen=True)
-class ArrearInfo:
-    """One arrear (欠费) as the arrears query lists it, late fee as of the answer's date."""
-
-    arrear_id: str
-    declaration_id: str
-    summary_id: str
-    unit_number: str
-    agency: str
-    item: str
-    item_name: str
-    part: str
-    part_name: str
-    period_from: str
-    period_to: str
-    amount: Decimal
-    deadline: str
-    late_days: int
-    late_fee: Decimal
-    total: Decimal
-    state: str  # unpaid / paid / voided
-    hold: str | None  # None / voucher / debit
-    voucher_id: str | None
-    debit_id: str | None
-    paid_at: str | None
-    tax_ticket: str | None
 
 
 @dataclass(frozen=True)
@@ -148,34 +123,6 @@ class VoucherPage:
     has_more: bool
     date_from: str
     date_to: str
-
-
-@dataclass(frozen=True)
-class PaymentRecord:
-    """One 缴款记录 (either method); ``arrival`` 已缴款未入库 -> 已入库."""
-
-    payment_id: str
-    tax_ticket: str
-    method: str  # 三方协议 / 银行端缴款凭证
-    debit_id: str | None
-    voucher_id: str | None
-    agreement_no: str | None
-    bank: str | None
-    arrear_id: str
-    unit_number: str
-    agency: str
-    item: str
-    item_name: str
-    part: str
-    part_name: str
-    period_from: str
-    period_to: str
-    amount: Decimal
-    late_fee: Decimal
-    total: Decimal
-    paid_at: str
-    arrival: str
-    stored_at: str | None
 
 
 @dataclass(frozen=True)
