@@ -56,11 +56,11 @@ def _normalise(path: PurePosixPath) -> str | None:
     return "/".join(parts)
 
 
-def module_preloads(scripts_html: str) -> Markup:
-    """The preload links for the module scripts named in ``scripts_html`` (the page's
-    script tags, as rendered)."""
+def module_preloads(scripts_html: str, *entries: str) -> Markup:
+    """The preload links for ``entries`` (paths under static/, e.g. the shell's js/app.js)
+    and the module scripts named in ``scripts_html`` (the page's script tags, as rendered)."""
     links: dict[str, None] = {}
-    for entry in _SCRIPT.findall(str(scripts_html)):
+    for entry in (*entries, *_SCRIPT.findall(str(scripts_html))):
         links.update(dict.fromkeys(_graph(entry)))
     return Markup("\n  ".join(
         f'<link rel="modulepreload" href="/static/{escape(path)}">' for path in links

@@ -5,7 +5,7 @@ import { endpoints, get, post } from "./api.js";
 
 // Short jobs (a 500-arrear refresh takes ~0.1 s) should not wait a whole interval to show:
 // poll soon at first, then back off to the steady interval.
-const POLL_MS = [50, 100, 200, 400];
+const POLL_MS = [20, 50, 100, 200, 400];
 const pollDelay = (n) => POLL_MS[Math.min(n, POLL_MS.length - 1)];
 
 export class JobProgress {
