@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from taxside import auth, enrollment, fee_api, payment_api, public, wage_base_api
+from taxside import auth, contributions_api, enrollment, fee_api, payment_api, public, wage_base_api
 from taxside.db import Store
 from taxside.web import ApiError, json_response
 
@@ -38,7 +38,7 @@ def create_app(
         LOCK_MINUTES=lock_minutes,
         TOKEN_MINUTES=token_minutes,
     )
-    for module in (auth, enrollment, public, wage_base_api, fee_api, payment_api):
+    for module in (auth, enrollment, public, wage_base_api, fee_api, payment_api, contributions_api):
         app.register_blueprint(module.bp)
     if simulation:
         from taxside.sim import install

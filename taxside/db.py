@@ -198,7 +198,8 @@ def build_models(db: pw.Database) -> SimpleNamespace:
             without_rowid = True
             # Paging a summary skips persons by (n, mask) alone: this index holds just those,
             # so an OFFSET of 90,000 reads a small index, not 90,000 rows of names and JSON.
-            indexes = ((("batch_pk", "n", "mask"), False),)
+            # One person's months across batches (职工缴费证明, taxside/contributions.py).
+            indexes = ((("batch_pk", "n", "mask"), False), (("employee_pk", "batch_pk"), False))
 
     class FeeSummary(Base):
         """预处理汇总: per unit number / agency / item / part / period range."""
