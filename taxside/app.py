@@ -12,6 +12,8 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from taxside import auth, contributions_api, enrollment, fee_api, payment_api, public, wage_base_api
+from taxside import queries as queries_api
+from taxside import details_api
 from taxside.db import Store
 from taxside.web import ApiError, json_response
 
@@ -40,7 +42,10 @@ def create_app(
     )
     for module in (auth, enrollment, public, wage_base_api, fee_api, payment_api, contributions_api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(queries_api.bp)
+    app.register_blueprint(details_api.bp)
     if simulation:
+        app.register_blueprint(details_api.sim_bp)
         from taxside.sim import install
 
         install(app)

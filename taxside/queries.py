@@ -1,0 +1,233 @@
+"""Queries (查询统计, manual 3.1.8) on the reference tax side: unit insurance registrations,
+employees' payroll bases, what is payable per fee period and item, and payment arrivals.
+
+Everything served is derived from what the tax side already stores (units and their
+numbers, employees and their bases as accepted payroll-base declarations left them,
+arrears of accepted fee declarations, payment records): nothing is invented per call.
+The declaration-details feed (申报明细) is another module's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from rules.periods import Period, parse_period
+from taxside import fees
+from taxside import payments as pay
+from taxside.data import STATUS_NORMAL
+from taxside.decisions import decide_due
+from taxside.jsonutil import loads
+from taxside.payment_api import settle
+from taxside.web import (
+    ApiError,
+    date_arg,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    load_unit,
+    parse_limit,
+    require_token,
+    store,
+    unit_numbers,
+)
+
+bp = Blueprint("queries", __name__, url_prefix="/v1")
+ITEM_NAMES = {
+    "pension": "企业职工基本养老保险", "medical": "职工基本医疗保险", "unemployment": "失业保险",
+    "injury": "工伤保险", "maternity": "生育保险",
+}
+ITEM_ORDER = tuple(ITEM_NAMES)
+REGISTERED, SUSPENDED = "正常参保", "暂停缴费"
+MAX_PAYABLE_MONTHS = 120
+MAX_ARRIVAL_DAYS = 366
+ZERO = Decimal("0.00")
+
+
+# -- 单位参保信息 ------------------------------------------------------------------------------------
+def registered_on(number: str, item: str) -> str:
+    """参保日期: fixed per unit number and item (a digest, so every call and every tax side
+    built from the same data agree), between 2005 and 2020."""
+    digest = int(hashlib.sha256(f"{number}:{item}".encode()).hexdigest()[:8], 16)
+    return (dt.date(2005, 1, 1) + dt.timedelta(days=digest % 5844)).replace(day=1).isoformat()
+
+
+def registrations(unit_pk: int, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One registration per unit number and item it covers; 暂停缴费 while no employee of
+    that number with 正常缴费 pays the item (so leavers and hires change it)."""
+    paying: set[tuple[str, str]] = set()
+    for number, items in store().query(
+        "SELECT DISTINCT unit_number, items FROM employee WHERE unit_pk = ? AND deleted = 0"
+        " AND status = ?", (unit_pk, STATUS_NORMAL),
+    ):
+        paying.update((number, i) for i in loads(items))
+    out = []
+    for n in unit_numbers(unit_pk):
+        for item in sorted(n["items"], key=lambda i: ITEM_ORDER.index(i) if i in ITEM_ORDER else 99):
+            out.append({
+                "unit_number": n["number"], "kind": n["kind"], "item": item,
+                "item_name": ITEM_NAMES.get(item, item),
+                "status": REGISTERED if (n["number"], item) in paying else SUSPENDED,
+                "registered_on": registered_on(n["number"], item), "agency": n["agency"],
+                "tax_authority": unit["tax_authority"], "collection_mode": unit["collection_mode"],
+                "industry_risk_class": unit["industry_risk_class"] if item == "injury" else None,
+            })
+    return out
+
+
+@bp.get("/units/<unit_id>/insurance-registrations")
+@require_token()
+def insurance_registrations(unit_id: str) -> Response:
+    unit = load_unit(unit_id)
+    rows = registrations(g.unit_pk, unit)
+    for name in ("tax_authority", "unit_number", "agency"):
+        if request.args.get(name):
+            rows = [r for r in rows if r[name] == request.args[name]]
+    return json_response({"items": rows, "unit_name": unit["name"], "taxpayer_id": unit["taxpayer_id"],
+                          "today": store().today().isoformat()})
+
+
+# -- 职工缴费基数 ------------------------------------------------------------------------------------
+@bp.get("/units/<unit_id>/payroll-bases")
+@require_token()
+def payroll_bases(unit_id: str) -> Response:
+    """The bases as held now, paged by employee; the first page has ``total``. Decided
+    payroll-base declarations are applied first, so an accepted one shows at once."""
+    limit = parse_limit()
+    decide_due(g.unit_pk)
+    st = store()
+    text = request.args.get("cursor")
+    total = None
+    if text:
+        cur = decode_cursor(text, "payroll_bases")
+        if cur.get("u") != g.unit_pk or not isinstance(cur.get("k"), int):
+            raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
+    else:
+        cur = {"f": "payroll_bases", "u": g.unit_pk, "k": 0}
+        total = st.query("SELECT COUNT(*) FROM employee WHERE unit_pk = ? AND deleted = 0",
+                         (g.unit_pk,))[0][0]
+    rows = st.query(
+        "SELECT id, unit_number, status, bases, updated_at FROM employee"
+        " WHERE unit_pk = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?",
+        (g.unit_pk, cur["k"], limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body: dict[str, Any] = {
+        "items": [{"employee_id": f"E{pk:09d}", "unit_number": number, "status": status,
+                   "bases": loads(bases), "updated_at": updated} for pk, number, status, bases, updated in rows],
+        "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
+        "has_more": more,
+    }
+    if total is not None:
+        body["total"] = total
+    return json_response(body)
+
+
+# -- 应缴信息 ------------------------------------------------------------------------------------------
+def _period_arg(name: str, default: Period) -> Period:
+    text = request.args.get(name)
+    if not text:
+        return default
+    if not re.fullmatch(r"\d{6}", text):
+        raise ApiError(400, "bad_period", "费款所属期应为 YYYYMM 格式，如 202503")
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise ApiError(400, "bad_period", str(exc)) from None
+
+
+def payables(unit_pk: int, start: Period, end: Period, item: str | None) -> list[dict[str, Any]]:
+    """应缴 / 已缴 / 未缴 per fee period range, unit number and item, from the arrears of
+    accepted declarations (voided ones left out); 未缴 counts held arrears too."""
+    where, params = ["a.unit_pk = ?", "a.deleted = 0", "a.state != 'voided'",
+                     "a.period_to >= ?", "a.period_from <= ?"], [unit_pk, str(start), str(end)]
+    if item:
+        where.append("a.item = ?")
+        params.append(item)
+    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for p_from, p_to, number, agency, code, name, amount, state, deadline in store().query(
+        "SELECT a.period_from, a.period_to, a.unit_number, a.agency, a.item, s.item_name, a.amount,"
+        " a.state, a.deadline FROM arrear a JOIN fee_summary s ON s.id = a.summary_pk"
+        f" WHERE {' AND '.join(where)} ORDER BY a.period_from, a.period_to, a.item, a.id", tuple(params),
+    ):
+        row = groups.setdefault((p_from, p_to, number, code), {
+            "period_from": p_from, "period_to": p_to, "unit_number": number, "agency": agency,
+            "item": code, "item_name": name, "payable": ZERO, "paid": ZERO, "unpaid": ZERO,
+            "arrear_count": 0, "unpaid_count": 0, "deadline": None,
+        })
+        value = Decimal(amount)
+        row["payable"] += value
+        row["arrear_count"] += 1
+        if state == "paid":
+            row["paid"] += value
+        else:
+            row["unpaid"] += value
+            row["unpaid_count"] += 1
+            row["deadline"] = min(filter(None, (row["deadline"], deadline)))
+    out = []
+    for row in groups.values():
+        row["state"] = "已缴清" if not row["unpaid_count"] else ("未缴" if row["paid"] == ZERO else "部分缴纳")
+        out.append({**row, **{k: fees.money(row[k]) for k in ("payable", "paid", "unpaid")}})
+    return out
+
+
+@bp.get("/units/<unit_id>/payables")
+@require_token()
+def payable_list(unit_id: str) -> Response:
+    st = store()
+    settle(g.unit_pk)  # decisions and payments due first: 已缴 is as of now
+    current = fees.current_period(st.today())
+    end = _period_arg("to", current)
+    start = _period_arg("from", end.add_months(-11))
+    if start.index > end.index or end.index - start.index >= MAX_PAYABLE_MONTHS:
+        raise ApiError(400, "bad_period_range",
+                       f"费款所属期范围无效：起应不晚于止，且不超过{MAX_PAYABLE_MONTHS}个月")
+    item = request.args.get("item") or None
+    if item is not None and item not in ITEM_NAMES:
+        raise ApiError(400, "bad_request", f"item 应为：{'、'.join(ITEM_NAMES)}")
+    rows = payables(g.unit_pk, start, end, item)
+    return json_response({
+        "items": rows, "from": str(start), "to": str(end), "current_period": str(current),
+        "payable_total": fees.money(sum((Decimal(r["payable"]) for r in rows), ZERO)),
+        "paid_total": fees.money(sum((Decimal(r["paid"]) for r in rows), ZERO)),
+        "unpaid_total": fees.money(sum((Decimal(r["unpaid"]) for r in rows), ZERO)),
+    })
+
+
+# -- 到账信息 ------------------------------------------------------------------------------------------
+@bp.get("/units/<unit_id>/payment-arrivals")
+@require_token()
+def payment_arrivals(unit_id: str) -> Response:
+    """Payment records whose 缴款日期 (``paid_at``) lies in ``from``-``to`` with their arrival
+    state, paged by payment id; arrivals due are settled first."""
+    st = store()
+    today = st.today()
+    end = date_arg("to", today, "缴款日期")
+    start = date_arg("from", end - dt.timedelta(days=MAX_ARRIVAL_DAYS - 1), "缴款日期")
+    if start > end or (end - start).days >= MAX_ARRIVAL_DAYS:
+        raise ApiError(400, "bad_date_range",
+                       f"缴款日期范围无效：起应不晚于止，且不超过{MAX_ARRIVAL_DAYS}天")
+    limit = parse_limit()
+    text = request.args.get("cursor")
+    cur = decode_cursor(text, "arrivals") if text else {"f": "arrivals", "u": g.unit_pk, "k": 0}
+    if cur.get("u") != g.unit_pk or not isinstance(cur.get("k"), int):
+        raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
+    settle(g.unit_pk)
+    rows = st.query(
+        f"SELECT {pay.PAYMENT_COLUMNS} FROM {pay.PAYMENT_FROM} WHERE p.unit_pk = ? AND p.id > ?"
+        " AND p.paid_at >= ? AND p.paid_at < ? ORDER BY p.id LIMIT ?",
+        (g.unit_pk, cur["k"], start.isoformat(), (end + dt.timedelta(days=1)).isoformat(), limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return json_response({
+        "items": [pay.payment_json(r) for r in rows],
+        "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
+        "has_more": more, "from": start.isoformat(), "to": end.isoformat(), "today": today.isoformat(),
+    })
