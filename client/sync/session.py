@@ -122,6 +122,9 @@ class SessionManager:
         self.client_unlocked = not passwords.login_password_set()
         self._today: dt.date | None = None  # the tax side's business date, from the login
         self.outbox = Outbox(store, settings.path.parent)
+        # Passwords accepted in this start, per unit: a unit is checked at its first use in a
+        # start (manual 3.1.1), then 单位总览 switches to it without asking again.
+        self.checked: dict[str, str] = {}
 
     # -- what the pages see ------------------------------------------------------------------
     def view(self) -> SessionView:
@@ -234,6 +237,7 @@ class SessionManager:
     def _accepted(self, password: str) -> None:
         """A full-scope password: keep its hash for offline entry, and in the keyring if asked."""
         assert self._unit is not None
+        self.checked[self._unit.unit_id] = password
         units.mark_login(self.store, self._unit.unit_id, password)
         if self._remember:
             try:
