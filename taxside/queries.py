@@ -26,7 +26,6 @@ from taxside.jsonutil import loads
 from taxside.payment_api import settle
 from taxside.web import (
     ApiError,
-    date_arg,
     decode_cursor,
     encode_cursor,
     json_response,
@@ -45,7 +44,6 @@ ITEM_NAMES = {
 ITEM_ORDER = tuple(ITEM_NAMES)
 REGISTERED, SUSPENDED = "正常参保", "暂停缴费"
 MAX_PAYABLE_MONTHS = 120
-MAX_ARRIVAL_DAYS = 366
 ZERO = Decimal("0.00")
 
 
@@ -204,15 +202,16 @@ def payable_list(unit_id: str) -> Response:
 @bp.get("/units/<unit_id>/payment-arrivals")
 @require_token()
 def payment_arrivals(unit_id: str) -> Response:
-    """Payment records whose 缴款日期 (``paid_at``) lies in ``from``-``to`` with their arrival
-    state, paged by payment id; arrivals due are settled first."""
+    """Payment records whose 费款所属期 range meets ``from``-``to`` (default the twelve months
+    up to the current period) with their arrival state, paged by payment id; arrivals due
+    are settled first."""
     st = store()
-    today = st.today()
-    end = date_arg("to", today, "缴款日期")
-    start = date_arg("from", end - dt.timedelta(days=MAX_ARRIVAL_DAYS - 1), "缴款日期")
-    if start > end or (end - start).days >= MAX_ARRIVAL_DAYS:
-        raise ApiError(400, "bad_date_range",
-                       f"缴款日期范围无效：起应不晚于止，且不超过{MAX_ARRIVAL_DAYS}天")
+    current = fees.current_period(st.today())
+    end = _period_arg("to", current)
+    start = _period_arg("from", end.add_months(-11))
+    if start.index > end.index or end.index - start.index >= MAX_PAYABLE_MONTHS:
+        raise ApiError(400, "bad_period_range",
+                       f"费款所属期范围无效：起应不晚于止，且不超过{MAX_PAYABLE_MONTHS}个月")
     limit = parse_limit()
     text = request.args.get("cursor")
     cur = decode_cursor(text, "arrivals") if text else {"f": "arrivals", "u": g.unit_pk, "k": 0}
@@ -221,13 +220,13 @@ def payment_arrivals(unit_id: str) -> Response:
     settle(g.unit_pk)
     rows = st.query(
         f"SELECT {pay.PAYMENT_COLUMNS} FROM {pay.PAYMENT_FROM} WHERE p.unit_pk = ? AND p.id > ?"
-        " AND p.paid_at >= ? AND p.paid_at < ? ORDER BY p.id LIMIT ?",
-        (g.unit_pk, cur["k"], start.isoformat(), (end + dt.timedelta(days=1)).isoformat(), limit + 1),
+        " AND a.period_to >= ? AND a.period_from <= ? ORDER BY p.id LIMIT ?",
+        (g.unit_pk, cur["k"], str(start), str(end), limit + 1),
     )
     more = len(rows) > limit
     rows = rows[:limit]
     return json_response({
         "items": [pay.payment_json(r) for r in rows],
         "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
-        "has_more": more, "from": start.isoformat(), "to": end.isoformat(), "today": today.isoformat(),
+        "has_more": more, "from": str(start), "to": str(end), "current_period": str(current),
     })

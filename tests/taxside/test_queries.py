@@ -129,14 +129,15 @@ def test_arrivals_and_the_sim_controls(env: Env) -> None:
     assert len(items) == 3 and {i["arrival"] for i in items} == {"已缴款未入库"}
     assert all(i["stored_at"] is None and len(i["tax_ticket"]) == 18 for i in items)
     env.clock.tick(6)
-    items = env.ok("/payment-arrivals?from=2025-03-15&to=2025-03-15&limit=2")
+    items = env.ok("/payment-arrivals?from=202503&to=202503&limit=2")
     assert len(items["items"]) == 2 and items["has_more"]
-    rest = env.ok(f"/payment-arrivals?from=2025-03-15&to=2025-03-15&cursor={items['next_cursor']}")
+    rest = env.ok(f"/payment-arrivals?from=202503&to=202503&cursor={items['next_cursor']}")
     every = items["items"] + rest["items"]
     assert [i["payment_id"] for i in every] == sorted(i["payment_id"] for i in every)
     assert {i["arrival"] for i in every} == {"已入库"} and all(i["stored_at"] for i in every)
-    assert env.ok("/payment-arrivals?from=2025-03-16&to=2025-03-20")["items"] == []
-    assert_error(env.get("/payment-arrivals?from=2024-01-01&to=2025-03-15"), 400, "bad_date_range")
+    assert env.ok("/payment-arrivals?from=202501&to=202502")["items"] == []
+    assert_error(env.get("/payment-arrivals?from=202504&to=202503"), 400, "bad_period_range")
+    assert_error(env.get("/payment-arrivals?from=2025-03-15"), 400, "bad_period")
 
     first, second = every[0], every[1]
     changed = env.sim("PUT", f"/units/{env.unit.unit_id}/payments/{second['payment_id']}", {"total": "1.00"})

@@ -1,0 +1,272 @@
+"""Queries (查询统计, manual 3.1.8) as the operator reads them: 单位参保信息 and 职工缴费基数.
+
+The sync (client/sync/queries.py) stores what the tax side answered in the tables of
+client/core/queries_schema.py; pages read only those, so they open offline too and say
+when the data was last updated. 应缴信息 and 到账信息 are in client/core/queries_pay.py.
+Plain mappings in the protocol's shape in, frozen dataclasses out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from client.core import journal, xlsx
+from client.core.enrollment import ID_TYPES, PREFIX_END
+from client.core.paging import Page, PageRequest
+from client.core.store import Store
+from client.errors import ValidationError
+from rules.codes import normalize_id_number, normalize_name
+
+UNIT, BASES, PAYABLE, ARRIVAL = "unit", "bases", "payable", "arrival"
+ITEM_NAMES = {
+    "pension": "企业职工基本养老保险", "medical": "职工基本医疗保险", "unemployment": "失业保险",
+    "injury": "工伤保险", "maternity": "生育保险",
+}
+ITEM_ORDER = tuple(ITEM_NAMES)
+
+
+def item_no(item: str) -> int:
+    return ITEM_ORDER.index(item) if item in ITEM_ORDER else len(ITEM_ORDER)
+
+
+# -- when each query was last updated ----------------------------------------------------------------
+@dataclass(frozen=True)
+class QueryState:
+    synced_at: str
+    detail: dict[str, Any]
+
+
+def state(store: Store, unit_pk: int, query: str) -> QueryState | None:
+    row = store.db.execute_sql(
+        "SELECT synced_at, detail FROM query_state WHERE unit_id = ? AND query = ?", (unit_pk, query)
+    ).fetchone()
+    return QueryState(row[0], json.loads(row[1])) if row else None
+
+
+def state_dict(store: Store, unit_pk: int, query: str) -> dict[str, Any]:
+    found = state(store, unit_pk, query)
+    return {"synced_at": found.synced_at if found else None, **(found.detail if found else {})}
+
+
+def set_state(db: peewee.SqliteDatabase, unit_pk: int, query: str, detail: Mapping[str, Any]) -> str:
+    """Inside the caller's write, with the rows it stores."""
+    now = journal.now_text()
+    db.execute_sql(
+        "INSERT INTO query_state (unit_id, query, synced_at, detail) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (unit_id, query) DO UPDATE SET synced_at = excluded.synced_at, detail = excluded.detail",
+        (unit_pk, query, now, json.dumps(dict(detail), ensure_ascii=False)),
+    )
+    return now
+
+
+# -- 单位参保信息 -----------------------------------------------------------------------------------
+REG_FIELDS = ("unit_number", "kind", "item", "item_name", "status", "registered_on", "agency",
+              "tax_authority", "collection_mode", "industry_risk_class")
+
+
+@dataclass(frozen=True)
+class Registration:
+    unit_number: str
+    kind: str
+    item: str
+    item_name: str
+    status: str
+    registered_on: str
+    agency: str
+    tax_authority: str
+    collection_mode: str
+    industry_risk_class: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RegistrationFilter:
+    tax_authority: str = ""
+    unit_number: str = ""
+    agency: str = ""
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Any]) -> RegistrationFilter:
+        return cls(*(str(args.get(name) or "").strip() for name in ("tax_authority", "unit_number", "agency")))
+
+
+def save_registrations(db: peewee.SqliteDatabase, unit_pk: int, rows: Iterable[Mapping[str, Any]]) -> int:
+    """The tax side's answer replaces the unit's rows (inside the caller's write)."""
+    values = [(unit_pk, *(r[n] for n in REG_FIELDS)) for r in rows]
+    db.execute_sql("DELETE FROM query_registration WHERE unit_id = ?", (unit_pk,))
+    db.cursor().executemany(
+        f"INSERT INTO query_registration (unit_id, {', '.join(REG_FIELDS)}) "
+        f"VALUES ({', '.join('?' for _ in range(len(REG_FIELDS) + 1))})", values,
+    )
+    return len(values)
+
+
+def registrations(store: Store, unit_pk: int, filters: RegistrationFilter = RegistrationFilter()) -> list[Registration]:
+    """精准查询: each filter given matches exactly."""
+    where, params = ["unit_id = ?"], [unit_pk]
+    for name in ("tax_authority", "unit_number", "agency"):
+        if getattr(filters, name):
+            where.append(f"{name} = ?")
+            params.append(getattr(filters, name))
+    rows = store.db.execute_sql(
+        f"SELECT {', '.join(REG_FIELDS)} FROM query_registration WHERE {' AND '.join(where)} ORDER BY id", params
+    ).fetchall()
+    return [Registration(*r) for r in rows]
+
+
+def registration_options(store: Store, unit_pk: int) -> dict[str, list[str]]:
+    """The values the three query fields can take (the unit has a handful)."""
+    return {
+        name: [r[0] for r in store.db.execute_sql(
+            f"SELECT DISTINCT {name} FROM query_registration WHERE unit_id = ? ORDER BY {name}", (unit_pk,)
+        )]
+        for name in ("tax_authority", "unit_number", "agency")
+    }
+
+
+REG_COLUMNS = (
+    xlsx.code("单位编号", 18), xlsx.text("征收项目", 22), xlsx.text("参保状态", 10), xlsx.code("参保日期", 12),
+    xlsx.text("社保经办机构", 30), xlsx.text("主管税务机关", 30), xlsx.text("征收方式", 14),
+    xlsx.code("工伤行业风险类别", 10),
+)
+
+
+def export_registrations(store: Store, unit_pk: int, filters: RegistrationFilter, target: Path) -> int:
+    rows = (
+        (r.unit_number, r.item_name, r.status, r.registered_on, r.agency, r.tax_authority, r.collection_mode,
+         "" if r.industry_risk_class is None else str(r.industry_risk_class))
+        for r in registrations(store, unit_pk, filters)
+    )
+    return xlsx.write_xlsx(target, "单位参保信息", REG_COLUMNS, rows)
+
+
+# -- 职工缴费基数 -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BaseFilter:
+    """人员三要素: name and ID number match exactly or by their first characters."""
+
+    name: str = ""
+    id_type: str = ""
+    id_number: str = ""
+    item: str = ""
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Any]) -> BaseFilter:
+        id_type = str(args.get("id_type") or "").strip()
+        if id_type and id_type not in ID_TYPES:
+            raise ValidationError("证件类型不正确", field="id_type")
+        item = str(args.get("item") or "").strip()
+        if item and item not in ITEM_NAMES:
+            raise ValidationError("征收项目不正确", field="item")
+        return cls(normalize_name(str(args.get("name") or "")), id_type,
+                   normalize_id_number(str(args.get("id_number") or "")), item)
+
+    def where(self, unit_pk: int) -> tuple[str, list[Any]]:
+        clauses, params = ["b.unit_id = ?"], [unit_pk]
+        for column, value in (("e.name", self.name), ("e.id_number", self.id_number)):
+            if value:
+                clauses.append(f"{column} >= ? AND {column} < ?")
+                params += [value, value + PREFIX_END]
+        if self.id_type:
+            clauses.append("e.id_type = ?")
+            params.append(self.id_type)
+        if self.item:
+            clauses.append("b.item_no = ?")
+            params.append(item_no(self.item))
+        return " AND ".join(clauses), params
+
+
+def save_bases(db: peewee.SqliteDatabase, unit_pk: int, items: Iterable[Mapping[str, Any]], generation: int) -> int:
+    """One page of the tax side's payroll bases: a row per employee and item (upserted)."""
+    rows = [
+        (unit_pk, str(e["employee_id"]), item_no(item), item, str(e["unit_number"]), str(e["status"]), str(base),
+         str(e["updated_at"]), generation)
+        for e in items for item, base in e["bases"].items()
+    ]
+    db.cursor().executemany(
+        "INSERT INTO query_base (unit_id, employee_id, item_no, item, unit_number, status, base, "
+        "taxside_updated_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (unit_id, employee_id, item_no) DO UPDATE SET item = excluded.item, "
+        "unit_number = excluded.unit_number, status = excluded.status, base = excluded.base, "
+        "taxside_updated_at = excluded.taxside_updated_at, generation = excluded.generation", rows,
+    )
+    return len(rows)
+
+
+def finish_bases(db: peewee.SqliteDatabase, unit_pk: int, generation: int) -> int:
+    """After the last page: what the tax side no longer holds goes."""
+    return db.execute_sql(
+        "DELETE FROM query_base WHERE unit_id = ? AND generation < ?", (unit_pk, generation)
+    ).rowcount
+
+
+def next_generation(store: Store, unit_pk: int) -> int:
+    (found,) = store.db.execute_sql(
+        "SELECT max(generation) FROM query_base WHERE unit_id = ?", (unit_pk,)
+    ).fetchone()
+    return int(found or 0) + 1
+
+
+BASE_SELECT = (
+    "SELECT b.employee_id, e.name, e.id_type, e.id_number, b.unit_number, b.item, b.status, b.base, "
+    "b.taxside_updated_at FROM query_base b LEFT JOIN enrollment_employee e "
+    "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id"
+)
+
+
+def _base_row(row: Sequence[Any]) -> dict[str, Any]:
+    employee_id, name, id_type, id_number, number, item, status, base, updated = row
+    # Not downloaded in 职工参保信息: the person elements stay empty (manual 3.1.8.2).
+    return {"key": f"{employee_id}:{item}", "employee_id": employee_id, "name": name or "",
+            "id_type": id_type or "", "id_type_name": ID_TYPES.get(id_type or "", id_type or ""),
+            "id_number": id_number or "", "unit_number": number, "item": item,
+            "item_name": ITEM_NAMES.get(item, item), "status": status, "base": base, "updated_at": updated}
+
+
+def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter) -> Page:
+    where, params = filters.where(unit_pk)
+    (total,) = store.db.execute_sql(
+        f"SELECT count(*) FROM query_base b LEFT JOIN enrollment_employee e "
+        f"ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id WHERE {where}", params,
+    ).fetchone()
+    rows = store.db.execute_sql(
+        f"{BASE_SELECT} WHERE {where} ORDER BY b.employee_id, b.item_no LIMIT ? OFFSET ?",
+        [*params, request.size, (request.page - 1) * request.size],
+    ).fetchall()
+    return Page([_base_row(r) for r in rows], int(total), request.page, request.size)
+
+
+def without_person(store: Store, unit_pk: int) -> int:
+    """Employees with bases whose person elements are not on this PC (not downloaded)."""
+    (found,) = store.db.execute_sql(
+        "SELECT count(DISTINCT b.employee_id) FROM query_base b LEFT JOIN enrollment_employee e "
+        "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id WHERE b.unit_id = ? AND e.id IS NULL",
+        (unit_pk,),
+    ).fetchone()
+    return int(found)
+
+
+BASE_COLUMNS = (
+    xlsx.text("姓名", 12), xlsx.text("证件类型", 16), xlsx.code("证件号码", 22), xlsx.code("单位编号", 18),
+    xlsx.text("征收项目", 22), xlsx.amount("缴费基数"), xlsx.text("缴费状态", 10), xlsx.code("职工编号", 14),
+)
+
+
+def export_bases(store: Store, unit_pk: int, filters: BaseFilter, target: Path) -> int:
+    where, params = filters.where(unit_pk)
+
+    def rows() -> Iterable[Sequence[Any]]:
+        for r in store.db.execute_sql(f"{BASE_SELECT} WHERE {where} ORDER BY b.employee_id, b.item_no", params):
+            row = _base_row(r)
+            yield (row["name"], row["id_type_name"], row["id_number"], row["unit_number"], row["item_name"],
+                   xlsx.amount_cell(row["base"]), row["status"], row["employee_id"])
+
+    return xlsx.write_xlsx(target, "职工缴费基数", BASE_COLUMNS, rows())

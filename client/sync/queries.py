@@ -1,0 +1,194 @@
+"""Queries (查询统计, manual 3.1.8) from the tax side into this PC's tables.
+
+The calls (docs/protocol.md "Queries"): ``insurance-registrations`` (one answer),
+``payroll-bases`` (a paged feed: 100,000 employees are 20 pages of 5,000, each stored in
+its own transaction, so a failure part-way keeps the earlier answer whole until the last
+page replaces it), ``payables`` and ``payment-arrivals`` for a range. Answers are checked
+field by field: money must be decimal text, codes text; anything else is a broken answer
+(NetworkError ``bad_response``) and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from client.core import queries as q
+from client.core import queries_pay as qp
+from client.errors import ValidationError
+from client.sync.taxclient import TaxClient
+from client.sync.taxclient_transport import malformed
+
+_BAD = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError)
+BASES_PAGE = 5000
+Progress = Callable[[int, int, str], None]
+
+
+def _text(data: Mapping[str, Any], key: str, *, null: bool = False) -> Any:
+    value = data[key]
+    if value is None and null:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(key)
+    return value
+
+
+def _money(data: Mapping[str, Any], key: str) -> str:
+    value = Decimal(_text(data, key))
+    if not value.is_finite():
+        raise ValueError(key)
+    return str(value)
+
+
+def _items(data: Any) -> list[Mapping[str, Any]]:
+    items = data["items"]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise TypeError("items")
+    return items
+
+
+# -- the calls ---------------------------------------------------------------------------------------
+def fetch_registrations(client: TaxClient, unit_id: str) -> list[dict[str, Any]]:
+    data = client._get(f"/v1/units/{unit_id}/insurance-registrations")
+    try:
+        out = []
+        for r in _items(data):
+            row = {n: _text(r, n) for n in q.REG_FIELDS if n != "industry_risk_class"}
+            risk = r.get("industry_risk_class")
+            row["industry_risk_class"] = None if risk is None else int(risk)
+            out.append(row)
+        return out
+    except _BAD as exc:
+        raise malformed(exc) from None
+
+
+def fetch_bases_page(client: TaxClient, unit_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None,
+                                                                                  int | None]:
+    data = client._get(f"/v1/units/{unit_id}/payroll-bases", cursor=cursor, limit=BASES_PAGE)
+    try:
+        items = []
+        for e in _items(data):
+            bases = e["bases"]
+            if not isinstance(bases, dict):
+                raise TypeError("bases")
+            items.append({"employee_id": _text(e, "employee_id"), "unit_number": _text(e, "unit_number"),
+                          "status": _text(e, "status"), "updated_at": _text(e, "updated_at"),
+                          "bases": {str(k): _money(bases, k) for k in bases}})
+        more = bool(data["has_more"])
+        nxt = _text(data, "next_cursor", null=True)
+        if more and not nxt:
+            raise ValueError("next_cursor")
+        total = data.get("total")
+        return items, nxt if more else None, None if total is None else int(total)
+    except _BAD as exc:
+        raise malformed(exc) from None
+
+
+def fetch_payables(client: TaxClient, unit_id: str, start: str, end: str) -> tuple[list[dict[str, Any]], str, str]:
+    data = client._get(f"/v1/units/{unit_id}/payables", **{"from": start or None, "to": end or None})
+    try:
+        out = []
+        for r in _items(data):
+            row: dict[str, Any] = {n: _text(r, n) for n in ("period_from", "period_to", "unit_number", "agency",
+                                                             "item", "item_name", "state")}
+            row.update({n: _money(r, n) for n in ("payable", "paid", "unpaid")})
+            row.update(arrear_count=int(r["arrear_count"]), unpaid_count=int(r["unpaid_count"]),
+                       deadline=_text(r, "deadline", null=True))
+            out.append(row)
+        return out, _text(data, "from"), _text(data, "to")
+    except _BAD as exc:
+        raise malformed(exc) from None
+
+
+def fetch_arrivals(client: TaxClient, unit_id: str, start: str, end: str) -> tuple[list[dict[str, Any]], str, str]:
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        data = client._get(f"/v1/units/{unit_id}/payment-arrivals", cursor=cursor, limit=5000,
+                           **{"from": start or None, "to": end or None})
+        try:
+            for r in _items(data):
+                row = {n: _text(r, n) for n in qp.ARRIVAL_FIELDS if n not in ("amount", "late_fee", "total",
+                                                                                "stored_at")}
+                row.update({n: _money(r, n) for n in ("amount", "late_fee", "total")})
+                row["stored_at"] = _text(r, "stored_at", null=True)
+                out.append(row)
+            first_from, first_to = _text(data, "from"), _text(data, "to")
+            more, cursor = bool(data["has_more"]), _text(data, "next_cursor", null=True)
+        except _BAD as exc:
+            raise malformed(exc) from None
+        if not more or not cursor:
+            return out, first_from, first_to
+
+
+# -- the service the pages call ------------------------------------------------------------------------
+class QueryService:
+    """The queries of the unit the session has entered. Reads are local; updates go through
+    the session (online only, token renewed once). ``session`` is SessionManager."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.store = session.store
+
+    def unit(self) -> tuple[int, str]:
+        unit = self.session.require_entered()
+        if unit.local_id is None:
+            raise ValidationError("请先登录单位", field="unit")
+        return unit.local_id, unit.unit_id
+
+    def sync_registrations(self) -> dict[str, Any]:
+        pk, unit_id = self.unit()
+        rows = self.session.call(lambda c: fetch_registrations(c, unit_id))
+        with self.store.write() as db:
+            count = q.save_registrations(db, pk, rows)
+            q.set_state(db, pk, q.UNIT, {"count": count})
+        return {"count": count, "message": f"已从税务端更新单位参保信息 {count} 条"}
+
+    def sync_bases(self, progress: Progress, cancelled: Callable[[], None] = lambda: None) -> dict[str, Any]:
+        pk, unit_id = self.unit()
+        generation = q.next_generation(self.store, pk)
+        cursor: str | None = None
+        employees = rows = 0
+        total = 0
+        progress(0, 0, "正在查询税务端职工缴费基数…")
+        while True:
+            cancelled()
+            items, cursor, first_total = self.session.call(
+                lambda c, cur=cursor: fetch_bases_page(c, unit_id, cur))
+            total = first_total if first_total is not None else total
+            with self.store.write() as db:
+                rows += q.save_bases(db, pk, items, generation)
+                employees += len(items)
+                if cursor is None:
+                    removed = q.finish_bases(db, pk, generation)
+                    q.set_state(db, pk, q.BASES, {"employees": employees, "rows": rows, "removed": removed})
+            progress(employees, max(total, employees), f"已下载 {employees} 名职工的缴费基数")
+            if cursor is None:
+                break
+        missing = q.without_person(self.store, pk)
+        message = f"已从税务端更新 {employees} 名职工的缴费基数（{rows} 条）"
+        if missing:
+            message += f"；其中 {missing} 名职工尚未下载职工参保信息，姓名和证件信息显示为空"
+        return {"employees": employees, "rows": rows, "without_person": missing, "message": message}
+
+    def sync_payables(self, start: str = "", end: str = "") -> dict[str, Any]:
+        pk, unit_id = self.unit()
+        start, end = qp.check_months(start, end)
+        rows, s_from, s_to = self.session.call(lambda c: fetch_payables(c, unit_id, start, end))
+        with self.store.write() as db:
+            now = q.set_state(db, pk, q.PAYABLE, {"from": s_from, "to": s_to})
+            count = qp.save_payables(db, pk, s_from, s_to, rows, now)
+        return {"count": count, "from": s_from, "to": s_to,
+                "message": f"已从税务端更新 {s_from}-{s_to} 的应缴信息 {count} 条"}
+
+    def sync_arrivals(self, start: str = "", end: str = "") -> dict[str, Any]:
+        pk, unit_id = self.unit()
+        start, end = qp.check_months(start, end)
+        rows, s_from, s_to = self.session.call(lambda c: fetch_arrivals(c, unit_id, start, end))
+        with self.store.write() as db:
+            now = q.set_state(db, pk, q.ARRIVAL, {"from": s_from, "to": s_to})
+            count = qp.save_arrivals(db, pk, s_from, s_to, rows, now)
+        view = qp.arrivals(self.store, pk, s_from, s_to)
+        return {"count": count, "from": s_from, "to": s_to, "flagged": view.to_dict()["flagged"],
+                "message": f"已从税务端更新 {s_from}-{s_to} 的到账信息 {count} 笔"}

@@ -1,0 +1,159 @@
+"""Queries (查询统计, 3.1.8) synchronised from a live reference tax side into this PC's
+tables: registrations, payroll bases (paged; a fault part-way keeps the last complete
+answer's state), payables, arrivals reconciled with the local payment records (a reversed
+payment and a changed amount are flagged), and broken answers stored nowhere."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from client.core import queries as q
+from client.core import queries_pay as qp
+from client.core.paging import PageRequest
+from client.errors import NetworkError
+from client.sync import queries as sync
+from client.sync.queries import QueryService
+from tests.conftest import log_in
+from tests.sync.test_payment import declared_elsewhere, pay, refreshed_service
+from tests.taxside_fixtures import LiveTaxSide
+
+
+def taxside_rows(live: LiveTaxSide, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(live.db_path)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
+    ts = taxside_factory(units=3, employees=60)
+    ts.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    log_in(services, ts)
+    services.session.popups_shown = True
+    return ts
+
+
+@pytest.fixture
+def svc(services: Any, live: LiveTaxSide) -> QueryService:
+    return QueryService(services.session)
+
+
+def test_registrations_replace_the_local_rows(svc: QueryService, live: LiveTaxSide) -> None:
+    pk, unit_id = svc.unit()
+    assert q.registrations(svc.store, pk) == [] and q.state(svc.store, pk, q.UNIT) is None
+    result = svc.sync_registrations()
+    rows = q.registrations(svc.store, pk)
+    numbers = taxside_rows(live, "SELECT n.number, n.items, n.agency FROM unit_number n JOIN unit u "
+                                 "ON u.id = n.unit_pk WHERE u.unit_id = ?", (unit_id,))
+    assert result["count"] == len(rows) == sum(len(eval(items)) for _, items, _ in numbers) > 0
+    assert {r.unit_number for r in rows} == {n for n, _, _ in numbers}
+    assert q.state(svc.store, pk, q.UNIT) is not None
+    one = rows[0]
+    assert q.registrations(svc.store, pk, q.RegistrationFilter(agency=one.agency))
+    assert all(r.agency == one.agency for r in q.registrations(svc.store, pk, q.RegistrationFilter(agency=one.agency)))
+    assert q.registrations(svc.store, pk, q.RegistrationFilter(unit_number="nope")) == []
+
+    # A broken answer (not JSON) stores nothing: the last good rows stay.
+    live.fault(f"/v1/units/{unit_id}/insurance-registrations", "malformed_json")
+    with pytest.raises(NetworkError):
+        svc.sync_registrations()
+    assert q.registrations(svc.store, pk) == rows
+
+
+def test_bases_paged_with_person_elements_from_enrollment(svc: QueryService, live: LiveTaxSide,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pk, unit_id = svc.unit()
+    monkeypatch.setattr(sync, "BASES_PAGE", 7)
+    seen: list[tuple[int, int]] = []
+    live.fault(f"/v1/units/{unit_id}/payroll-bases", "error", status=503, count=1)  # retried
+    result = svc.sync_bases(lambda done, total, _msg: seen.append((done, total)))
+    expected = taxside_rows(live, "SELECT e.id, e.bases FROM employee e JOIN unit u ON u.id = e.unit_pk "
+                                  "WHERE u.unit_id = ? AND e.deleted = 0", (unit_id,))
+    assert result["employees"] == len(expected) > 7 and len(seen) > 2 and seen[-1][0] == seen[-1][1]
+    page = q.bases(svc.store, pk, PageRequest(1, 500), q.BaseFilter())
+    assert page.total == result["rows"]
+    assert {(r["employee_id"], r["item"]): r["base"] for r in page.rows} == {
+        (f"E{e:09d}", item): base for e, bases in expected for item, base in eval(bases).items()}
+    assert all(r["name"] and r["id_number"] for r in page.rows)  # enrollment downloaded at login
+
+    # An employee not downloaded on this PC: his bases show, his person elements are empty.
+    first = page.rows[0]["employee_id"]
+    with svc.store.write() as db:
+        db.execute_sql("DELETE FROM enrollment_employee WHERE unit_id = ? AND employee_id = ?", (pk, first))
+    again = svc.sync_bases(lambda *_: None)
+    assert again["without_person"] == 1 and "尚未下载职工参保信息" in again["message"]
+    rows = [r for r in q.bases(svc.store, pk, PageRequest(1, 500), q.BaseFilter()).rows if r["employee_id"] == first]
+    assert rows and all(r["name"] == "" and r["id_number"] == "" for r in rows)
+
+    # Query by the person elements (prefix of the name, the ID number).
+    other = page.rows[-1]
+    by_id = q.bases(svc.store, pk, PageRequest(1, 50), q.BaseFilter(id_number=other["id_number"]))
+    assert by_id.rows and {r["employee_id"] for r in by_id.rows} == {other["employee_id"]}
+    by_name = q.bases(svc.store, pk, PageRequest(1, 50), q.BaseFilter(name=other["name"][:1], item="pension"))
+    assert by_name.rows and all(r["name"].startswith(other["name"][:1]) and r["item"] == "pension"
+                                for r in by_name.rows)
+
+    # The tax side fails after the first page: the state of the last complete update stays.
+    before = q.state(svc.store, pk, q.BASES)
+    total_before = q.bases(svc.store, pk, PageRequest(1, 1), q.BaseFilter()).total
+
+    def fail_after_first(done: int, _total: int, _msg: str) -> None:
+        if done:
+            live.fault(f"/v1/units/{unit_id}/payroll-bases", "error", status=503)
+
+    with pytest.raises(NetworkError):
+        svc.sync_bases(fail_after_first)
+    assert q.state(svc.store, pk, q.BASES) == before
+    assert q.bases(svc.store, pk, PageRequest(1, 1), q.BaseFilter()).total == total_before
+
+
+def test_payables_and_arrivals_reconciled(services: Any, svc: QueryService, live: LiveTaxSide) -> None:
+    pk, unit_id = svc.unit()
+    live.sim("PUT", "/settings", {"arrival_delay_seconds": 0})
+    declared = declared_elsewhere(live, unit_id)
+    payment = refreshed_service(services)
+    arrears = [a.arrear.arrear_id for a in payment.arrears_view().items]
+    paid = pay(payment, arrears[:3])
+    assert paid.ok, paid
+
+    result = svc.sync_payables()
+    rows = qp.payables(svc.store, pk)
+    assert result["count"] == len(rows) > 0
+    totals = qp.payable_totals(rows)
+    assert Decimal(totals["payable"]) == Decimal(declared["total_amount"])
+    assert Decimal(totals["paid"]) + Decimal(totals["unpaid"]) == Decimal(totals["payable"]) > 0
+    assert Decimal(totals["paid"]) > 0
+    item = rows[0].item
+    assert all(r.item == item for r in qp.payables(svc.store, pk, item=item))
+    assert qp.payables(svc.store, pk, "190001", "190012") == []
+
+    synced = svc.sync_arrivals()
+    view = qp.arrivals(svc.store, pk)
+    assert synced["count"] == 3 and synced["flagged"] == 0
+    assert [r.check for r in view.rows] == [qp.SAME] * 3
+    assert {r.arrival for r in view.rows} == {"已入库"}
+
+    first, second, third = view.rows
+    live.sim("POST", f"/units/{unit_id}/payments/{first.payment_id}/reversal")
+    live.sim("PUT", f"/units/{unit_id}/payments/{second.payment_id}", {"total": "1.00"})
+    synced = svc.sync_arrivals()
+    view = qp.arrivals(svc.store, pk)
+    by_id = {r.payment_id: r for r in view.rows}
+    assert synced["flagged"] == 2 and view.counts()[qp.MISSING] == 1 and view.counts()[qp.DIFFERENT] == 1
+    assert by_id[first.payment_id].check == qp.MISSING and by_id[first.payment_id].total is None
+    assert "税务端未查到" in by_id[first.payment_id].check_text
+    assert by_id[second.payment_id].check == qp.DIFFERENT and "税务端为 1.00 元" in by_id[second.payment_id].check_text
+    assert by_id[third.payment_id].check == qp.SAME
+    assert "不一致 2 笔" in view.summary and "税务端未查到 1 笔" in view.summary
+
+    # A timed-out tax side: the last answer and its reconciliation stay.
+    live.fault(f"/v1/units/{unit_id}/payment-arrivals", "error", status=503)
+    with pytest.raises(NetworkError):
+        svc.sync_arrivals()
+    assert qp.arrivals(svc.store, pk).to_dict() == view.to_dict()
