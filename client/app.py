@@ -21,7 +21,7 @@ from client import __version__, logs
 from client.api import upgrade as upgrade_api
 from client.api.server import UIServer
 from client.backup import service as backup_service
-from client.core import network, upgrade
+from client.core import home_lock, network, upgrade
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
@@ -114,6 +114,10 @@ def run(
     echo: Callable[[str], None] = print,
 ) -> None:
     """Serve the UI and show it; blocks until the window closes or the process is stopped."""
+    # Marks the folder as in use, so the command line's monthly routine stays out (one writer).
+    folder_lock = home_lock.try_hold(services.home, home_lock.DESKTOP)
+    if folder_lock is None:
+        log.warning("data folder %s is already held by another process", services.home)
     server = start_server(services, port)
     stop = threading.Event()
 
@@ -150,4 +154,6 @@ def run(
         periodic.stop()
         backup_service.backup_on_exit(services)
         services.close()
+        if folder_lock is not None:
+            folder_lock.release()
         log.info("socialfee stopped")
