@@ -1,0 +1,91 @@
+// 社保费到账信息查询: each payment's arrival (已缴款未入库 / 已入库) with its dates, checked
+// against this PC's 缴款记录: a payment the tax side does not show, or whose amount differs,
+// is flagged in red and counted in the summary line.
+
+import { get } from "../api.js";
+import { dateTime, money } from "../format.js";
+import { toast, toastError } from "../toast.js";
+import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+
+const form = document.getElementById("query");
+const exportButton = document.getElementById("export");
+const submitButton = form.querySelector('button[type="submit"]');
+const totals = document.getElementById("totals");
+let shown = {};
+
+function checkCell(row) {
+  const span = document.createElement("span");
+  span.textContent = row.check_text;
+  span.dataset.check = row.check;
+  if (row.flagged) span.className = "error-text";
+  else if (row.check !== "一致") span.className = "warn-text";
+  return span;
+}
+
+const amount = (value) => (value == null ? "—" : money(value));
+
+const table = new ListTable(document.getElementById("result-table"), {
+  rowKey: "payment_id",
+  pageSize: Number(document.getElementById("result-table").dataset.pageSize) || 50,
+  emptyText: "没有符合条件的到账信息",
+  columns: [
+    { key: "tax_ticket", label: "电子税票号码", className: "nowrap" },
+    { key: "item_name", label: "征收项目", className: "nowrap" },
+    { key: "part_name", label: "征收品目", className: "nowrap" },
+    { key: "period", label: "费款所属期", className: "nowrap", render: (r) => periodRange(r.period_from, r.period_to) },
+    { key: "total", label: "税务端实缴金额", className: "num", render: (r) => amount(r.total) },
+    { key: "local_total", label: "本机记录金额", className: "num", render: (r) => amount(r.local_total) },
+    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => dateTime(r.paid_at) },
+    { key: "arrival", label: "到账状态", className: "nowrap", render: (r) => r.arrival || "—" },
+    { key: "stored_at", label: "入库时间", className: "nowrap", render: (r) => (r.stored_at ? dateTime(r.stored_at) : "") },
+    { key: "check", label: "核对结果", render: checkCell },
+  ],
+});
+
+function filters() {
+  const data = new FormData(form);
+  return { from: monthParam(data.get("from")), to: monthParam(data.get("to")) };
+}
+
+async function reload(values = shown) {
+  shown = values;
+  try {
+    const data = await get(`/api/queries/arrival${queryString(shown)}`);
+    table.setItems(data.items);
+    await table.load(1);
+    exportButton.disabled = data.count === 0;
+    totals.textContent = data.count ? data.summary : "";
+    totals.classList.toggle("error-text", data.flagged > 0);
+    return data.state;
+  } catch (err) {
+    exportButton.disabled = true;
+    table.error = err;
+    table.render();
+    return null;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  let values;
+  try {
+    values = filters();
+  } catch (err) {
+    toastError(err);
+    return;
+  }
+  syncFromTaxSide(values, () => reload(values), [submitButton]);
+});
+form.addEventListener("reset", () => setTimeout(() => reload({}).then((state) => showState(state)), 0));
+exportButton.addEventListener("click", async () => {
+  exportButton.disabled = true;
+  try {
+    toast(`已导出：${await downloadGet(`/api/queries/arrival/export${queryString(shown)}`)}`, "success");
+  } catch (err) {
+    toastError(err);
+  } finally {
+    exportButton.disabled = table.total === 0;
+  }
+});
+
+reload({}).then(() => syncFromTaxSide({}, () => reload(), [submitButton]));

@@ -1,0 +1,53 @@
+// Shared by the 查询统计 pages: the line that says when the local data was last updated,
+// an update from the tax side as a background job (on entry, 更新, or 查询 with a range),
+// and the GET exports. Every page shows local data at once and again when the job ends.
+
+import { post } from "../api.js";
+import { JobProgress } from "../job.js";
+
+export { ListTable, downloadGet, monthParam, periodRange } from "./payment_common.js";
+
+const page = document.getElementById("queries-page");
+const stateLine = document.getElementById("sync-state");
+const progressBox = document.getElementById("sync-progress");
+export const query = page.dataset.query;
+
+export function showState(state, note = "") {
+  const when = state && state.synced_at ? `上次从税务端更新：${state.synced_at}` : "尚未从税务端更新";
+  stateLine.textContent = note ? `${note}（${when}）` : when;
+  stateLine.classList.toggle("error-text", Boolean(note) && !note.startsWith("离线"));
+}
+
+// Start the update and call `after()` when it ends, well or not (the page then re-reads
+// its local rows); the state line says what happened.
+export async function syncFromTaxSide(body, after, buttons = []) {
+  buttons.forEach((b) => (b.disabled = true));
+  const finish = async (note) => {
+    progressBox.hidden = true;
+    buttons.forEach((b) => (b.disabled = false));
+    const state = await after();
+    showState(state, note);
+  };
+  const progress = new JobProgress(progressBox, {
+    cancellable: false,
+    onDone: (job) => finish("").then(() => {
+      stateLine.dataset.result = job.result.message || "";
+    }),
+    onError: (err) => finish(`未能从税务端更新：${err.message}，以下为本机数据`),
+  });
+  try {
+    progress.attach((await post(`/api/queries/${query}/sync`, body)).job);
+  } catch (err) {
+    if (err.code === "job_running" && (await progress.reattach(page.dataset.jobKind))) return;
+    await finish(err.code === "offline" ? "离线模式：暂时无法连接税务端，以下为本机数据"
+      : `未能从税务端更新：${err.message}，以下为本机数据`);
+  }
+}
+
+// Only the filters that are filled in, as a query string.
+export function queryString(values) {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v) params.set(k, v);
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}

@@ -1,0 +1,72 @@
+// 单位参保信息查询 (manual 3.1.8.1): synced from the tax side on entry and on 更新; 查询 by
+// 主管税务机关, 单位编号, 社保经办机构 (exact, from the values the unit has); 导出.
+
+import { get } from "../api.js";
+import { toast, toastError } from "../toast.js";
+import { ListTable, downloadGet, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+
+const form = document.getElementById("query");
+const exportButton = document.getElementById("export");
+const syncButton = document.getElementById("sync");
+let shown = {};
+
+const table = new ListTable(document.getElementById("result-table"), {
+  rowKey: "key",
+  pageSize: 50,
+  emptyText: "没有符合条件的参保信息",
+  columns: [
+    { key: "unit_number", label: "单位编号", className: "nowrap" },
+    { key: "item_name", label: "征收项目", className: "nowrap" },
+    { key: "status", label: "参保状态", className: "nowrap" },
+    { key: "registered_on", label: "参保日期", className: "nowrap" },
+    { key: "agency", label: "社保经办机构" },
+    { key: "tax_authority", label: "主管税务机关" },
+    { key: "collection_mode", label: "征收方式", className: "nowrap" },
+  ],
+});
+
+function fillOptions(options) {
+  for (const [name, values] of Object.entries(options)) {
+    const select = form.elements[name];
+    const keep = select.value;
+    select.replaceChildren(select.options[0]);
+    for (const v of values) select.append(new Option(v, v, false, v === keep));
+  }
+}
+
+async function reload() {
+  shown = Object.fromEntries(new FormData(form).entries());
+  try {
+    const data = await get(`/api/queries/unit${queryString(shown)}`);
+    fillOptions(data.options);
+    table.setItems(data.items.map((r) => ({ ...r, key: `${r.unit_number}:${r.item}` })));
+    await table.load(1);
+    exportButton.disabled = data.count === 0;
+    document.getElementById("totals").textContent = data.count ? `共 ${data.count} 条参保信息` : "";
+    return data.state;
+  } catch (err) {
+    exportButton.disabled = true;
+    table.error = err;
+    table.render();
+    return null;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  reload().then((state) => showState(state));
+});
+form.addEventListener("reset", () => setTimeout(() => reload().then((state) => showState(state)), 0));
+syncButton.addEventListener("click", () => syncFromTaxSide({}, reload, [syncButton]));
+exportButton.addEventListener("click", async () => {
+  exportButton.disabled = true;
+  try {
+    toast(`已导出：${await downloadGet(`/api/queries/unit/export${queryString(shown)}`)}`, "success");
+  } catch (err) {
+    toastError(err);
+  } finally {
+    exportButton.disabled = table.total === 0;
+  }
+});
+
+reload().then(() => syncFromTaxSide({}, reload, [syncButton]));
