@@ -10,6 +10,7 @@ from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from client import settings as settings_mod
+from client.api import home as home_api
 from client.api.context import services
 from client.api.login import login_needed, requires_unit
 from client.core import audit, rulecache, system, units
@@ -202,6 +203,7 @@ def home() -> str:
     return render_template(
         "home.html", active="home", links=links, links_source=source, unit=unit, alerts=alerts, nearest=nearest,
         nearest_total=found.arrears_count, about=system.about(svc.store, svc.home, svc.log_path),
+        status=home_api.current_status(),
     )
 
 

@@ -34,6 +34,7 @@ from client.api import (
     errors,
     fee_declaration,
     handover,
+    home,
     jobs,
     login,
     network,
@@ -175,6 +176,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(payment.bp)
     app.register_blueprint(upgrade.bp)
     app.register_blueprint(handover.bp)
+    app.register_blueprint(home.bp)
     return app
 
 

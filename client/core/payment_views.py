@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from client.core import payment
+from client.core import home_status, payment
 from client.core.payment import ZERO, Arrear
 from client.core.store import Store
 from rules import latefee
@@ -139,18 +138,8 @@ class HomeAlerts:
 
 
 def without_base(store: Store, unit_pk: int) -> int:
-    """正常缴费 employees whose synced enrollment holds no base for any item."""
-    count = 0
-    for (bases,) in store.db.execute_sql(
-        "SELECT bases FROM enrollment_employee WHERE unit_id = ? AND removed = 0 AND status = '正常缴费'", (unit_pk,)
-    ).fetchall():
-        try:
-            values = json.loads(bases) if bases else {}
-        except ValueError:
-            values = {}
-        if not any(str(v or "").strip() not in ("", "0", "0.00") for v in (values or {}).values()):
-            count += 1
-    return count
+    """正常缴费 employees whose synced enrollment holds no base for any item (one SQL count)."""
+    return home_status.without_base(store, unit_pk)
 
 
 def home_alerts(store: Store, unit_pk: int, today: dt.date, limit: int = 5) -> HomeAlerts:

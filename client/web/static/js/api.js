@@ -157,6 +157,8 @@ export const endpoints = {
   feeFeedback: "/api/fee-declaration/records/feedback",
   feeSend: "/api/fee-declaration/records/send",
   feeVoid: (id) => `/api/fee-declaration/records/${encodeURIComponent(id)}/void`,
+  homeStatus: "/api/home/status",
+  homeCharts: "/api/home/charts",
   paymentArrears: "/api/payment/arrears",
   paymentRefresh: "/api/payment/arrears/refresh",
   paymentSelection: "/api/payment/arrears/selection",

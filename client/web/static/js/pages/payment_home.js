@@ -7,9 +7,12 @@ import { JobProgress } from "../job.js";
 
 async function redraw() {
   const html = await (await request("GET", "/")).text();
-  const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("home-alerts-slot");
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const fresh = doc.getElementById("home-alerts-slot");
   const slot = document.getElementById("home-alerts-slot");
   if (fresh && slot) slot.replaceChildren(...fresh.childNodes);
+  const status = doc.getElementById("home-status"); // 本月待办 reads the same arrears
+  if (status) document.getElementById("home-status")?.replaceWith(status);
 }
 
 async function refreshArrears() {
