@@ -177,6 +177,17 @@ class LateFeeRule:
 
 
 @dataclass(frozen=True)
+class AnnuityRule:
+    """职业年金 (机关事业单位 occupational annuity): shares of the employee's base (the item
+    ``base_item``'s declared base), rounded as the pack's period rounds that item."""
+
+    employer_rate: Decimal
+    employee_rate: Decimal
+    base_item: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
 class HomeFunction:
     key: str
     label: str
@@ -197,6 +208,7 @@ class RulePack:
     late_fee: LateFeeRule
     periods: tuple[PeriodRules, ...]
     features: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    annuity: AnnuityRule | None = None  # [annuity]: where the annuity_notice feature uses it
 
     def period_for(self, period: PeriodLike) -> PeriodRules:
         wanted = parse_period(period)

@@ -21,6 +21,7 @@ from rules.model import (
     PAYERS,
     WAGE_BASE_FUNCTIONS,
     AnnualWindow,
+    AnnuityRule,
     BaseLimits,
     HomeFunction,
     InjuryRates,
@@ -385,6 +386,19 @@ def _features(top: _Table) -> MappingProxyType[str, bool]:
     return MappingProxyType(features)
 
 
+def _annuity(top: _Table) -> AnnuityRule | None:
+    table = top.table("annuity", required=False)
+    if table is None:
+        return None
+    employer, employee = _rate(table, "employer_rate"), _rate(table, "employee_rate")
+    base_item = table.text("base_item", required=False) or "pension"
+    if not _CODE.match(base_item):
+        raise PackError("缴费基数取自的险种代码只能由小写字母、数字和下划线组成", table.sub("base_item"))
+    provenance = table.provenance()
+    table.finish()
+    return AnnuityRule(employer, employee, base_item, provenance)
+
+
 def _pack(top: _Table) -> RulePack:
     fmt = top.integer("format", FORMAT_VERSION)
     if fmt != FORMAT_VERSION:
@@ -404,6 +418,7 @@ def _pack(top: _Table) -> RulePack:
         raise PackError("缴费年度起始月份应为1-12", "base_year_start_month")
     per_item = top.flag("per_item_bases_for_government", False)
     features = _features(top)
+    annuity = _annuity(top)
     home = _home_functions(top, collection_mode or "")
     window_table = top.table("annual_window")
     late_table = top.table("late_fee")
@@ -424,7 +439,7 @@ def _pack(top: _Table) -> RulePack:
         region=region, name=name, version=version, collection_mode=collection_mode,
         base_year_start_month=start_month, per_item_bases_for_government=per_item,
         home_functions=home, annual_window=window, late_fee=late_fee,
-        periods=tuple(periods), features=features,
+        periods=tuple(periods), features=features, annuity=annuity,
     )
 
 
