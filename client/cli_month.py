@@ -181,12 +181,13 @@ def read_passwords(unit_ids: Sequence[str]) -> dict[str, str]:
     return dict(zip(unit_ids, lines, strict=True))
 
 
-def chosen_units(unit_ids: Sequence[str], all_units: bool, *, single: bool = False) -> list[units.LocalUnit]:
+def chosen_units(unit_ids: Sequence[str], all_units: bool, *, single: bool = False,
+                 allow_none: bool = False) -> list[units.LocalUnit]:
     if all_units and unit_ids:
         raise click.UsageError("--unit 和 --all 只能选一种")
     if all_units:
         found = units.list_units()
-        if not found:
+        if not found and not allow_none:
             raise click.UsageError("本机还没有单位：请先在客户端中登录单位")
         found.sort(key=lambda u: u.unit_id)
     else:
@@ -235,7 +236,7 @@ def enter(run: UnitRun, password: str | None, *, remember: bool = False) -> None
 
 def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence[str], all_units: bool,
              as_json: bool, login: bool = True, password_stdin: bool = False, single: bool = False,
-             remember: bool = False, options: dict[str, Any] | None = None) -> None:
+             remember: bool = False, allow_none: bool = False, options: dict[str, Any] | None = None) -> None:
     """Run ``step`` for every chosen unit with the data folder held; exits with the code."""
     root = ctx.find_root().obj or {}
     home = prepare_home(resolve_home(root.get("home")))
@@ -247,7 +248,7 @@ def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence
     services = None
     try:
         services = root["build_services"](home)
-        chosen = chosen_units(unit_ids, all_units, single=single)
+        chosen = chosen_units(unit_ids, all_units, single=single, allow_none=allow_none)
         secrets = read_passwords([u.unit_id for u in chosen]) if login and password_stdin else {}
         runs = []
         for unit in chosen:
@@ -280,6 +281,8 @@ def finish(command: str, runs: Sequence[UnitRun], as_json: bool, code: int,
     if error is not None:
         click.echo(f"错误：{error.message}", err=True)
     if not as_json:
+        if not runs and error is None:
+            click.echo("本机还没有单位：请先在客户端中登录单位")
         for run in runs:
             click.echo(f"【{run.unit.name}（{run.unit.unit_id}）】")
             for line in run.messages:

@@ -33,7 +33,8 @@ def units_cmd(ctx: click.Context, as_json: bool) -> None:
         run.say(f"纳税人识别号 {run.unit.taxpayer_id}　{run.unit.region_label}　最近登录 {run.unit.last_login_at or '从未'}"
                 f"　{'已保存申报密码' if saved else '未保存申报密码'}")
 
-    run_step(ctx, step, command="month units", unit_ids=(), all_units=True, as_json=as_json, login=False)
+    run_step(ctx, step, command="month units", unit_ids=(), all_units=True, as_json=as_json, login=False,
+             allow_none=True)
 
 
 @month_group.command("save-password")

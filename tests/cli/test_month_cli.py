@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,20 +267,51 @@ def test_usage_errors_exit_2(home: Path, prepared: list[Any]) -> None:
     assert both.exit_code == 2
 
 
-@pytest.fixture
-def desktop(home: Path, prepared: list[Any]) -> Iterator[None]:
+def test_refused_while_the_desktop_client_runs(home: Path, prepared: list[Any], tmp_path: Path) -> None:
     from tests.test_cli import start_headless
 
     proc, _url = start_headless(home)
     try:
-        yield
+        result = month(home, "export", "--all", "--out", str(tmp_path / "x"))
+        assert result.exit_code == 5
+        assert "客户端程序正在使用数据目录" in result.output and f"进程 {proc.pid}" in result.output
+        assert not (tmp_path / "x").exists()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # Closed (the OS dropped its lock): the command line may work on the folder now.
+    assert month(home, "export", "--all", "--out", str(tmp_path / "x")).exit_code == 0
 
 
-def test_refused_while_the_desktop_client_runs(home: Path, desktop: None, tmp_path: Path) -> None:
-    result = month(home, "export", "--all", "--out", str(tmp_path / "x"))
-    assert result.exit_code == 5
-    assert "客户端程序正在使用数据目录" in result.output
-    assert not (tmp_path / "x").exists()
+def test_one_month_command_at_a_time(home: Path, prepared: list[Any], tmp_path: Path) -> None:
+    from client.core import home_lock
+
+    with home_lock.hold(home, home_lock.CLI):
+        code, refused = month_json(home, "export", "--all", "--out", str(tmp_path / "x"))
+        assert code == 5 and refused["error"]["code"] == "home_in_use" and "命令行正在使用" in refused["error"]["message"]
+    assert month(home, "export", "--all", "--out", str(tmp_path / "x")).exit_code == 0
+
+
+def test_through_the_installed_entry_point(home: Path, live: LiveTaxSide, prepared: list[Any]) -> None:
+    """The real program: exit codes reach the shell, no traceback, the password only on stdin."""
+    from tests.test_cli import SOCIALFEE
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([*SOCIALFEE, "--home", str(home), "month", *args], input=stdin, capture_output=True,
+                              text=True, timeout=120)
+
+    wrong = run("declare", "--unit", prepared[0].unit_id, "--password-stdin", stdin="Wrong-pass-1\n")
+    assert wrong.returncode == 4 and "申报密码错误" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "Wrong-pass-1" not in wrong.stdout + wrong.stderr
+    assert taxside_count(live, "fee_declaration") == 0
+    usage = run("declare")
+    assert usage.returncode == 2 and "用法错误" in usage.stderr
+    ok = run("summaries", "--all", "--password-stdin", "--json", stdin=PASSWORD_LINE)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+
+
+def test_no_units_yet(home: Path) -> None:
+    listed = month(home, "units")
+    assert listed.exit_code == 0 and "本机还没有单位" in listed.output
+    assert month(home, "feedback", "--all").exit_code == 2
