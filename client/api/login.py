@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from client.api.context import services
 from client.api.errors import error_response
-from client.core import audit, passwords, units
+from client.core import audit, operators, passwords, units
 from client.errors import AuthError, ValidationError
 from client.sync.session import ENTERED, password_hint
 
@@ -50,6 +50,8 @@ def _client_lock() -> ResponseReturnValue | None:
     svc = services()
     if svc.session.client_unlocked or request.path.startswith(_UNLOCKED_PATHS):
         return None
+    if operators.mode(svc.store) == operators.MULTI:
+        return None  # the operator login (client/api/operators.py) takes the lock's place
     if request.path.startswith("/api/"):
         return error_response(401, "client_locked", "客户端已锁定，请先输入登录密码")
     return redirect("/lock")
@@ -79,6 +81,16 @@ def _session_json(**extra: object) -> Response:
     return jsonify({"ok": True, "session": services().session.view().to_dict(), **extra})
 
 
+def _require_assigned(unit_id: str) -> None:
+    """An operator works only on the units assigned to them (多人使用)."""
+    if not operators.may_use_unit(unit_id):
+        raise AuthError("当前操作员未被分配该单位，请联系管理员", code="unit_not_assigned", field="unit_id")
+
+
+def _assigned_units() -> list[units.LocalUnit]:
+    return [u for u in units.list_units() if operators.may_use_unit(u.unit_id)]
+
+
 def _safe_next(value: str | None) -> str:
     # Only local paths: never send the operator to another host after login.
     if value and value.startswith("/") and not value.startswith("//"):
@@ -102,15 +114,17 @@ def login_page() -> str:
     keyring = passwords.keyring_status()
     data = {
         "units": [u.to_dict() | {"saved": passwords.recall_password(u.unit_id) is not None}
-                  for u in units.list_units()],
+                  for u in _assigned_units()],
         "next": _safe_next(request.args.get("next")),
         "preselect": request.args.get("unit", ""),
         "add": request.args.get("add") == "1",
         "session": svc.session.view().to_dict(),
     }
+    # The first start offers 单人使用 / 多人使用 (an install with units already chose 单人 by using it).
+    first_start = not operators.mode_chosen(svc.store) and not units.list_units()
     return render_template(
         "login.html", bare=True, active="", login_data=data, keyring=keyring,
-        restore=restore_available(),
+        restore=restore_available(), first_start=first_start,
     )
 
 
@@ -146,7 +160,7 @@ def lookup_taxpayer() -> ResponseReturnValue:
             "region_label": units.region_label(u.region), "password_is_initial": u.password_is_initial,
             "hint": password_hint(u), "saved": passwords.recall_password(u.unit_id) is not None,
         }
-        for u in found
+        for u in found if operators.may_use_unit(u.unit_id)
     ]
     return jsonify({"ok": True, "units": rows})
 
@@ -158,6 +172,7 @@ def login() -> ResponseReturnValue:
     unit_id = _text(body, "unit_id")
     if not unit_id:
         raise ValidationError("请选择要登录的单位", field="unit_id")
+    _require_assigned(unit_id)
     if body.get("use_saved") is True:
         view = session.login_with_saved(unit_id)
     else:
@@ -168,6 +183,7 @@ def login() -> ResponseReturnValue:
 @bp.post("/api/session/offline")
 def enter_offline() -> ResponseReturnValue:
     body = _body()
+    _require_assigned(_text(body, "unit_id"))
     services().session.enter_offline(_text(body, "unit_id"), _text(body, "password"))
     return _session_json()
 
@@ -206,7 +222,7 @@ def logout() -> ResponseReturnValue:
 def list_units() -> ResponseReturnValue:
     view = services().session.view()
     current = view.unit.unit_id if view.unit and view.state == ENTERED else None
-    rows = [u.to_dict() | {"current": u.unit_id == current} for u in units.list_units()]
+    rows = [u.to_dict() | {"current": u.unit_id == current} for u in _assigned_units()]
     return jsonify({"ok": True, "units": rows})
 
 

@@ -67,11 +67,7 @@ def reset_settings() -> ResponseReturnValue:
 def audit_page() -> ResponseReturnValue:
     svc = services()
     page_request = PageRequest.parse(request.args, svc.settings.get("page_size"))
-    page = audit.search(
-        page_request,
-        action=request.args.get("action", ""),
-        text=request.args.get("q", "").strip(),
-    )
+    page = audit.search(page_request, filters=audit.AuditFilter.parse(request.args))
     return jsonify({"ok": True, **page.to_dict()})
 
 
@@ -79,12 +75,15 @@ def audit_page() -> ResponseReturnValue:
 def audit_export() -> ResponseReturnValue:
     body = request.get_json(silent=True) or {}
     ids = body.get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+    if isinstance(body.get("filters"), dict):  # everything the operation log's filters find
+        entries = audit.entries_matching(audit.AuditFilter.parse(body["filters"]))
+    elif not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
         raise ValidationError("请先选择要导出的日志", field="ids")
-    entries = audit.entries_by_ids(ids)
+    else:
+        entries = audit.entries_by_ids(ids)
     data = export.to_xlsx(
-        ["时间", "操作员", "操作", "内容"],
-        [[e.at, e.operator, e.action, e.detail] for e in entries],
+        ["时间", "操作员", "操作", "内容", "单位"],
+        [[e.at, e.operator, e.action, e.detail, e.unit] for e in entries],
         sheet="操作日志",
     )
     return send_file(

@@ -8,6 +8,7 @@ a running job after a reload by asking for the active job of their kind.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import threading
@@ -156,7 +157,8 @@ class JobRunner:
             job = _Job(uuid.uuid4().hex, kind, title, unit_id, next(self._seq))
             self._jobs[job.id] = job
             self._forget_old()
-        self._executor.submit(self._run, job, fn)
+        # The job runs in the starter's context: it acts as the operator who started it.
+        self._executor.submit(contextvars.copy_context().run, self._run, job, fn)
         return job.snapshot()
 
     def _run(self, job: _Job, fn: JobFunction) -> None:

@@ -11,6 +11,10 @@ from collections.abc import Callable
 
 import peewee
 
+from client.core.certificate_schema import create_certificate_tables
+from client.core.queries_schema import create_query_tables
+from client.core.query_details_schema import create as create_query_detail_tables
+
 Step = Callable[[peewee.SqliteDatabase], None]
 
 
@@ -477,6 +481,56 @@ def _v7_payment(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX payment_record_period ON payment_record (unit_id, period_from, period_to)")
 
 
+def _v8_operators(db: peewee.SqliteDatabase) -> None:
+    # 多人使用 (client/core/operators.py): the mode, roles (built-in ones keyed; their
+    # permissions live in code), operators with a scrypt hash, and the units each may use
+    # (the tax side's unit ids). Audit rows keep the operator's name, so no key to here.
+    db.execute_sql("CREATE TABLE operator_config (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute_sql(
+        """
+        CREATE TABLE operator_role (
+            id INTEGER PRIMARY KEY,
+            key TEXT UNIQUE,
+            name TEXT NOT NULL UNIQUE,
+            permissions TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    for key, name in (("admin", "管理员"), ("hr", "人事专员"), ("finance", "财务"), ("readonly", "只读")):
+        db.execute_sql(
+            "INSERT INTO operator_role (key, name, created_at) VALUES (?, ?, datetime('now', 'localtime'))",
+            (key, name),
+        )
+    db.execute_sql(
+        """
+        CREATE TABLE operator (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            login_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            role_id INTEGER NOT NULL REFERENCES operator_role (id),
+            frozen INTEGER NOT NULL DEFAULT 0,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            last_login_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute_sql(
+        """
+        CREATE TABLE operator_unit (
+            operator_id INTEGER NOT NULL REFERENCES operator (id) ON DELETE CASCADE,
+            unit_id TEXT NOT NULL,
+            PRIMARY KEY (operator_id, unit_id)
+        )
+        """
+    )
+    db.execute_sql("CREATE INDEX audit_log_operator ON audit_log (operator, at)")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -485,5 +539,9 @@ MIGRATIONS: tuple[Step, ...] = (
     _v5_wage_base_and_journal,
     _v6_fee_declarations,
     _v7_payment,
+    _v8_operators,
+    create_query_tables,  # v9: client/core/queries_schema.py
+    create_certificate_tables,  # v10: client/core/certificate_schema.py
+    create_query_detail_tables,  # v11: client/core/query_details_schema.py
 )
 LATEST = len(MIGRATIONS)

@@ -75,7 +75,7 @@ def test_audit_table_pages_sorts_filters_and_exports(
     assert exported.status_code == 200
     sheet = load_workbook(io.BytesIO(exported.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("时间", "操作员", "操作", "内容")
+    assert rows[0] == ("时间", "操作员", "操作", "内容", "单位")
     assert rows[1][3] == "第007项"
     nothing = browser_client.post(
         "/api/system/audit/export", json={"ids": []}, headers={"X-CSRF-Token": token}

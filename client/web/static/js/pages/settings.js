@@ -89,7 +89,13 @@ progress.reattach("data_check").then((job) => {
   if (job) checkButton.disabled = true;
 });
 
-// 操作日志: paged, sortable, filterable, selectable; export the selected rows.
+// 操作日志: paged, sortable, filterable (operator, action, unit, dates), selectable; export the
+// selected rows or everything the filters find.
+function auditFilters() {
+  const value = (id) => document.getElementById(id)?.value.trim() ?? "";
+  return { operator: value("audit-operator"), action: value("audit-action"), unit: value("audit-unit"),
+    date_from: value("audit-from"), date_to: value("audit-to"), q: value("audit-q") };
+}
 const exportButton = document.getElementById("audit-export");
 const tableBox = document.getElementById("audit-table");
 const auditTable = new DataTable(tableBox, {
@@ -100,18 +106,26 @@ const auditTable = new DataTable(tableBox, {
     { key: "at", label: "时间", sortable: true },
     { key: "operator", label: "操作员", sortable: true },
     { key: "action", label: "操作", sortable: true },
+    { key: "unit", label: "单位" },
     { key: "detail", label: "内容" },
   ],
-  params: () => ({
-    action: document.getElementById("audit-action").value,
-    q: document.getElementById("audit-q").value.trim(),
-  }),
+  params: auditFilters,
   onSelect: (keys) => {
     exportButton.disabled = keys.length === 0;
   },
 });
 document.getElementById("audit-search").addEventListener("click", () => auditTable.search());
-document.getElementById("audit-action").addEventListener("change", () => auditTable.search());
+for (const id of ["audit-operator", "audit-action", "audit-unit", "audit-from", "audit-to"]) {
+  document.getElementById(id)?.addEventListener("change", () => auditTable.search());
+}
+document.getElementById("audit-export-all")?.addEventListener("click", async () => {
+  try {
+    const name = await download(endpoints.auditExport, { filters: auditFilters() });
+    toast(`已导出 ${name}`, "success");
+  } catch (err) {
+    toastError(err);
+  }
+});
 exportButton.addEventListener("click", async () => {
   try {
     const name = await download(endpoints.auditExport, { ids: auditTable.selectedKeys() });
