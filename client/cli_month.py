@@ -222,7 +222,8 @@ def enter(run: UnitRun, password: str | None, *, remember: bool = False) -> None
         view = session.login(unit.unit_id, password, remember=remember)
     except NetworkError as exc:
         if exc.code == "offline_available":  # the page's offer; the command line does not enter offline
-            raise NetworkError("无法连接税务端，请稍后重试", code="network_unreachable") from None
+            reason = exc.message.split("。本机曾登录过")[0]
+            raise NetworkError(f"{reason}。请稍后重试", code="network_unreachable") from None
         raise
     if view.state == MUST_CHANGE:
         session.logout(record=False)

@@ -216,6 +216,8 @@ def feedback(run: UnitRun) -> None:
                 run.say(f"  {line}")
     for e in still:
         run.say(f"{e.kind_label}：{e.summary} —— {e.state_label}")
+    if got.processing:
+        run.say(f"{got.processing} 笔税务端仍在处理，请稍后再运行 {run.hint()}")
     unresolved = [e for e in still if e.state in journal.TO_SEND]
     if unresolved:
         raise Unresolved(

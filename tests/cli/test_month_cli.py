@@ -255,8 +255,19 @@ def test_lost_answer_exits_3_then_feedback_resolves_it_once(home: Path, live: Li
 
 def test_unreachable_tax_side_exits_3(home: Path, live: LiveTaxSide, prepared: list[Any]) -> None:
     live.running.stop()
-    result = month(home, "feedback", "--all", "--password-stdin", input=PASSWORD_LINE)
-    assert result.exit_code == 3, result.output
+    code, result = month_json(home, "feedback", "--all", "--password-stdin", input=PASSWORD_LINE)
+    assert code == 3 and [u["exit_code"] for u in result["units"]] == [3, 3]
+    error = result["units"][0]["error"]
+    assert error["code"] == "network_unreachable" and "离线进入" not in error["message"]
+
+
+def test_feedback_while_the_tax_side_still_decides(home: Path, live: LiveTaxSide, prepared: list[Any]) -> None:
+    unit_id = prepared[0].unit_id
+    live.sim("PUT", "/settings", {"decision_delay_seconds": 3600})
+    assert month(home, "declare", "--unit", unit_id, "--password-stdin", input=PASSWORD_LINE).exit_code == 0
+    waiting = month(home, "feedback", "--unit", unit_id, "--password-stdin", input=PASSWORD_LINE)
+    assert waiting.exit_code == 0 and "仍在处理" in waiting.output and "待反馈" in waiting.output
+    assert taxside_count(live, "fee_declaration") == 1
 
 
 def test_usage_errors_exit_2(home: Path, prepared: list[Any]) -> None:
