@@ -4,6 +4,8 @@
 
 import { get } from "../api.js";
 import { dateTime, money } from "../format.js";
+
+const minute = (value) => dateTime(value).slice(0, 16); // seconds make the row too wide
 import { toast, toastError } from "../toast.js";
 import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
@@ -13,9 +15,11 @@ const submitButton = form.querySelector('button[type="submit"]');
 const totals = document.getElementById("totals");
 let shown = {};
 
+// The short verdict in the row (the full wording as its title and in the summary line).
 function checkCell(row) {
   const span = document.createElement("span");
-  span.textContent = row.check_text;
+  span.textContent = row.check;
+  span.title = row.check_text;
   span.dataset.check = row.check;
   if (row.flagged) span.className = "error-text";
   else if (row.check !== "一致") span.className = "warn-text";
@@ -35,10 +39,10 @@ const table = new ListTable(document.getElementById("result-table"), {
     { key: "period", label: "费款所属期", className: "nowrap", render: (r) => periodRange(r.period_from, r.period_to) },
     { key: "total", label: "税务端实缴金额", className: "num", render: (r) => amount(r.total) },
     { key: "local_total", label: "本机记录金额", className: "num", render: (r) => amount(r.local_total) },
-    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => dateTime(r.paid_at) },
+    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => minute(r.paid_at) },
     { key: "arrival", label: "到账状态", className: "nowrap", render: (r) => r.arrival || "—" },
-    { key: "stored_at", label: "入库时间", className: "nowrap", render: (r) => (r.stored_at ? dateTime(r.stored_at) : "") },
-    { key: "check", label: "核对结果", render: checkCell },
+    { key: "stored_at", label: "入库时间", className: "nowrap", render: (r) => (r.stored_at ? minute(r.stored_at) : "") },
+    { key: "check", label: "核对结果", className: "nowrap", render: checkCell },
   ],
 });
 
