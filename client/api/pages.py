@@ -13,7 +13,7 @@ from client import settings as settings_mod
 from client.api import home as home_api
 from client.api.context import services
 from client.api.login import login_needed, requires_unit
-from client.core import audit, rulecache, system, units
+from client.core import agency, audit, rulecache, system, units
 from client.core.payment_views import HomeAlerts
 from client.sync.payment import PaymentService
 from rules.model import WAGE_BASE_FUNCTIONS
@@ -36,6 +36,7 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("home", "首页", "/", True),
+    NavEntry("agency", "单位总览", "/agency", True),
     NavEntry(
         "notices",
         "通知公告",
@@ -97,11 +98,13 @@ HIDDEN_IN_AGENCY_MODE = frozenset({"wage_base"})
 
 
 def visible_nav(svc: Services) -> tuple[NavEntry, ...]:
+    # 单位总览 from the second unit on: with one unit its home page says it all.
+    hidden = set() if agency.unit_count(svc.store) > 1 else {"agency"}
     unit = svc.session.view().unit
     registration = units.registration(unit.unit_id) if unit is not None else None
-    if registration is None or registration.collection_mode != "税务代征":
-        return NAV
-    return tuple(e for e in NAV if e.key not in HIDDEN_IN_AGENCY_MODE)
+    if registration is not None and registration.collection_mode == "税务代征":
+        hidden |= HIDDEN_IN_AGENCY_MODE
+    return tuple(e for e in NAV if e.key not in hidden)
 _BY_KEY = {e.key: e for e in NAV}
 # Rule-pack home-function keys (docs/rules.md) -> the module page that serves them.
 HOME_FUNCTION_PAGES = {
@@ -141,7 +144,7 @@ def home_links(region: str, collection_mode: str = "") -> tuple[list[HomeLink], 
     whose registration says 税务代征 has no payroll-base functions, whatever the pack lists."""
     found = rulecache.in_force(region)
     if found is None:
-        return [HomeLink(e.label, e.path, e.ready) for e in NAV if e.key not in ("home", "settings", "about")], ""
+        return [HomeLink(e.label, e.path, e.ready) for e in NAV if e.key not in ("home", "agency", "settings", "about")], ""
     links = []
     for function in found.pack.home_functions:
         if collection_mode == "税务代征" and function.key in WAGE_BASE_FUNCTIONS:

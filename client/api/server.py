@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from client import logs
 from client.api import (
+    agency,
     backup,
     enrollment,
     errors,
@@ -176,6 +177,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(payment.bp)
     app.register_blueprint(upgrade.bp)
     app.register_blueprint(handover.bp)
+    app.register_blueprint(agency.bp)
     app.register_blueprint(home.bp)
     return app
 

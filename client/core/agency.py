@@ -185,12 +185,16 @@ def _where(flt: OverviewFilter, allowed: frozenset[str] | None) -> tuple[str, li
 def overview(
     store: Store, request: PageRequest, flt: OverviewFilter | None = None, *,
     today: dt.date, allowed: frozenset[str] | None = None, current: str | None = None,
+    local_today: dt.date | None = None,
 ) -> tuple[Page, OverviewTotals]:
     """One page of units with their state, and the totals over every unit the filter keeps.
 
     ``allowed``: the tax-side ids the operator may see (None: all); ``current``: the UI's
-    unit, marked; ``today``: the business date the ages and deadlines count from."""
+    unit, marked; ``today``: the tax side's business date, that deadlines count from;
+    ``local_today``: this PC's date, that the ages of local updates count from (they are
+    stamped with this PC's clock)."""
     flt = flt or OverviewFilter()
+    local_today = local_today or dt.date.today()
     where, params = _where(flt, allowed)
     if request.sort is not None and request.sort not in SORTABLE:
         raise ValidationError(f"不能按「{request.sort}」排序", field="sort")
@@ -215,7 +219,7 @@ def overview(
     else:
         total = _count(store, where, params)
         awaiting = unknown = count = fen = overdue = 0
-    items = [_item(r, today, current).to_dict() for r in rows]
+    items = [_item(r, today, local_today, current).to_dict() for r in rows]
     totals = OverviewTotals(int(total), int(awaiting or 0), int(unknown or 0), int(count or 0),
                             Decimal(int(fen or 0)) / 100, int(overdue or 0))
     return Page(items, int(total), request.page, request.size), totals
@@ -228,13 +232,13 @@ def _count(store: Store, where: str, params: list[Any]) -> int:
     return int(row[0])
 
 
-def _item(row: tuple[Any, ...], today: dt.date, current: str | None) -> UnitOverview:
+def _item(row: tuple[Any, ...], today: dt.date, local_today: dt.date, current: str | None) -> UnitOverview:
     r = dict(zip(_COLUMNS, row, strict=False))
     return UnitOverview(
         pk=int(r["pk"]), unit_id=r["unit_id"], taxpayer_id=r["taxpayer_id"], name=r["name"],
         region=r["region"], region_label=region_label(r["region"]), last_login_at=r["last_login_at"],
         employees=int(r["employees"]), enrollment_at=r["enrollment_at"],
-        enrollment_days=_days(r["enrollment_at"], today), enrollment_complete=bool(r["enrollment_complete"]),
+        enrollment_days=_days(r["enrollment_at"], local_today), enrollment_complete=bool(r["enrollment_complete"]),
         wage_base_drafts=int(r["wage_base_drafts"]), fee_pending=int(r["fee_pending"]),
         queued=int(r["queued"]), awaiting=int(r["awaiting"]), unknown=int(r["unknown"]),
         arrears_count=int(r["arrears_count"]), arrears_amount=Decimal(int(r["arrears_fen"])) / 100,

@@ -14,10 +14,11 @@ SessionManager for this one unit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -138,6 +139,17 @@ class UnitSession:
             return fn(self._client)
 
 
+@contextlib.contextmanager
+def _acting_as(identity: Any) -> Iterator[None]:
+    if identity is None:
+        yield
+        return
+    from client.core import operators
+
+    with operators.acting_as(identity):
+        yield
+
+
 class _UnitProgress:
     """What EnrollmentSync reports goes to the unit's line, not to the batch's bar."""
 
@@ -161,7 +173,9 @@ class AgencyBatches:
         self._lock = threading.Lock()
 
     def start(self, action: str, chosen: Sequence[BatchUnit], *,
-              allowed: frozenset[str] | None = None) -> BatchView:
+              allowed: frozenset[str] | None = None, identity: Any = None) -> BatchView:
+        """``allowed``: the operator's units (None: all); ``identity``: the operator starting
+        it (client/core/operators.py), under whom the job's audit lines are recorded."""
         if action not in ACTIONS:
             raise ValidationError("请选择批量操作：" + "、".join(ACTIONS.values()), field="action")
         if not chosen:
@@ -189,7 +203,8 @@ class AgencyBatches:
 
         def work(ctx: JobContext) -> dict[str, Any]:
             ready.wait()  # the batch is registered under the job's id first
-            return self._run(holder["batch"], list(zip(chosen, locals_, strict=True)), ctx)
+            with _acting_as(identity):
+                return self._run(holder["batch"], list(zip(chosen, locals_, strict=True)), ctx)
 
         job = self.session.jobs.start(JOB_KIND, f"批量{label}", work)
         batch = _Batch(job.id, action, lines)
@@ -222,9 +237,9 @@ class AgencyBatches:
         client = self._factory(self.session.settings)  # one connection pool, a token per unit in turn
         try:
             for n, (chosen, local) in enumerate(work):
-                ctx.progress(n, total, f"正在处理：{local.name}（{n + 1}/{total}）")
-                batch.update(n, RUNNING, "正在连接税务端…")
                 try:
+                    ctx.progress(n, total, f"正在处理：{local.name}（{n + 1}/{total}）")
+                    batch.update(n, RUNNING, "正在连接税务端…")
                     message = self._one(batch, n, chosen, local, client, ctx)
                 except JobCancelled:
                     for rest in range(n, total):

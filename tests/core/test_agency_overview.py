@@ -94,7 +94,7 @@ def add_backup(store: Store, at: str, action: str = "自动备份") -> None:
 
 def rows(store: Store, **kwargs: object) -> list[dict]:
     request = kwargs.pop("request", PageRequest(1, 50))
-    page, _totals = agency.overview(store, request, today=TODAY, **kwargs)  # type: ignore[arg-type]
+    page, _totals = agency.overview(store, request, today=TODAY, local_today=TODAY, **kwargs)  # type: ignore[arg-type]
     return page.rows
 
 
@@ -120,11 +120,13 @@ def test_each_unit_gets_its_own_aggregates(store: Store) -> None:
     add_backup(store, "2025-03-05 12:00:00")
     add_backup(store, "2025-03-01 12:00:00", action="手动备份")
 
-    page, totals = agency.overview(store, PageRequest(1, 50), today=TODAY, current="U2")
+    # Deadlines count from the tax side's date, the age of local updates from this PC's.
+    page, totals = agency.overview(store, PageRequest(1, 50), today=TODAY, current="U2",
+                                   local_today=dt.date(2025, 3, 20))
     by_id = {r["unit_id"]: r for r in page.rows}
     assert set(by_id) == {"U1", "U2"}
     first, second = by_id["U1"], by_id["U2"]
-    assert (first["employees"], first["enrollment_at"], first["enrollment_days"]) == (5, "2025-03-12 10:00:00", 3)
+    assert (first["employees"], first["enrollment_at"], first["enrollment_days"]) == (5, "2025-03-12 10:00:00", 8)
     assert (first["wage_base_drafts"], first["fee_pending"]) == (4, 1)
     assert (first["queued"], first["awaiting"], first["unknown"]) == (1, 2, 2)
     assert (first["arrears_count"], first["arrears_amount"], first["nearest_deadline"]) == (2, "1234.66", "2025-03-10")

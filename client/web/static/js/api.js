@@ -174,4 +174,8 @@ export const endpoints = {
   paymentRecordsSync: "/api/payment/records/sync",
   paymentRecordsExport: "/api/payment/records/export",
   paymentAlerts: "/api/payment/alerts",
+  agencyUnits: "/api/agency/units",
+  agencyBatch: "/api/agency/batch",
+  agencyBatchState: (id) => `/api/agency/batch/${encodeURIComponent(id)}`,
+  agencySwitch: "/api/agency/switch",
 };
