@@ -64,7 +64,7 @@ class DetailSyncResult:
 
     @property
     def message(self) -> str:
-        span = f"{self.period_from}-{self.period_to}"
+        span = f"{self.period_from[:4]}年{self.period_from[4:]}月至{self.period_to[:4]}年{self.period_to[4:]}月"
         parts = [f"下载申报明细 {self.fetched:,} 条" if self.fetched else "税务端没有新的申报明细"]
         if self.removed:
             parts.append(f"移除已作废申报的明细（{self.removed} 个汇总）")

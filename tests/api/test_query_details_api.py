@@ -60,7 +60,7 @@ def test_entry_query_filters_and_totals(api: Api, live: Any) -> None:
     assert api.get("/api/queries/details/options").json()["ranges"] == []
 
     result = job_result(api, api.post("/api/queries/details/sync", {"period_from": "202412", "period_to": "202502"}))
-    assert result["fetched"] > 0 and "202412-202502" in result["message"]
+    assert result["fetched"] > 0 and "2024年12月至2025年02月" in result["message"]
     everything = listed(api, size=500)
     total = everything["total"]
     assert total == result["fetched"] == result["local_rows"]

@@ -41,10 +41,10 @@ const table = new DataTable(document.getElementById("detail-table"), {
     { key: "period", label: "费款所属期", className: "nowrap", render: (r) => period(r.period) },
     { key: "unit_number", label: "单位编号", className: "nowrap" },
     { key: "agency", label: "社保经办机构" },
-    { key: "item_name", label: "征收项目" },
-    { key: "part_name", label: "征收品目" },
+    { key: "item_name", label: "征收项目", className: "nowrap" },
+    { key: "part_name", label: "征收品目", className: "nowrap" },
     { key: "subitem", label: "征收子目" },
-    { key: "id_type_name", label: "证件类型" },
+    { key: "id_type_name", label: "证件类型", className: "nowrap" },
     { key: "id_number", label: "证件号码", className: "nowrap" },
     { key: "name", label: "姓名", className: "nowrap" },
     { key: "base", label: "缴费基数", className: "num nowrap", render: (r) => money(r.base) },
@@ -65,7 +65,7 @@ const table = new DataTable(document.getElementById("detail-table"), {
 });
 
 function fillSelect(name, choices) {
-  const select = form.elements[name];
+  const select = form.querySelector(`select[name="${name}"]`); // elements.item is a method
   const keep = select.value;
   select.replaceChildren(select.options[0]);
   for (const c of choices) select.append(new Option(c.label, c.value));
