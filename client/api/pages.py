@@ -78,7 +78,7 @@ NAV: tuple[NavEntry, ...] = (
         "certificate",
         "职工缴费证明",
         "/certificate",
-        False,
+        True,
         "查询某位职工在本单位一段时期内的缴费记录，打印或导出缴费证明。",
     ),
     NavEntry(
@@ -129,6 +129,7 @@ HOME_FUNCTION_PATHS = {
     "wage_base_records": "/wage-base/records",
     "fee_special": "/fee-declaration/special",
     "fee_records": "/fee-declaration/records",
+    "annuity_notice": "/payment/annuity",
 }
 
 

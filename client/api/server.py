@@ -31,6 +31,7 @@ from client import logs
 from client.api import (
     agency,
     backup,
+    certificate,
     enrollment,
     errors,
     fee_declaration,
@@ -177,6 +178,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(payment.bp)
     app.register_blueprint(upgrade.bp)
     app.register_blueprint(handover.bp)
+    app.register_blueprint(certificate.bp)
     app.register_blueprint(agency.bp)
     app.register_blueprint(home.bp)
     return app

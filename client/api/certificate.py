@@ -1,0 +1,275 @@
+"""职工缴费证明 (manual 3.1.7) as JSON and files for /certificate: preview, print (PDF), export
+(xlsx) and 核验 of a printed copy. The data is the tax side's (client/sync/certificate.py),
+checked into client/core/certificate.py's types; each print is recorded locally.
+
+Routes (all need an entered unit; writes need the page's CSRF header):
+
+- ``POST /api/certificate/preview`` ``{"employee_ids": [...], "period_from", "period_to"}`` ->
+  ``{"ok", "persons": [person]}``; a person: ``{"name", "id_type", "id_type_name", "id_number",
+  "period_from", "period_to", "rows": [{"period", "item_name", "kind_label", "base", "employer",
+  "employee", "total", "state", "state_label", "paid_on", ...}], "employer_total", "employee_total",
+  "total", "count", "months"}``. Employees are local enrollment ids (1-50), the range YYYYMM (<= 120 months).
+- ``POST /api/certificate/print`` (the same body) -> ``{"ok", "pdf_name", "pdf_path", "printed_at",
+  "certificates": [{"name", "id_number", "sha256", "qr_text", "total", "rows"}], "message"}``.
+- ``GET  /api/certificate/pdf/<pdf_name>`` -> the saved PDF (``application/pdf``).
+- ``POST /api/certificate/pdf/<pdf_name>/open`` ``{"action": "open" | "print"}`` -> ``{"ok", "opened",
+  "pdf_path", "message"}`` (the system's viewer or printer, as for vouchers).
+- ``POST /api/certificate/export`` (the same body) -> xlsx (ID numbers and months text, amounts numbers).
+- ``POST /api/certificate/verify`` ``{"text"}`` (the hash or the QR text) -> ``{"ok", "sha256", "found",
+  "record": {...} | null, "message"}``.
+- ``GET  /api/certificate/records`` -> ``{"ok", "items": [record]}`` (this unit's last prints).
+
+年金缴款通知单 (only where the unit's pack has ``annuity_notice`` and ``[annuity]`` rates, and only for a
+机关事业单位; otherwise 404 ``annuity_unavailable`` saying why, and the page is absent):
+
+- ``POST /api/payment/annuity/preview`` ``{"period_from", "period_to"?}`` (1-12 periods) -> ``{"ok",
+  "notice": {"periods": [{"period", "rows": [{"name", "id_number", "base", "employer", "employee",
+  "total"}], "headcount", "employer_total", "employee_total", "total"}], "employer_rate",
+  "employee_rate", "source", "employer_total", "employee_total", "total", ...}}``.
+- ``POST /api/payment/annuity/print`` (the same body) -> ``{"ok", "pdf_name", "pdf_path", "sha256",
+  "qr_text", "notice", "message"}``; the PDF is served and opened by the certificate routes above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, render_template, request, send_file
+from flask.typing import ResponseReturnValue
+
+from client.api.context import services
+from client.api.files import send_xlsx
+from client.api.login import requires_unit
+from client.api.payment import _launch
+from client.core import (
+    annuity,
+    annuity_pdf,
+    audit,
+    certificate,
+    certificate_pdf,
+    enrollment,
+    rulecache,
+    units,
+)
+from client.errors import NotFoundError, ValidationError
+from client.sync import certificate as remote
+from rules.model import RulePack
+
+bp = Blueprint("certificate", __name__)
+PDF_NAME = re.compile(r"(缴费证明|年金缴款通知单)_\d{14}_[0-9a-f]{8}\.pdf")
+
+
+def _json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _pk() -> int:
+    unit = services().session.require_entered()
+    assert unit.local_id is not None
+    return unit.local_id
+
+
+def _persons(body: dict[str, Any]) -> list[certificate.PersonContributions]:
+    """The chosen employees' contributions, asked of the tax side one by one."""
+    ids = body.get("employee_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise ValidationError("请至少选择一名职工", field="employee_ids")
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > certificate.MAX_PERSONS:
+        raise ValidationError(f"一次最多为 {certificate.MAX_PERSONS} 名职工打印缴费证明，已选 {len(ids)} 名",
+                              field="employee_ids")
+    start, end = certificate.check_range(body.get("period_from", ""), body.get("period_to", ""))
+    svc, pk = services(), _pk()
+    people = [enrollment.detail(svc.store, pk, i) for i in ids]  # NotFound for another unit's id
+    return [remote.person(svc.session, e.id_type, e.id_number, start, end) for e in people]
+
+
+def _doc(persons: list[certificate.PersonContributions]) -> certificate.CertificateDoc:
+    unit = services().session.require_entered()
+    reg = units.registration(unit.unit_id)
+    numbers = tuple(n.number for n in reg.unit_numbers) if reg else ()
+    return certificate.CertificateDoc(unit.name, unit.taxpayer_id, numbers, dt.datetime.now().replace(microsecond=0),
+                                      audit.current_operator(), tuple(persons))
+
+
+def _folder() -> Path:
+    return services().home / "certificates"
+
+
+def _saved(name: str) -> Path:
+    if not PDF_NAME.fullmatch(name):  # it names a file: only the names print() gives
+        raise NotFoundError("没有这份缴费证明", code="certificate_not_found")
+    path = _folder() / name
+    if not path.is_file():
+        raise NotFoundError("这份缴费证明的 PDF 已不在本机", code="certificate_not_found")
+    return path
+
+
+@bp.get("/certificate")
+@requires_unit
+def certificate_page() -> str:
+    svc = services()
+    today = svc.session.business_date()
+    return render_template("certificate.html", active="certificate", page_size=svc.settings.get("page_size"),
+                           period_from=f"{today.year}01", period_to=f"{today:%Y%m}",
+                           max_persons=certificate.MAX_PERSONS)
+
+
+@bp.post("/api/certificate/preview")
+@requires_unit
+def preview() -> ResponseReturnValue:
+    return jsonify({"ok": True, "persons": [p.to_dict() for p in _persons(_json())]})
+
+
+@bp.post("/api/certificate/print")
+@requires_unit
+def print_certificate() -> ResponseReturnValue:
+    persons = _persons(_json())
+    doc = _doc(persons)
+    data = certificate_pdf.render(doc)
+    digests = [certificate.content_hash(doc, p) for p in persons]
+    name = f"缴费证明_{doc.printed_at:%Y%m%d%H%M%S}_{digests[0][:8]}.pdf"
+    target = _folder() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    svc, pk = services(), _pk()
+    certificate.record(svc.store, pk, [certificate.print_record(doc, p, name) for p in persons])
+    who = "、".join(p.name for p in persons[:5]) + (f"等 {len(persons)} 人" if len(persons) > 5 else "")
+    audit.record(svc.store, "打印职工缴费证明", f"{who} {persons[0].period_from}-{persons[0].period_to}", unit_id=pk)
+    return jsonify({
+        "ok": True, "pdf_name": name, "pdf_path": str(target), "printed_at": doc.printed_at.isoformat(sep=" "),
+        "certificates": [{"name": p.name, "id_number": p.id_number, "sha256": d, "qr_text": certificate.qr_text(d),
+                          "total": str(p.total), "rows": len(p.rows)} for p, d in zip(persons, digests, strict=True)],
+        "message": f"已生成 {len(persons)} 名职工的缴费证明：{target}",
+    })
+
+
+@bp.get("/api/certificate/pdf/<pdf_name>")
+@requires_unit
+def certificate_pdf_file(pdf_name: str) -> ResponseReturnValue:
+    return send_file(_saved(pdf_name), mimetype="application/pdf", download_name=pdf_name)
+
+
+@bp.post("/api/certificate/pdf/<pdf_name>/open")
+@requires_unit
+def open_certificate(pdf_name: str) -> ResponseReturnValue:
+    path = _saved(pdf_name)
+    action = "print" if _json().get("action") == "print" else "open"
+    verb = "打印机" if action == "print" else "PDF 阅读器"
+    try:
+        _launch(path, action)
+    except OSError as exc:
+        return jsonify({"ok": True, "opened": False, "pdf_path": str(path),
+                        "message": f"未能调用系统的{verb}（{exc.strerror or exc}），证明已保存在：{path}"})
+    done = "已发送到系统默认打印机" if action == "print" else "已用系统的 PDF 阅读器打开"
+    return jsonify({"ok": True, "opened": True, "pdf_path": str(path), "message": f"缴费证明{done}"})
+
+
+@bp.post("/api/certificate/export")
+@requires_unit
+def export() -> ResponseReturnValue:
+    persons = _persons(_json())
+    audit.record(services().store, "导出职工缴费证明", "、".join(p.name for p in persons[:5]), unit_id=_pk())
+    return send_xlsx(lambda target: certificate.export_xlsx(persons, target), "职工缴费证明.xlsx")
+
+
+@bp.post("/api/certificate/verify")
+@requires_unit
+def verify() -> ResponseReturnValue:
+    digest, found = certificate.verify(services().store, str(_json().get("text", "")))
+    if found is None:
+        message = "本客户端没有打印过这份证明的记录：核验码不符，或证明由其他电脑打印"
+    else:
+        message = (f"本客户端于 {found.printed_at.replace('T', ' ')} 为 {found.name}（{found.id_number}）打印，"
+                   f"费款所属期 {found.period_from}-{found.period_to}，经办人 {found.operator}")
+    return jsonify({"ok": True, "sha256": digest, "found": found is not None,
+                    "record": found.to_dict() if found else None, "message": message})
+
+
+@bp.get("/api/certificate/records")
+@requires_unit
+def records() -> ResponseReturnValue:
+    return jsonify({"ok": True, "items": [r.to_dict() for r in certificate.recent(services().store, _pk())]})
+
+
+# -- 年金缴款通知单 (山西: where the pack switches annuity_notice on) -------------------------------
+def _annuity_pack() -> tuple[RulePack | None, annuity.Availability]:
+    unit = services().session.require_entered()
+    found = rulecache.in_force(unit.region)
+    reg = units.registration(unit.unit_id)
+    pack = found.pack if found else None
+    return pack, annuity.availability(pack, reg.is_government if reg else None)
+
+
+def _annuity_notice() -> tuple[annuity.AnnuityNotice, RulePack]:
+    pack, available = _annuity_pack()
+    if not available.available or pack is None or pack.annuity is None:
+        raise NotFoundError(available.reason, code="annuity_unavailable")
+    body = _json()
+    months = annuity.check_periods(body.get("period_from", ""), body.get("period_to", ""))
+    session = services().session
+    periods = [annuity.build_period(pack, m, remote.period_records(session, m, pack.annuity.base_item))
+               for m in months]
+    unit = session.require_entered()
+    reg = units.registration(unit.unit_id)
+    numbers = [n.number for n in reg.unit_numbers] if reg else []
+    info = {"name": unit.name, "taxpayer_id": unit.taxpayer_id, "unit_numbers": numbers}
+    return annuity.notice(pack, info, periods, audit.current_operator(), dt.datetime.now()), pack
+
+
+@bp.get("/payment/annuity")
+@requires_unit
+def annuity_page() -> ResponseReturnValue:
+    pack, available = _annuity_pack()
+    if pack is None or not pack.feature("annuity_notice") or pack.annuity is None:
+        abort(404)  # the region has no such function: absent, not faked
+    today = services().session.business_date()
+    rule = pack.annuity
+    return render_template("annuity.html", active="payment", tab="annuity", available=available,
+                           period=f"{today:%Y-%m}", employer_rate=rule.employer_rate, employee_rate=rule.employee_rate,
+                           source=rule.provenance.source or "未核实")
+
+
+@bp.post("/api/payment/annuity/preview")
+@requires_unit
+def annuity_preview() -> ResponseReturnValue:
+    found, _pack = _annuity_notice()
+    return jsonify({"ok": True, "notice": found.to_dict()})
+
+
+@bp.post("/api/payment/annuity/print")
+@requires_unit
+def annuity_print() -> ResponseReturnValue:
+    found, _pack = _annuity_notice()
+    data = annuity_pdf.render(found)
+    digest = annuity.content_hash(found)
+    name = f"年金缴款通知单_{found.printed_at:%Y%m%d%H%M%S}_{digest[:8]}.pdf"
+    target = _folder() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    svc, pk = services(), _pk()
+    headcount = sum(len(p.rows) for p in found.periods)
+    certificate.record(svc.store, pk, [certificate.PrintRecord(
+        digest, "annuity", found.unit_name, f"{found.unit_name}（{headcount} 人次）", "", "",
+        found.periods[0].period, found.periods[-1].period, headcount, str(found.total),
+        found.printed_at.isoformat(), found.operator, name)])
+    audit.record(svc.store, "打印年金缴款通知单", f"{found.periods[0].period}-{found.periods[-1].period} "
+                 f"合计 {found.total}", unit_id=pk)
+    return jsonify({"ok": True, "pdf_name": name, "pdf_path": str(target), "sha256": digest,
+                    "qr_text": certificate.qr_text(digest), "notice": found.to_dict(),
+                    "message": f"年金缴款通知单已生成：{target}"})

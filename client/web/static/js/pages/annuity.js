@@ -1,0 +1,74 @@
+// 年金缴款通知单 (山西): the 职业年金 per fee period from the tax side's declared bases and the
+// rule pack's rates; preview, then print one PDF (saved, hashed and recorded like a certificate).
+
+import { endpoints, post } from "../api.js";
+import { money } from "../format.js";
+import { toast, toastError } from "../toast.js";
+import { el, monthParam } from "./payment_common.js";
+
+const form = document.getElementById("annuity-form");
+const area = document.getElementById("annuity-area");
+const result = document.getElementById("annuity-result");
+const buttons = [document.getElementById("annuity-preview"), document.getElementById("annuity-print")];
+
+function request() {
+  const data = new FormData(form);
+  return { period_from: monthParam(data.get("period_from")), period_to: monthParam(data.get("period_to")) };
+}
+
+function periodTable(p) {
+  const head = el("tr", {}, ...["序号", "姓名", "证件类型", "证件号码", "缴费基数", "单位缴纳", "个人缴纳", "合计"]
+    .map((t) => el("th", { textContent: t })));
+  const rows = p.rows.map((r, i) => el("tr", {}, el("td", { textContent: String(i + 1) }), el("td", { textContent: r.name }),
+    el("td", { textContent: r.id_type_name }), el("td", { textContent: r.id_number }),
+    el("td", { className: "num", textContent: money(r.base) }), el("td", { className: "num", textContent: money(r.employer) }),
+    el("td", { className: "num", textContent: money(r.employee) }), el("td", { className: "num", textContent: money(r.total) })));
+  const total = el("tr", { className: "total-row" }, el("td", { colSpan: 5, textContent: `本期合计（${p.headcount} 人）` }),
+    el("td", { className: "num", textContent: money(p.employer_total) }),
+    el("td", { className: "num", textContent: money(p.employee_total) }), el("td", { className: "num", textContent: money(p.total) }));
+  const empty = p.rows.length ? [] : [el("p", { className: "muted", textContent: "该期税务端没有本单位已申报的养老保险缴费基数。" })];
+  return el("div", { className: "annuity-period" }, el("h3", { textContent: `费款所属期 ${p.period}` }), ...empty,
+    el("table", { className: "simple" }, el("thead", {}, head), el("tbody", {}, ...rows, total)));
+}
+
+function show(notice) {
+  area.replaceChildren(...notice.periods.map(periodTable), el("p", { className: "draft-summary", id: "annuity-total",
+    textContent: `应缴职业年金合计 ${money(notice.total)} 元（单位 ${money(notice.employer_total)} 元，个人 ${money(notice.employee_total)} 元）` }));
+}
+
+async function run(work) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    await work();
+  } catch (err) {
+    toastError(err);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  run(async () => show((await post(endpoints.annuityPreview, request())).notice));
+});
+
+buttons[1].addEventListener("click", () => run(async () => {
+  const data = await post(endpoints.annuityPrint, request());
+  show(data.notice);
+  const hand = (action) => async () => {
+    const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
+    toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
+  };
+  const open = el("button", { type: "button", className: "btn", textContent: "打开 PDF" });
+  open.addEventListener("click", () => hand("open")().catch(toastError));
+  const printNow = el("button", { type: "button", className: "btn primary", textContent: "打印" });
+  printNow.addEventListener("click", () => hand("print")().catch(toastError));
+  result.replaceChildren(el("p", { className: "ok-text", textContent: "年金缴款通知单已生成" }),
+    el("p", { className: "muted pdf-path", textContent: `保存位置：${data.pdf_path}` }),
+    el("p", {}, "核验码 ", el("code", { textContent: data.sha256 })),
+    el("div", { className: "toolbar" }, open, printNow,
+      el("a", { className: "btn", href: endpoints.certificatePdf(data.pdf_name), download: data.pdf_name, textContent: "下载 PDF" })));
+  result.hidden = false;
+  result.dataset.pdfName = data.pdf_name;
+  toast("年金缴款通知单已生成", "success");
+}));

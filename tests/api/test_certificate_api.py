@@ -1,0 +1,132 @@
+"""职工缴费证明 over HTTP against a live reference tax side: preview, print (PDF saved, each
+employee's hash recorded), 核验 of a printed hash and of a foreign one, xlsx export with IDs as
+text and amounts as numbers, and the refusals (no employee, bad range, another unit's id)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from client.services import Services
+from tests.api.test_fee_declaration_api import job_result
+from tests.api.test_wage_base_api import Api, error_of
+from tests.conftest import log_in
+from tests.sync.test_payment import declared_elsewhere
+
+
+@pytest.fixture
+def live(services: Services, taxside_factory: Any) -> Any:
+    taxside = taxside_factory(units=1, employees=30, seed=5)
+    taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    unit = log_in(services, taxside, index=0)
+    services.session.popups_shown = True
+    declared_elsewhere(taxside, unit.unit_id)
+    return taxside
+
+
+@pytest.fixture
+def api(live: Any, browser_client: httpx.Client) -> Api:
+    return Api(browser_client)
+
+
+def employees(api: Api, count: int = 2) -> list[dict[str, Any]]:
+    rows = api.get("/api/enrollment", status="正常缴费", size=count).json()["rows"]
+    assert len(rows) == count
+    return rows
+
+
+def body(people: list[dict[str, Any]], start: str = "2025-01", end: str = "2025-06") -> dict[str, Any]:
+    return {"employee_ids": [e["employee_id"] for e in people], "period_from": start, "period_to": end}
+
+
+def test_preview_print_verify_export(api: Api, services: Services) -> None:
+    people = employees(api)
+    assert api.get("/certificate").status_code == 200
+    preview = api.post("/api/certificate/preview", body(people))
+    assert preview.status_code == 200, preview.text
+    persons = preview.json()["persons"]
+    assert [p["id_number"] for p in persons] == [e["id_number"] for e in people]
+    first = persons[0]
+    assert first["rows"] and {r["period"] for r in first["rows"]} == {"202503"} and first["months"] == 1
+    assert all(r["state"] == "unpaid" and r["state_label"] == "未缴" for r in first["rows"])
+    assert Decimal(first["total"]) == sum(Decimal(r["total"]) for r in first["rows"]) > 0
+    assert isinstance(first["rows"][0]["base"], str)
+
+    printed = api.post("/api/certificate/print", body(people))
+    assert printed.status_code == 200, printed.text
+    answer = printed.json()
+    assert len(answer["certificates"]) == 2 and answer["pdf_name"].endswith(".pdf")
+    hashes = [c["sha256"] for c in answer["certificates"]]
+    assert len(set(hashes)) == 2 and all(len(h) == 64 for h in hashes)
+    pdf = api.get(f"/api/certificate/pdf/{answer['pdf_name']}")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    for person, digest in zip(persons, hashes, strict=True):
+        assert person["name"] in text and person["id_number"] in text and digest[:32] in text
+        assert f"{Decimal(person['total']):,.2f}" in text
+    assert "本证明由 socialfee 根据税务端数据打印" in text
+    assert (services.home / "certificates" / answer["pdf_name"]).is_file()
+    assert error_of(api.get("/api/certificate/pdf/settings.json"), 404)["code"] == "certificate_not_found"
+
+    checked = api.post("/api/certificate/verify", {"text": answer["certificates"][1]["qr_text"]}).json()
+    assert checked["found"] and checked["record"]["name"] == persons[1]["name"]
+    assert checked["record"]["period_from"] == "202501" and checked["record"]["period_to"] == "202506"
+    assert persons[1]["name"] in checked["message"] and checked["record"]["operator"]
+    upper = api.post("/api/certificate/verify", {"text": f"核验码：{hashes[0].upper()}"}).json()
+    assert upper["found"] and upper["sha256"] == hashes[0]
+    foreign = api.post("/api/certificate/verify", {"text": "0" * 64}).json()
+    assert not foreign["found"] and "没有打印过" in foreign["message"]
+    assert error_of(api.post("/api/certificate/verify", {"text": "abc"}), 400)["field"] == "text"
+    recent = api.get("/api/certificate/records").json()["items"]
+    assert {r["sha256"] for r in recent} >= set(hashes)
+
+    export = api.post("/api/certificate/export", body(people))
+    assert export.status_code == 200, export.text
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    header = [c.value for c in sheet[1]]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    ids = {r[header.index("证件号码")] for r in rows}
+    assert ids == {e["id_number"] for e in people} and all(isinstance(i, str) for i in ids)
+    assert all(isinstance(r[header.index("费款所属期")], str) for r in rows)
+    detail = [r for r in rows if r[header.index("险种")] != "合计"]
+    assert all(isinstance(r[header.index("单位缴费")], float) for r in detail)
+    totals = [r for r in rows if r[header.index("险种")] == "合计"]
+    assert [Decimal(str(r[header.index("合计")])) for r in totals] == [Decimal(p["total"]) for p in persons]
+
+
+def test_paid_months_show_paid(api: Api) -> None:
+    people = employees(api, 1)
+    before = api.post("/api/certificate/preview", body(people)).json()["persons"][0]
+    assert before["rows"] and all(r["state"] == "unpaid" for r in before["rows"])
+    # Pay every arrear by 三方协议 through the client, as the operator would.
+    job_result(api, api.post("/api/payment/arrears/refresh"))
+    listed = api.get("/api/payment/arrears").json()
+    ids = [i["arrear_id"] for i in listed["items"]]
+    picked = api.post("/api/payment/arrears/selection", {"arrear_ids": ids}).json()
+    agreement = next(a for a in listed["agreements"] if a["can_debit_fees"])
+    paid = api.post("/api/payment/debits", {"agreement_id": agreement["agreement_id"], "arrear_ids": ids,
+                                            "confirmed_total": picked["total"]})
+    assert paid.status_code == 201 and paid.json()["ok"], paid.text
+    after = api.post("/api/certificate/preview", body(people)).json()["persons"][0]
+    assert [r["total"] for r in after["rows"]] == [r["total"] for r in before["rows"]]
+    assert all(r["state"] == "paid" and r["state_label"] == "已缴" and r["paid_on"] for r in after["rows"])
+
+
+def test_refusals(api: Api) -> None:
+    people = employees(api, 1)
+    assert error_of(api.post("/api/certificate/preview", body([])), 400)["field"] == "employee_ids"
+    assert error_of(api.post("/api/certificate/preview", body(people, "2025-06", "2025-01")), 400)["field"] == "period_from"
+    assert error_of(api.post("/api/certificate/preview", body(people, "2010-01", "2025-06")), 400)["field"] == "period_to"
+    assert error_of(api.post("/api/certificate/preview", body(people, "2025-13", "2025-06")), 400)["field"] == "period_from"
+    missing = api.post("/api/certificate/preview", {**body(people), "employee_ids": ["E999999999"]})
+    assert missing.status_code == 404
+    too_many = {**body(people), "employee_ids": [f"E{n:09d}" for n in range(51)]}
+    assert "最多" in error_of(api.post("/api/certificate/preview", too_many), 400)["message"]
+    # Writes need the page's CSRF header.
+    assert api.client.post("/api/certificate/print", json=body(people)).status_code == 403
