@@ -26,6 +26,18 @@ function checkCell(row) {
   return span;
 }
 
+function arrivalCell(row) {
+  const cell = document.createElement("span");
+  cell.textContent = row.arrival || "—";
+  if (row.stored_at) {
+    const when = document.createElement("span");
+    when.className = "sub-line muted";
+    when.textContent = minute(row.stored_at);
+    cell.append(when);
+  }
+  return cell;
+}
+
 const amount = (value) => (value == null ? "—" : money(value));
 
 const table = new ListTable(document.getElementById("result-table"), {
@@ -39,10 +51,9 @@ const table = new ListTable(document.getElementById("result-table"), {
     { key: "period", label: "费款所属期", className: "nowrap", render: (r) => periodRange(r.period_from, r.period_to) },
     { key: "total", label: "税务端实缴金额", className: "num", render: (r) => amount(r.total) },
     { key: "local_total", label: "本机记录金额", className: "num", render: (r) => amount(r.local_total) },
-    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => minute(r.paid_at) },
-    { key: "arrival", label: "到账状态", className: "nowrap", render: (r) => r.arrival || "—" },
-    { key: "stored_at", label: "入库时间", className: "nowrap", render: (r) => (r.stored_at ? minute(r.stored_at) : "") },
     { key: "check", label: "核对结果", className: "nowrap", render: checkCell },
+    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => minute(r.paid_at) },
+    { key: "arrival", label: "到账状态", className: "nowrap", render: arrivalCell },
   ],
 });
 
