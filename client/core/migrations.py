@@ -531,6 +531,17 @@ def _v8_operators(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX audit_log_operator ON audit_log (operator, at)")
 
 
+def _v12_home_status(db: peewee.SqliteDatabase) -> None:
+    # The home page counts the paying employees without a payroll base each time it opens:
+    # this partial index holds only rows whose bases text has no non-zero amount (a handful
+    # of a unit's 100,000), so the count never reads every employee's bases
+    # (client/core/home_status.py names it, with this very condition).
+    db.execute_sql(
+        "CREATE INDEX enrollment_employee_no_base ON enrollment_employee (unit_id) "
+        "WHERE removed = 0 AND status = '正常缴费' AND (instr(bases, '\"0.00\"') > 0 OR instr(bases, '.') = 0)"
+    )
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -543,5 +554,6 @@ MIGRATIONS: tuple[Step, ...] = (
     create_query_tables,  # v9: client/core/queries_schema.py
     create_certificate_tables,  # v10: client/core/certificate_schema.py
     create_query_detail_tables,  # v11: client/core/query_details_schema.py
+    _v12_home_status,
 )
 LATEST = len(MIGRATIONS)

@@ -339,3 +339,17 @@ def test_charts_of_the_last_twelve_periods(store: Store) -> None:
     assert data["headcount"][-1] == 30 and data["headcount"][-2] == 28 and data["headcount"][-3] is None
     assert all(isinstance(v, str) for s in data["items"] for v in s["amounts"])
     assert home_charts.home_charts(store, 2, current).empty  # another unit's records never show
+
+
+def test_the_count_of_employees_without_a_base_reads_only_the_partial_index(store: Store) -> None:
+    plan = " ".join(str(r) for r in store.db.execute_sql(
+        "EXPLAIN QUERY PLAN " + home_status.WITHOUT_BASE_SQL, (1,)).fetchall())
+    assert f"USING INDEX {home_status.NO_BASE_INDEX} (unit_id=?)" in plan, plan
+    rows = [(f"E{n}", "正常缴费", '{"pension": "%s"}' % ("0.00" if n % 100 == 0 else f"{4000 + n}.00"))
+            for n in range(1000)]
+    add_employees(store, rows)
+    (in_index,) = store.db.execute_sql(
+        f"SELECT count(*) FROM enrollment_employee INDEXED BY {home_status.NO_BASE_INDEX} "
+        "WHERE removed = 0 AND status = '正常缴费' AND (instr(bases, '\"0.00\"') > 0 OR instr(bases, '.') = 0)"
+    ).fetchone()
+    assert in_index == 10 and home_status.without_base(store, 1) == 10
