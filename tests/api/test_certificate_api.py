@@ -95,7 +95,7 @@ def test_preview_print_verify_export(api: Api, services: Services) -> None:
     assert ids == {e["id_number"] for e in people} and all(isinstance(i, str) for i in ids)
     assert all(isinstance(r[header.index("费款所属期")], str) for r in rows)
     detail = [r for r in rows if r[header.index("险种")] != "合计"]
-    assert all(isinstance(r[header.index("单位缴费")], float) for r in detail)
+    assert all(isinstance(r[header.index("单位缴费")], int | float) for r in detail)
     totals = [r for r in rows if r[header.index("险种")] == "合计"]
     assert [Decimal(str(r[header.index("合计")])) for r in totals] == [Decimal(p["total"]) for p in persons]
 

@@ -1,0 +1,134 @@
+"""职工缴费证明 in the browser against the live reference tax side: find two employees (by name
+and by ID number), preview a range with a paid and an unpaid month, print one PDF (read back:
+names, months, totals, hashes; rendered with pdftoppm for people to look at), check a printed
+hash and a foreign one in 核验, export xlsx (IDs as text, amounts as numbers)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from client.sync.payment import PaymentService
+from tests.conftest import log_in
+from tests.e2e.conftest import ARTIFACTS, PageProblems, screenshot
+from tests.e2e.test_wage_base import log_in_again
+from tests.sync.test_payment import declared_elsewhere, pay
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def live(services: Any, taxside_factory: Any) -> Any:
+    """One 北京 unit: 202503 declared and paid by 三方协议, 202504 declared and unpaid."""
+    taxside = taxside_factory(units=1, employees=30, seed=5)
+    taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    unit = log_in(services, taxside, index=0)
+    services.session.popups_shown = True
+    declared_elsewhere(taxside, unit.unit_id)
+    svc = PaymentService(services.session)
+    svc.refresh()
+    ids = [line.arrear.arrear_id for line in svc.arrears_view().items]
+    assert pay(svc, ids).ok
+    taxside.sim("POST", "/advance-month")
+    declared_elsewhere(taxside, unit.unit_id)
+    log_in_again(services, unit.unit_id)
+    return taxside
+
+
+def two_employees(services: Any) -> list[tuple[str, str]]:
+    pk = services.session.view().unit.local_id
+    rows = services.store.db.execute_sql(
+        "SELECT name, id_number FROM enrollment_employee WHERE unit_id = ? AND status = '正常缴费' AND removed = 0"
+        " ORDER BY id LIMIT 2", (pk,)).fetchall()
+    assert len(rows) == 2
+    return [(str(n), str(i)) for n, i in rows]
+
+
+def pdf_png(pdf: Path, page: int, name: str) -> Path:
+    assert shutil.which("pdftoppm"), "poppler-utils (pdftoppm) is needed"
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    png = subprocess.run(["pdftoppm", "-r", "80", "-f", str(page), "-l", str(page), "-png", str(pdf)],
+                         capture_output=True, check=True).stdout
+    target.write_bytes(png)
+    return target
+
+
+def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any) -> None:
+    (name_a, id_a), (name_b, id_b) = two_employees(services)
+    context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    problems = PageProblems(page)
+    page.goto(ui.launch_url)
+    page.click("nav >> text=职工缴费证明")
+    page.wait_for_url("**/certificate")
+    assert page.locator("#print").is_disabled()
+
+    page.fill('#search input[name="q"]', name_a)
+    page.click("#search button[type=submit]")
+    page.locator(f'#found button[data-pick="{id_a}"]').click()
+    page.fill('#search input[name="q"]', id_b)
+    page.click("#search button[type=submit]")
+    page.locator(f'#found button[data-pick="{id_b}"]').click()
+    assert name_a in page.inner_text("#chosen") and name_b in page.inner_text("#chosen")
+
+    page.fill('#range input[name="period_from"]', "2025-01")
+    page.fill('#range input[name="period_to"]', "2025-06")
+    page.click("#preview")
+    page.locator(".cert-person").nth(1).wait_for()
+    first = page.locator(".cert-person").first.inner_text()
+    assert name_a in first and "202503" in first and "202504" in first
+    assert "已缴 " in first and "未缴" in first and "202502" not in first
+    screenshot(page, "certificate-preview")
+
+    page.click("#print")
+    page.locator("#print-result .ok-text").wait_for()
+    pdf_name = page.get_attribute("#print-result", "data-pdf-name")
+    assert pdf_name
+    hashes = page.locator("#print-result .cert-hashes code").all_inner_texts()
+    assert len(hashes) == 2 and all(len(h) == 64 for h in hashes)
+    screenshot(page, "certificate-printed")
+    pdf = services.home / "certificates" / pdf_name
+    reader = PdfReader(str(pdf))
+    texts = [p.extract_text() for p in reader.pages]
+    whole = "".join(texts)
+    for name, id_number, digest in ((name_a, id_a, hashes[0]), (name_b, id_b, hashes[1])):
+        assert name in whole and id_number in whole and digest[:32] in whole and digest[32:] in whole
+    assert "202503" in texts[0] and "202504" in texts[0] and "本证明由 socialfee 根据税务端数据打印" in texts[0]
+    totals = [t for t in page.locator(".cert-person .total-row").all_inner_texts()]
+    assert len(totals) == 2
+    amount = totals[0].split()[-1]
+    assert amount in texts[0] and Decimal(amount.replace(",", "")) > 0
+    pdf_png(pdf, 1, "certificate-pdf-page1.png")
+    pdf_png(pdf, len(texts), "certificate-pdf-last.png")
+
+    page.fill('#verify input[name="text"]', f"SOCIALFEE-CERT:{hashes[1]}")
+    page.click("#verify button[type=submit]")
+    page.locator("#verify-result.ok-text").wait_for()
+    assert name_b in page.inner_text("#verify-result") and "核验通过" in page.inner_text("#verify-result")
+    page.fill('#verify input[name="text"]', "f" * 64)
+    page.click("#verify button[type=submit]")
+    page.locator("#verify-result.error-text").wait_for()
+    assert "没有打印过" in page.inner_text("#verify-result")
+    assert page.locator("#records tbody tr").count() >= 2
+    screenshot(page, "certificate-verify")
+
+    with page.expect_download() as info:
+        page.click("#export")
+    assert info.value.suggested_filename.startswith("职工缴费证明")
+    sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    header = [c.value for c in sheet[1]]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    assert {r[header.index("证件号码")] for r in rows} == {id_a, id_b}
+    assert all(isinstance(r[header.index("证件号码")], str) for r in rows)
+    assert all(isinstance(r[header.index("缴费基数")], int | float) for r in rows if r[header.index("险种")] != "合计")
+    assert problems.unexpected() == [], problems.items
+    context.close()
