@@ -248,12 +248,13 @@ def _summaries(store: Store, unit_pk: int, period: str) -> StatusLine:
         return StatusLine("summaries", title, WARN if older else TODO,
                           f"本期（{label}）有 {len(now_due)} 条汇总待申报，应缴 {_money(amount)} 元。{extra}",
                           path, "去申报")
-    declared = any(r[3] == "declared" and r[1] == "daily" and r[2] == period for r in rows) or (
-        bool(submitted) and any(r[0] in submitted and r[2] == period for r in rows)
-    ) or _declared_in_records(store, unit_pk, period)
+    sent = any(r[0] in submitted and r[2] == period for r in rows)  # 待反馈: the next line says more
+    declared = sent or any(r[3] == "declared" and r[1] == "daily" and r[2] == period for r in rows) or (
+        _declared_in_records(store, unit_pk, period))
     if declared:
         state = WARN if older else (TODO if special else OK)
-        return StatusLine("summaries", title, state, f"本期（{label}）汇总已申报。{extra}", path,
+        done = "已提交申报，待税务端反馈" if sent else "已申报"
+        return StatusLine("summaries", title, state, f"本期（{label}）汇总{done}。{extra}", path,
                           "去申报" if state != OK else "查看")
     if not rows and not _fetched(store, unit_pk):
         return StatusLine("summaries", title, TODO, f"尚未查询本期（{label}）预处理汇总，请到社保费申报查询。", path, "去查询")

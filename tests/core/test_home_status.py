@@ -200,6 +200,12 @@ def test_summaries_pending_submitted_declared_and_late(store: Store) -> None:
     entry(store, "fee_declaration", journal.AWAITING,
           {"summaries": [{"summary_id": s, "version": 1} for s in ("FS0", "FS1", "FS2")]})
     got = line(status(store), "summaries")
+    assert got.state == "ok" and got.text == "本期（2025年04月）汇总已提交申报，待税务端反馈。"
+    with store.write() as db:  # accepted: the record marks them declared
+        fees.save_record(db, 1, record("FD1", [summary(s, p) for s, p in
+                                              (("FS0", "202503"), ("FS1", "202504"), ("FS2", "202504"))]))
+        db.execute_sql("UPDATE submission SET state = 'accepted'")
+    got = line(status(store), "summaries")
     assert got.state == "ok" and got.text == "本期（2025年04月）汇总已申报。"
     # A special summary (补缴) waits too.
     fees.save_summaries(store, 1, "special", [summary("FS9", "202501", kind="special")])
@@ -353,3 +359,22 @@ def test_the_count_of_employees_without_a_base_reads_only_the_partial_index(stor
         "WHERE removed = 0 AND status = '正常缴费' AND (instr(bases, '\"0.00\"') > 0 OR instr(bases, '.') = 0)"
     ).fetchone()
     assert in_index == 10 and home_status.without_base(store, 1) == 10
+
+
+def test_vendored_chartjs_matches_its_recorded_checksums() -> None:
+    """The Chart.js file is the registry's, unchanged, and the page loads it from here (no CDN)."""
+    import hashlib
+    import re
+
+    from tests.conftest import REPO
+
+    folder = REPO / "client" / "web" / "static" / "vendor" / "chartjs"
+    version = (folder / "VERSION").read_text(encoding="utf-8")
+    for name in ("chart.umd.min.js", "LICENSE.md"):
+        recorded = re.search(rf"{re.escape(name)} sha256:\s+([0-9a-f]{{64}})", version)
+        assert recorded is not None, name
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == recorded.group(1), name
+    assert "Chart.js v4.6.1" in (folder / "chart.umd.min.js").read_text(encoding="utf-8")[:200]
+    assert "registry.npmjs.org/chart.js/-/chart.js-4.6.1.tgz" in version
+    template = (REPO / "client" / "web" / "templates" / "home.html").read_text(encoding="utf-8")
+    assert "vendor/chartjs/chart.umd.min.js" in template and "cdn" not in template.lower()
