@@ -91,7 +91,7 @@ function renderOperators() {
         },
       }));
     const units = op.role_name === "管理员" ? "全部单位" : unitNames(op.units);
-    const tr = el("tr", { dataset: { login: op.login_name } });
+    const tr = el("tr");
     tr.dataset.login = op.login_name;
     tr.append(...[op.name, op.login_name, op.role_name, units, op.state].map((t) => el("td", { textContent: t })), actions);
     tbody.append(tr);
@@ -171,6 +171,7 @@ operatorForm.addEventListener("submit", async (event) => {
     data = await post("/api/operators", body);
     render();
     operatorForm.reset();
+    roleOptions(document.getElementById("op-role"), data.roles.find((r) => r.key === "readonly")?.id);
     unitChecks(document.getElementById("op-units"), []);
     toast(`已新增操作员 ${body.name}`, "success");
   } catch (err) {

@@ -1,0 +1,124 @@
+"""多人使用 in chromium: the first start's choice, operators of each role, a 人事专员 who
+cannot pay, a frozen operator, the lock after wrong passwords, the log filtered by operator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "Caozuo2025"
+OPERATORS = [("李人事", "hr", "人事专员"), ("赵财务", "fin", "财务"), ("钱只读", "ro", "只读")]
+
+
+def operator_login(page, login: str, password: str = PASSWORD) -> None:
+    page.goto(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/operator-login")
+    page.fill("#operator-login-name", login)
+    page.fill("#operator-password", password)
+    page.click("#operator-login-submit")
+
+
+def login_error(page) -> str:
+    slot = page.locator('#operator-login-form .field-error:not(:empty)')
+    slot.first.wait_for()
+    return slot.first.inner_text()
+
+
+def logout(page) -> None:
+    page.click("#operator-logout")
+    page.wait_for_url("**/operator-login")
+
+
+def test_multi_person_use_end_to_end(app_page) -> None:
+    page, problems = app_page
+    # First start: the login page asks how the client is used.
+    page.wait_for_selector("#operator-setup")
+    screenshot(page, "operators_first_start")
+    page.check('#operator-setup input[value="multi"]')
+    page.fill("#setup-name", "王管理")
+    page.fill("#setup-login", "admin")
+    page.fill("#setup-password", "weak")
+    page.fill("#setup-confirm", "weak")
+    page.click("#setup-go")
+    weak = page.locator('#setup-admin [data-error-for="password"]:not(:empty)')
+    weak.wait_for()
+    assert "长度应为8-32位" in weak.inner_text()
+    page.fill("#setup-password", PASSWORD)
+    page.fill("#setup-confirm", PASSWORD)
+    page.click("#setup-go")
+    page.wait_for_url("**/settings/operators")
+    assert "操作员：王管理（管理员）" in page.inner_text("#operator-indicator")
+
+    for name, login, role in OPERATORS:
+        page.fill("#op-name", name)
+        page.fill("#op-login", login)
+        page.fill("#op-password", PASSWORD)
+        page.fill("#op-confirm", PASSWORD)
+        page.select_option("#op-role", label=role)
+        page.click("#op-add")
+        page.wait_for_selector(f'#operator-table tr[data-login="{login}"]')
+    rows = page.locator("#operator-table tbody tr")
+    assert rows.count() == 4
+    assert "人事专员" in page.inner_text('#operator-table tr[data-login="hr"]')
+    screenshot(page, "operators_list")
+
+    # 人事专员: no 费款缴纳 in the menu, and the page and its calls are refused.
+    logout(page)
+    operator_login(page, "hr")
+    page.wait_for_url("**/login**")
+    page.goto(page.url.split("/login")[0] + "/settings")
+    nav = page.locator("nav.sidenav")
+    assert nav.locator('[data-nav="wage_base"]').count() == 1
+    assert nav.locator('[data-nav="payment"]').count() == 0
+    assert nav.locator('[data-nav="fee_declaration"]').count() == 0
+    assert page.locator("#operators-link").count() == 0
+    assert page.locator("#backup-now").is_hidden()  # 备份 is not the role's
+    screenshot(page, "operators_hr_settings")
+    refused = page.evaluate(
+        "fetch('/api/payment/arrears').then(async r => [r.status, (await r.json()).message])"
+    )
+    assert refused == [403, "当前操作员无权执行此操作：费款缴纳-查看"]
+    page.goto(page.url.split("/settings")[0] + "/payment")
+    assert "当前操作员无权执行此操作：费款缴纳-查看" in page.inner_text("[data-testid=error-page]")
+    screenshot(page, "operators_hr_payment_refused")
+
+    # The administrator freezes 赵财务: told so at login.
+    logout(page)
+    operator_login(page, "admin")
+    page.wait_for_url("**/login**")
+    page.goto(page.url.split("/login")[0] + "/settings/operators")
+    page.wait_for_selector('#operator-table tr[data-login="fin"]')
+    page.locator('#operator-table tr[data-login="fin"] button', has_text="冻结").click()
+    page.wait_for_function(
+        "document.querySelector('#operator-table tr[data-login=\"fin\"]').textContent.includes('已冻结')"
+    )
+    logout(page)
+    operator_login(page, "fin")
+    assert login_error(page) == "该操作员已被冻结，请联系管理员"
+    screenshot(page, "operators_frozen")
+
+    # Five wrong passwords: 钱只读 is locked, the right password waits too.
+    for _ in range(5):
+        operator_login(page, "ro", "Wrong12345")
+        login_error(page)
+    assert "已锁定 15 分钟" in login_error(page)
+    operator_login(page, "ro")
+    assert "该操作员已锁定" in login_error(page)
+    screenshot(page, "operators_locked")
+
+    # The operation log filtered by operator.
+    operator_login(page, "admin")
+    page.wait_for_url("**/login**")
+    page.goto(page.url.split("/login")[0] + "/settings")
+    page.select_option("#audit-operator", "李人事")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#audit-table tbody tr')].length > 0 && "
+        "[...document.querySelectorAll('#audit-table tbody tr')].every(r => r.textContent.includes('李人事'))"
+    )
+    log_text = page.inner_text("#audit-table")
+    assert "操作员登录" in log_text and "王管理" not in log_text
+    page.locator("#audit-table").scroll_into_view_if_needed()
+    screenshot(page, "operators_audit_by_operator")
+    assert problems.unexpected(400, 401, 403) == []
