@@ -249,6 +249,8 @@ def settings_page() -> str:
         declared=settings_mod.SETTINGS,
         values=svc.settings.all(),
         actions=audit.actions(),
+        audit_operators=audit.operator_names(),
+        audit_units=units.list_units(),
         page_size=svc.settings.get("page_size"),
     )
 

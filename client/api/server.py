@@ -41,6 +41,7 @@ from client.api import (
     login,
     network,
     notices,
+    operators,
     pages,
     payment,
     preload,
@@ -170,6 +171,8 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(backup.bp)
     app.register_blueprint(network.bp)
     app.register_blueprint(login.bp)
+    # 多人使用: the operator login and the permission table before every view (after the gates above).
+    app.register_blueprint(operators.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(unit_settings.bp)
     app.register_blueprint(enrollment.bp)
