@@ -28,6 +28,7 @@ TABLE_LABELS = {
     "payment_debit_result": "三方协议扣款结果",
     "payment_voucher": "缴款凭证打印记录",
     "payment_record": "缴款记录",
+    "certificate_record": "缴费证明打印记录",
 }
 
 
