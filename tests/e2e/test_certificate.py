@@ -132,3 +132,37 @@ def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any) ->
     assert all(isinstance(r[header.index("缴费基数")], int | float) for r in rows if r[header.index("险种")] != "合计")
     assert problems.unexpected() == [], problems.items
     context.close()
+
+
+def test_annuity_notice_for_a_shanxi_government_unit(browser: Any, ui: Any, services: Any,
+                                                     taxside_factory: Any) -> None:
+    taxside = taxside_factory(units=3, employees=30, seed=5)
+    unit = log_in(services, taxside, index=2)  # the last 山西 unit is a 机关事业单位
+    services.session.popups_shown = True
+    declared_elsewhere(taxside, unit.unit_id)
+    context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    problems = PageProblems(page)
+    page.goto(ui.launch_url)
+    page.click("text=年金缴款通知单打印")  # the 首页 common function
+    page.wait_for_url("**/payment/annuity")
+    assert "单位缴纳 8%" in page.inner_text("#annuity") and "个人缴纳 4%" in page.inner_text("#annuity")
+    page.fill('#annuity-form input[name="period_from"]', "2025-03")
+    page.fill('#annuity-form input[name="period_to"]', "2025-03")
+    page.click("#annuity-preview")
+    page.locator("#annuity-total").wait_for()
+    rows = page.locator(".annuity-period tbody tr").count()
+    assert rows > 1  # persons and the period's total
+    shown_total = page.inner_text("#annuity-total")
+    page.click("#annuity-print")
+    page.locator("#annuity-result .ok-text").wait_for()
+    screenshot(page, "annuity-printed")
+    pdf = services.home / "certificates" / str(page.get_attribute("#annuity-result", "data-pdf-name"))
+    texts = [p.extract_text() for p in PdfReader(str(pdf)).pages]
+    digest = page.inner_text("#annuity-result code")
+    assert "职业年金缴款通知单" in texts[0] and "202503" in texts[0] and digest[:32] in texts[-1]
+    total = shown_total.split("合计 ")[1].split(" 元")[0]
+    assert total in texts[-1]
+    pdf_png(pdf, len(texts), "annuity-pdf-last.png")
+    assert problems.unexpected() == [], problems.items
+    context.close()
