@@ -115,9 +115,7 @@ def run(
 ) -> None:
     """Serve the UI and show it; blocks until the window closes or the process is stopped."""
     # Marks the folder as in use, so the command line's monthly routine stays out (one writer).
-    folder_lock = home_lock.try_hold(services.home, home_lock.DESKTOP)
-    if folder_lock is None:
-        log.warning("data folder %s is already held by another process", services.home)
+    folder_lock = home_lock.keep_held(services.home, home_lock.DESKTOP)
     server = start_server(services, port)
     stop = threading.Event()
 
@@ -154,6 +152,5 @@ def run(
         periodic.stop()
         backup_service.backup_on_exit(services)
         services.close()
-        if folder_lock is not None:
-            folder_lock.release()
+        folder_lock.release()
         log.info("socialfee stopped")

@@ -10,6 +10,7 @@ numbers, nothing is a formula.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ FEE_SUMMARY_COLUMNS = (
     xlsx.text("缴纳部分", 14), xlsx.code("费款所属期起", 12), xlsx.code("费款所属期止", 12), xlsx.text("人数", 8),
     xlsx.amount("缴费基数合计"), xlsx.amount("应缴金额"),
 )
+
+
+def file_part(unit_id: str) -> str:
+    """A unit id as part of a file name: it comes from the tax side, so only safe characters."""
+    cleaned = re.sub(r"[^0-9A-Za-z_-]", "_", unit_id)[:64]
+    return cleaned or "unit"
 
 
 def _reasons_text(reasons: Sequence[dict[str, Any]]) -> str:
@@ -153,7 +160,7 @@ def export_unit(store: Store, unit_pk: int, unit_id: str, folder: Path, what: Se
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in what:
-        target = folder / f"{unit_id}-{WHAT[name]}.xlsx"
+        target = folder / f"{file_part(unit_id)}-{WHAT[name]}.xlsx"
         count = WRITERS[name](store, unit_pk, target)
         written.append({"what": name, "label": WHAT[name], "file": str(target), "rows": count})
     return written

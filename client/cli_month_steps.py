@@ -16,6 +16,7 @@ from typing import Any
 
 from client.backup import service as backup_service
 from client.cli_month import UnitRun, Unresolved
+from client.cli_month_export import file_part
 from client.core import (
     audit,
     journal,
@@ -310,7 +311,7 @@ def vouchers(run: UnitRun) -> None:
             run.say(exc.message)
             continue
         audit.record(store, "打印银行端缴款凭证", found.voucher_no, unit_id=pk)
-        target = folder / f"{run.unit.unit_id}-缴款凭证{found.voucher_no}.pdf"
+        target = folder / f"{file_part(run.unit.unit_id)}-缴款凭证{found.voucher_no}.pdf"
         shutil.copyfile(path, target)
         printed.append({**found.to_dict(), "file": str(target)})
         run.say(f"缴款凭证 {found.voucher_no}　{found.count} 条欠费　合计 {money(found.total)} 元　"

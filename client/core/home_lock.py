@@ -5,9 +5,10 @@ lock on Windows), held for as long as the process works on the folder. The OS dr
 when the process ends however it ends, so a crash never leaves a stale lock behind; the
 file's text (who, which process, since when) is only there to name the holder in messages.
 
-The desktop client takes the lock when it starts serving (client/app.py ``run``) and, to
-keep today's behaviour, still starts if it cannot (logged). The command line's monthly
-routine (client/cli_month.py) refuses to touch the folder while anyone holds it.
+The desktop client takes the lock when it starts serving (client/app.py ``run``); to keep
+today's behaviour it still starts if another process holds it (logged) and takes it as soon
+as that one lets go. The command line's monthly routine (client/cli_month.py) refuses to
+touch the folder while anyone holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -126,6 +128,47 @@ def try_hold(home: Path, program: str) -> HomeLock | None:
     handle.write(json.dumps({"program": program, "pid": os.getpid(), "since": since}))
     handle.flush()
     return HomeLock(path, handle)
+
+
+class KeptLock:
+    """The desktop client's hold: taken now if free, else as soon as the holder lets go
+    (an upgrade's old process still exiting, a command-line run finishing)."""
+
+    RETRY_S = 0.5
+
+    def __init__(self, home: Path, program: str) -> None:
+        self._home, self._program = home, program
+        self._stop = threading.Event()
+        self._held = try_hold(home, program)
+        self._thread: threading.Thread | None = None
+        if self._held is None:
+            log.warning("data folder %s is held by another process; taking it when it is free", home)
+            self._thread = threading.Thread(target=self._wait, name="home-lock", daemon=True)
+            self._thread.start()
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def _wait(self) -> None:
+        while not self._stop.wait(self.RETRY_S):
+            held = try_hold(self._home, self._program)
+            if held is not None:
+                self._held = held
+                if self._stop.is_set():  # released meanwhile
+                    held.release()
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._held is not None:
+            self._held.release()
+
+
+def keep_held(home: Path, program: str) -> KeptLock:
+    return KeptLock(home, program)
 
 
 def hold(home: Path, program: str) -> HomeLock:

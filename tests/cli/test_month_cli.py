@@ -291,7 +291,8 @@ def test_refused_while_the_desktop_client_runs(home: Path, prepared: list[Any], 
         proc.terminate()
         proc.wait(timeout=30)
     # Closed (the OS dropped its lock): the command line may work on the folder now.
-    assert month(home, "export", "--all", "--out", str(tmp_path / "x")).exit_code == 0
+    after = month(home, "export", "--all", "--out", str(tmp_path / "x"))
+    assert after.exit_code == 0, after.output
 
 
 def test_one_month_command_at_a_time(home: Path, prepared: list[Any], tmp_path: Path) -> None:
