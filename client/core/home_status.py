@@ -202,7 +202,7 @@ def _wage_feedback(store: Store, unit_pk: int) -> StatusLine:
     if awaiting or queued:
         parts = [f"{awaiting} 笔待反馈"] if awaiting else []
         parts += [f"{queued} 笔待提交"] if queued else []
-        return StatusLine("wage_feedback", title, TODO, f"缴费工资申报{'、'.join(parts)}，请到申报记录获取反馈。",
+        return StatusLine("wage_feedback", title, TODO, f"缴费工资申报 {'、'.join(parts)}，请到申报记录获取反馈。",
                           path, "获取反馈")
     return StatusLine("wage_feedback", title, OK, "没有等待反馈的缴费工资申报。", path, "查看记录")
 
@@ -274,12 +274,12 @@ def _declarations(store: Store, unit_pk: int) -> StatusLine:
     parts = [f"{awaiting} 笔待反馈"] if awaiting else []
     parts += [f"{queued} 笔待提交"] if queued else []
     if unknown:
-        more = f"，另有{'、'.join(parts)}" if parts else ""
+        more = f"，另有 {'、'.join(parts)}" if parts else ""
         return StatusLine("declarations", title, WARN,
                           f"有 {unknown} 笔申报原交易状态不明（待确认）{more}，请到申报记录获取反馈，不要重复申报。",
                           path, "获取反馈")
     if parts:
-        return StatusLine("declarations", title, TODO, f"社保费申报{'、'.join(parts)}，请到申报记录获取反馈。",
+        return StatusLine("declarations", title, TODO, f"社保费申报 {'、'.join(parts)}，请到申报记录获取反馈。",
                           path, "获取反馈")
     return StatusLine("declarations", title, OK, "没有等待反馈的申报。", path, "查看记录")
 

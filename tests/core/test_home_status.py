@@ -236,7 +236,7 @@ def test_fee_declarations_awaiting_feedback_or_unknown(store: Store) -> None:
     entry(store, "fee_declaration", journal.UNKNOWN)
     got = line(status(store), "declarations")
     assert got.state == "warn" and "原交易状态不明" in got.text and "不要重复申报" in got.text
-    assert "另有1 笔待反馈、1 笔待提交" in got.text
+    assert "另有 1 笔待反馈、1 笔待提交" in got.text
 
 
 def test_arrears_nearest_deadline_and_the_late_fee_per_day(store: Store) -> None:
