@@ -17,6 +17,7 @@ import argparse
 import math
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -198,6 +199,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)  # a million rows are a few hundred MB
 
 
 if __name__ == "__main__":

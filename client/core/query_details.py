@@ -8,7 +8,8 @@ millions), so every page is one index range in the page's own order:
 - by person: the (unit, id_number) or (unit, name) index, then a small sort;
 - otherwise: the (unit, period, summary_ref) index, whose order is the page order.
 Counts and sums without person elements come from ``query_detail_total`` (per summary and
-month, kept by the sync), so a filter over a million rows is never counted row by row.
+month, kept by the sync), so a filter over a million rows is never counted row by row; the
+same counts place such a page: groups before it are skipped by count, not by scanning.
 """
 
 from __future__ import annotations
@@ -138,6 +139,42 @@ class _Query:
                 f" d.rate, d.amount_fen FROM {self.source} WHERE {self.where}"
                 " ORDER BY d.period, d.summary_ref, d.id")
 
+    def _total_where(self) -> tuple[str, list[Any]]:
+        where, params = ["s.unit_id = ?"], [self.unit_pk]
+        if self.flt.period_from:
+            where.append("t.period >= ?")
+            params.append(self.flt.period_from)
+        if self.flt.period_to:
+            where.append("t.period <= ?")
+            params.append(self.flt.period_to)
+        if self.refs is not None:
+            where.append(f"s.id IN ({','.join('?' * len(self.refs))})")
+            params.extend(self.refs)
+        return " AND ".join(where), params
+
+    def rows_by_groups(self, offset: int, limit: int) -> list[tuple[Any, ...]]:
+        """A page without person elements, found through the cached counts: the rows are
+        ordered by (period, summary, id), so the (period, summary) groups before the page
+        are skipped by their counts and each group on the page is one exact index range."""
+        where, params = self._total_where()
+        groups = self._all(
+            "SELECT t.period, t.summary_ref, t.rows FROM query_detail_total t JOIN query_detail_summary s"
+            f" ON s.id = t.summary_ref WHERE {where} ORDER BY t.period, t.summary_ref", tuple(params))
+        out: list[tuple[Any, ...]] = []
+        for period, ref, rows in groups:
+            if offset >= rows:
+                offset -= rows
+                continue
+            out += self._all(
+                "SELECT d.summary_ref, d.period, d.employee_id, d.id_type, d.id_number, d.name, d.base_fen,"
+                " d.rate, d.amount_fen FROM query_detail d INDEXED BY query_detail_period"
+                " WHERE d.unit_id = ? AND d.period = ? AND d.summary_ref = ? ORDER BY d.id LIMIT ? OFFSET ?",
+                (self.unit_pk, period, ref, limit - len(out), offset))
+            offset = 0
+            if len(out) >= limit:
+                break
+        return out
+
     def totals(self) -> Totals:
         if self.empty:
             return Totals(0, False, "0.00", "0.00")
@@ -152,19 +189,10 @@ class _Query:
                 f" JOIN query_detail_summary s ON s.id = d.summary_ref WHERE {self.where} GROUP BY s.part",
                 self.params)
         else:
-            where, params = ["s.unit_id = ?"], [self.unit_pk]
-            if self.flt.period_from:
-                where.append("t.period >= ?")
-                params.append(self.flt.period_from)
-            if self.flt.period_to:
-                where.append("t.period <= ?")
-                params.append(self.flt.period_to)
-            if self.refs is not None:
-                where.append(f"s.id IN ({','.join('?' * len(self.refs))})")
-                params.extend(self.refs)
+            where_text, params = self._total_where()
             sums = self._all(
                 "SELECT s.part, SUM(t.rows), SUM(t.amount_fen) FROM query_detail_total t"
-                f" JOIN query_detail_summary s ON s.id = t.summary_ref WHERE {' AND '.join(where)}"
+                f" JOIN query_detail_summary s ON s.id = t.summary_ref WHERE {where_text}"
                 " GROUP BY s.part", tuple(params))
         by_part = {part: (int(n), int(amount or 0)) for part, n, amount in sums}
         rows = sum(n for n, _ in by_part.values())
@@ -208,9 +236,12 @@ def search(store: Store, unit_pk: int, request: PageRequest, flt: DetailFilter) 
     totals = query.totals()
     if query.empty:
         return DetailPage([], totals, request.page, request.size)
-    found = store.db.execute_sql(
-        f"{query.rows_sql()} LIMIT ? OFFSET ?",
-        (*query.params, request.size, (request.page - 1) * request.size)).fetchall()
+    offset = (request.page - 1) * request.size
+    if flt.by_person or flt.id_type:
+        found = store.db.execute_sql(
+            f"{query.rows_sql()} LIMIT ? OFFSET ?", (*query.params, request.size, offset)).fetchall()
+    else:
+        found = query.rows_by_groups(offset, request.size)
     summaries = _Summaries(store)
     return DetailPage([_row_dict(summaries.get(r[0]), r) for r in found], totals, request.page, request.size)
 

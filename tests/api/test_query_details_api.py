@@ -148,3 +148,25 @@ def test_export_keeps_ids_as_text_and_amounts_as_numbers(api: Api, live: Any, se
     assert formula_cells and all(c.data_type == "s" for c in formula_cells)
     # Sent once, then gone.
     assert error_of(api.get(f"/api/queries/details/export/{job_id}"), 400)["field"] == "job_id"
+
+
+@pytest.mark.parametrize("flt", [{}, {"item": "pension"}, {"period_from": "202501", "period_to": "202502", "part": "employer"}])
+def test_pages_placed_by_counts_are_the_ordered_rows(api: Api, services: Services, flt: dict[str, str]) -> None:
+    """Pages without person elements are found through the cached counts per (month,
+    summary): page by page they are exactly the rows in (period, summary, id) order."""
+    from client.core import query_details
+
+    job_result(api, api.post("/api/queries/details/sync", {"period_from": "202412", "period_to": "202502"}))
+    unit_pk = services.session.require_entered().local_id
+    query = query_details._Query(services.store, unit_pk, query_details.DetailFilter.parse(flt))
+    expected = [(r[1], r[0], r[2]) for r in services.store.db.execute_sql(query.rows_sql(), query.params)]
+    got: list[tuple[str, str, str]] = []
+    page = 1
+    while True:
+        rows = listed(api, size=37, page=page, **flt)["rows"]
+        got += [(r["period"], r["summary_id"], r["employee_id"]) for r in rows]
+        if len(rows) < 37:
+            break
+        page += 1
+    refs = dict(services.store.db.execute_sql("SELECT id, summary_id FROM query_detail_summary").fetchall())
+    assert got == [(p, refs[ref], emp) for p, ref, emp in expected] and len(got) > 37
