@@ -50,6 +50,7 @@ from client.api import (
     upgrade,
     wage_base,
 )
+from client.api import query_details as query_details_api
 from client.api.errors import error_response
 
 if TYPE_CHECKING:
@@ -184,6 +185,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(certificate.bp)
     app.register_blueprint(agency.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(query_details_api.bp)
     return app
 
 
