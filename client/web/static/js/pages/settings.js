@@ -106,8 +106,8 @@ const auditTable = new DataTable(tableBox, {
     { key: "at", label: "时间", sortable: true },
     { key: "operator", label: "操作员", sortable: true },
     { key: "action", label: "操作", sortable: true },
-    { key: "unit", label: "单位" },
     { key: "detail", label: "内容" },
+    { key: "unit", label: "单位" },
   ],
   params: auditFilters,
   onSelect: (keys) => {
