@@ -130,3 +130,16 @@ def test_refusals(api: Api) -> None:
     assert "最多" in error_of(api.post("/api/certificate/preview", too_many), 400)["message"]
     # Writes need the page's CSRF header.
     assert api.client.post("/api/certificate/print", json=body(people)).status_code == 403
+
+
+@pytest.mark.parametrize("kind, message", [("error", "繁忙"), ("malformed_json", "格式有误"), ("cut_body", "")])
+def test_tax_side_faults_print_nothing(api: Api, live: Any, services: Services, kind: str, message: str) -> None:
+    people = employees(api, 1)
+    live.fault(f"/v1/units/{live.unit(0).unit_id}/contributions", kind, status=503, count=100)
+    refused = api.post("/api/certificate/print", body(people))
+    assert refused.status_code >= 400
+    assert message in refused.json()["error"]["message"]
+    assert not (services.home / "certificates").exists() or not list((services.home / "certificates").iterdir())
+    assert api.get("/api/certificate/records").json()["items"] == []
+    live.clear_faults()
+    assert api.post("/api/certificate/print", body(people)).status_code == 200
