@@ -1,7 +1,8 @@
 """`socialfee month ...`: the monthly routine from the command line, for many units.
 
 Each command works on the units named by ``--unit`` (repeatable) or ``--all`` (every unit
-known on this PC), one after another: log in with the declaration password, do the step
+known on this PC; with ``--operator`` only the units assigned to that operator, a filter:
+the journal still records who runs the command), one after another: log in with the declaration password, do the step
 through the same core/sync services as the pages (client/cli_month_steps.py), log out.
 A unit that fails does not stop the others.
 
@@ -153,6 +154,8 @@ def unit_options(command: Any) -> Any:
                      help="社保费单位编号（可重复，按给出的顺序处理）"),
         click.option("--all", "all_units", is_flag=True, help="本机已登录过的全部单位"),
         click.option("--json", "as_json", is_flag=True, help="在标准输出打印一个 JSON 文档（供脚本读取）"),
+        click.option("--operator", "operator", default=None, metavar="登录名",
+                     help="只处理分配给该操作员的单位（多人使用；--all 即该操作员的全部单位）"),
     )):
         command = option(command)
     return command
@@ -206,6 +209,33 @@ def chosen_units(unit_ids: Sequence[str], all_units: bool, *, single: bool = Fal
     return found
 
 
+def assigned_to(store: Any, login_name: str | None) -> frozenset[str] | None:
+    """The units an operator (by login name) may work on; None: no --operator, or all units."""
+    if login_name is None:
+        return None
+    from client.core import operators
+
+    wanted = login_name.strip()
+    found = next((o for o in operators.list_operators(store) if o.login_name == wanted), None)
+    if found is None:
+        raise click.UsageError(f"没有登录名为 {wanted} 的操作员")
+    if found.frozen:
+        raise click.UsageError(f"操作员 {found.name}：{operators.FROZEN_MESSAGE}")
+    return operators.assigned_unit_ids(found.id)
+
+
+def only_assigned(found: list[units.LocalUnit], allowed: frozenset[str] | None, all_units: bool,
+                  login_name: str | None) -> list[units.LocalUnit]:
+    if allowed is None:
+        return found
+    if all_units:
+        return [u for u in found if u.unit_id in allowed]
+    refused = [u.unit_id for u in found if u.unit_id not in allowed]
+    if refused:
+        raise click.UsageError(f"单位 {'、'.join(refused)} 未分配给操作员 {login_name}")
+    return found
+
+
 def enter(run: UnitRun, password: str | None, *, remember: bool = False) -> None:
     """Log the unit in as the pages do (安全验证, then 确认), and let the refreshes run;
     ``remember``: only check the password and save it in the keyring."""
@@ -237,7 +267,8 @@ def enter(run: UnitRun, password: str | None, *, remember: bool = False) -> None
 
 def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence[str], all_units: bool,
              as_json: bool, login: bool = True, password_stdin: bool = False, single: bool = False,
-             remember: bool = False, allow_none: bool = False, options: dict[str, Any] | None = None) -> None:
+             remember: bool = False, allow_none: bool = False, operator: str | None = None,
+             options: dict[str, Any] | None = None) -> None:
     """Run ``step`` for every chosen unit with the data folder held; exits with the code."""
     root = ctx.find_root().obj or {}
     home = prepare_home(resolve_home(root.get("home")))
@@ -249,7 +280,8 @@ def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence
     services = None
     try:
         services = root["build_services"](home)
-        chosen = chosen_units(unit_ids, all_units, single=single, allow_none=allow_none)
+        chosen = chosen_units(unit_ids, all_units, single=single, allow_none=allow_none or operator is not None)
+        chosen = only_assigned(chosen, assigned_to(services.store, operator), all_units, operator)
         secrets = read_passwords([u.unit_id for u in chosen]) if login and password_stdin else {}
         runs = []
         for unit in chosen:

@@ -40,14 +40,15 @@ def units_cmd(ctx: click.Context, as_json: bool) -> None:
 @month_group.command("save-password")
 @unit_options
 @click.pass_context
-def save_password(ctx: click.Context, unit_ids: tuple[str, ...], all_units: bool, as_json: bool) -> None:
+def save_password(ctx: click.Context, unit_ids: tuple[str, ...], all_units: bool, as_json: bool,
+                  operator: str | None) -> None:
     """验证申报密码并保存到系统密码库，之后的命令无需再提供（从标准输入读取：每个单位一行，或全部共用一行）"""
 
     def step(run: UnitRun) -> None:
         run.say("申报密码正确，已保存到系统密码库")
 
     run_step(ctx, step, command="month save-password", unit_ids=unit_ids, all_units=all_units, as_json=as_json,
-             password_stdin=True, remember=True)
+             password_stdin=True, remember=True, operator=operator)
 
 
 @month_group.command("enrollment")
@@ -157,7 +158,7 @@ def vouchers(ctx: click.Context, out: Path, issue: bool, **opts: Any) -> None:
                    "payments 缴款记录；默认全部")
 @click.pass_context
 def export(ctx: click.Context, out: Path, what: tuple[str, ...], unit_ids: tuple[str, ...], all_units: bool,
-           as_json: bool) -> None:
+           as_json: bool, operator: str | None) -> None:
     """导出本机的记录到 xlsx（不连接税务端，无需申报密码）"""
     folder, chosen = _folder(out), list(what or cli_month_export.WRITERS)
 
@@ -168,4 +169,4 @@ def export(ctx: click.Context, out: Path, what: tuple[str, ...], unit_ids: tuple
             run.say(f"{w['label']}：{w['rows']} 条 → {w['file']}")
 
     run_step(ctx, step, command="month export", unit_ids=unit_ids, all_units=all_units, as_json=as_json,
-             login=False)
+             login=False, operator=operator)

@@ -327,3 +327,22 @@ def test_no_units_yet(home: Path) -> None:
     listed = month(home, "units")
     assert listed.exit_code == 0 and "本机还没有单位" in listed.output
     assert month(home, "feedback", "--all").exit_code == 2
+
+
+def test_operator_narrows_the_units(home: Path, prepared: list[Any], tmp_path: Path) -> None:
+    """--operator: only the units assigned to that operator (a filter over --all / --unit)."""
+    from client.core import operators
+    from client.core.operators_roles import list_roles
+
+    first, second = (c.unit_id for c in prepared)
+    svc = build_services(home)
+    try:
+        clerk = next(r for r in list_roles(svc.store) if r.key not in (None, operators.ADMIN))
+        operators.add_operator(svc.store, "张会计", "zhang", "Zhang-2025-pw", "Zhang-2025-pw", clerk.id, [second])
+    finally:
+        svc.close()
+    code, done = month_json(home, "export", "--all", "--operator", "zhang", "--out", str(tmp_path / "x"))
+    assert code == 0 and [u["unit_id"] for u in done["units"]] == [second]
+    refused = month(home, "export", "--unit", first, "--operator", "zhang", "--out", str(tmp_path / "y"))
+    assert refused.exit_code == 2 and f"单位 {first} 未分配给操作员 zhang" in refused.output
+    assert month(home, "export", "--all", "--operator", "nobody", "--out", str(tmp_path / "z")).exit_code == 2
