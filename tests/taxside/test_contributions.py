@@ -156,3 +156,20 @@ def test_one_period_for_every_person_paged(env: Env) -> None:
     assert env.ok("/contributions/period?period=202502&item=pension")["items"] == []
     assert_error(env.get("/contributions/period?period=202503&item=annuity"), 400, "bad_request")
     assert_error(env.get("/contributions/period?period=202503&cursor=abc"), 400, "bad_cursor")
+
+
+def test_a_back_payment_gives_its_own_records(env: Env) -> None:
+    p = _person(env)
+    made = env.sim("POST", f"/units/{env.unit.unit_id}/special-summaries",
+                   {"special_type": "补缴", "from": "202501", "to": "202502", "employee_ids": [f"E{p['pk']:09d}"],
+                    "items": ["pension"]})["items"]
+    assert made
+    env.sim("POST", f"/units/{env.unit.unit_id}/fee-declarations", {"summary_ids": [s["summary_id"] for s in made]})
+    env.declare()  # and the normal 202503
+    rows = env.ok(_query(p, "202501", "202503"))["items"]
+    special = [r for r in rows if r["kind"] == "special"]
+    assert [(r["period"], r["item"], r["kind_label"]) for r in special] == [
+        ("202501", "pension", "补缴"), ("202502", "pension", "补缴")]
+    assert all(r["employer_amount"] and r["employee_amount"] and r["state"] == "unpaid" for r in special)
+    assert {r["period"] for r in rows if r["kind"] == "daily"} == {"202503"}
+    assert Decimal(env.ok(_query(p, "202501", "202503"))["totals"]["total"]) == sum(Decimal(r["total"]) for r in rows)
