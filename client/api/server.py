@@ -11,7 +11,8 @@ Anki's mediasrv does the same with a per-process key.
 Browsers send a 127.0.0.1 cookie to every port, so any other local web server the operator
 visits sees the cookie. The CSRF token is therefore random per launch, lives only in the
 page (a meta tag) and cannot be derived from the cookie. Every response carries a strict
-Content-Security-Policy and no-store caching; idle connections are dropped (slowloris).
+Content-Security-Policy and no-store caching (static files, whose URLs carry their content
+hash, are kept: preload.py); idle connections are dropped (slowloris).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hmac
 import secrets
 import socket
 import threading
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -45,6 +47,7 @@ from client.api import (
     pages,
     payment,
     preload,
+    queries,
     system,
     unit_settings,
     upgrade,
@@ -153,7 +156,27 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
         if request.endpoint != "static":
             # Pages, JSON and exports hold names and ID numbers: never keep them on disk.
             response.headers["Cache-Control"] = "no-store"
+        elif _current_version():
+            # This file's content hash is in its URL (preload.py): that URL never changes
+            # meaning, so the browser keeps it instead of asking again on every page.
+            response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+            response.headers.pop("Expires", None)
+        else:
+            response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag) each time
         return response
+
+    def _current_version() -> bool:
+        offered = request.args.get(preload.VERSION_PARAM)
+        filename = (request.view_args or {}).get("filename", "")
+        return bool(offered) and offered == preload.version(str(filename))
+
+    @app.url_defaults
+    def _static_version(endpoint: str, values: dict[str, object]) -> None:
+        # Every url_for('static', ...) of every page, new ones too, gets its file's hash.
+        if endpoint == "static" and preload.VERSION_PARAM not in values:
+            found = preload.version(str(values.get("filename", "")))
+            if found:
+                values[preload.VERSION_PARAM] = found
 
     @app.teardown_request
     def _close_connection(_exc: BaseException | None) -> None:
@@ -163,7 +186,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     @app.context_processor
     def _inject() -> dict[str, object]:
         return {"csrf_token": csrf_token, "nav": pages.visible_nav(services),
-                "module_preloads": preload.module_preloads}
+                "module_preloads": partial(preload.module_preloads, nonce=_csp_nonce)}
 
     errors.register(app)
     app.register_blueprint(pages.bp)
@@ -185,6 +208,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(certificate.bp)
     app.register_blueprint(agency.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(queries.bp)
     app.register_blueprint(query_details_api.bp)
     return app
 

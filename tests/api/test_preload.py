@@ -3,6 +3,7 @@ browser fetches them at once; nothing outside static/."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -53,10 +54,17 @@ def test_a_rendered_page_preloads_the_shell_and_its_own_scripts(tmp_path: Path) 
     finally:
         server.stop()
         services.close()
-    preloaded = re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', html)
-    assert {"js/app.js", "js/shell.js", "js/upgrade_hint.js"} <= set(preloaded), preloaded
-    scripts = re.findall(r'<script type="module" src="/static/([^"]+)"', html)
+    # Each URL carries its file's hash (?v=): the page's scripts are the very URLs preloaded.
+    preloaded = re.findall(r'<link rel="modulepreload" href="/static/([^"?]+)\?v=(\w+)">', html)
+    assert {"js/app.js", "js/shell.js", "js/upgrade_hint.js"} <= {p for p, _ in preloaded}, preloaded
+    scripts = re.findall(r'<script type="module" src="/static/([^"?]+)\?v=(\w+)"', html)
     assert scripts and set(scripts) <= set(preloaded)
+    assert all(version == preload.version(path) for path, version in preloaded)
+    # The modules' own imports (no hash) are sent to the same URLs by the import map, which
+    # maps every script under static/ (one a page adds outside its block too).
+    mapped = json.loads(re.search(r'<script type="importmap" nonce="[^"]+">(.*?)</script>', html).group(1))
+    assert {f"/static/{p}": f"/static/{p}?v={v}" for p, v in preloaded}.items() <= mapped["imports"].items()
+    assert {f"/static/{p.relative_to(STATIC).as_posix()}" for p in STATIC.rglob("*.js")} == set(mapped["imports"])
 
 
 def test_paths_outside_static_and_missing_files_are_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,6 +37,13 @@ export class JobProgress {
     this.show(job);
     clearTimeout(this.timer);
     this.polls = 0;
+    if (job.state !== "running") {
+      // Already ended (a start that waits for a short job): no poll. Its end runs after the
+      // caller's own code, as it would after a poll.
+      const id = job.id;
+      queueMicrotask(() => { if (this.jobId === id) this.ended(job); });
+      return;
+    }
     this.timer = setTimeout(() => this.poll(), pollDelay(this.polls++));
   }
 
@@ -64,7 +71,13 @@ export class JobProgress {
     this.show(job);
     if (job.state === "running") {
       this.timer = setTimeout(() => this.poll(), pollDelay(this.polls++));
-    } else if (job.state === "succeeded") {
+    } else {
+      this.ended(job);
+    }
+  }
+
+  ended(job) {
+    if (job.state === "succeeded") {
       this.onDone(job);
     } else if (job.state === "cancelled") {
       this.label.textContent = `${job.title}：已取消`;
