@@ -169,7 +169,10 @@ def password_option(command: Any) -> Any:
 
 
 def read_passwords(unit_ids: Sequence[str]) -> dict[str, str]:
-    """One line for every unit, or one line per unit in order; never echoed, never logged."""
+    """One line for every unit, or one line per unit in order; never echoed, never logged.
+    At a terminal each unit's password is asked for without echo instead."""
+    if sys.stdin.isatty():
+        return {u: click.prompt(f"单位 {u} 的申报密码", hide_input=True, err=True) for u in unit_ids}
     lines = [line.rstrip("\r\n") for line in sys.stdin.read().splitlines()]
     while lines and not lines[-1]:
         lines.pop()
