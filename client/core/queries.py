@@ -169,6 +169,10 @@ class BaseFilter:
         return cls(normalize_name(str(args.get("name") or "")), id_type,
                    normalize_id_number(str(args.get("id_number") or "")), item)
 
+    @property
+    def person(self) -> bool:
+        return bool(self.name or self.id_type or self.id_number)
+
     def where(self, unit_pk: int) -> tuple[str, list[Any]]:
         clauses, params = ["b.unit_id = ?"], [unit_pk]
         for column, value in (("e.name", self.name), ("e.id_number", self.id_number)):
@@ -182,6 +186,16 @@ class BaseFilter:
             clauses.append("b.item_no = ?")
             params.append(item_no(self.item))
         return " AND ".join(clauses), params
+
+    def source(self) -> str:
+        """Filtered by person elements: from the matching employees (their indexes) to their
+        bases; else the bases with the person elements where this PC has them."""
+        if self.person:
+            # CROSS JOIN: SQLite keeps this order (the name / ID index first), no statistics needed.
+            return ("enrollment_employee e CROSS JOIN query_base b "
+                    "ON b.unit_id = e.unit_id AND b.employee_id = e.employee_id")
+        return ("query_base b LEFT JOIN enrollment_employee e "
+                "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id")
 
 
 def save_bases(db: peewee.SqliteDatabase, unit_pk: int, items: Iterable[Mapping[str, Any]], generation: int) -> int:
@@ -215,11 +229,8 @@ def next_generation(store: Store, unit_pk: int) -> int:
     return int(found or 0) + 1
 
 
-BASE_SELECT = (
-    "SELECT b.employee_id, e.name, e.id_type, e.id_number, b.unit_number, b.item, b.status, b.base, "
-    "b.taxside_updated_at FROM query_base b LEFT JOIN enrollment_employee e "
-    "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id"
-)
+BASE_COLUMNS_SQL = ("b.employee_id, e.name, e.id_type, e.id_number, b.unit_number, b.item, b.status, b.base, "
+                   "b.taxside_updated_at")
 
 
 def _base_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -233,12 +244,12 @@ def _base_row(row: Sequence[Any]) -> dict[str, Any]:
 
 def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter) -> Page:
     where, params = filters.where(unit_pk)
-    (total,) = store.db.execute_sql(
-        f"SELECT count(*) FROM query_base b LEFT JOIN enrollment_employee e "
-        f"ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id WHERE {where}", params,
-    ).fetchone()
+    # Without person elements the count needs no join (500,000 rows for 100,000 employees).
+    counted = filters.source() if filters.person else "query_base b"
+    (total,) = store.db.execute_sql(f"SELECT count(*) FROM {counted} WHERE {where}", params).fetchone()
     rows = store.db.execute_sql(
-        f"{BASE_SELECT} WHERE {where} ORDER BY b.employee_id, b.item_no LIMIT ? OFFSET ?",
+        f"SELECT {BASE_COLUMNS_SQL} FROM {filters.source()} WHERE {where} "
+        "ORDER BY b.employee_id, b.item_no LIMIT ? OFFSET ?",
         [*params, request.size, (request.page - 1) * request.size],
     ).fetchall()
     return Page([_base_row(r) for r in rows], int(total), request.page, request.size)
@@ -264,9 +275,12 @@ def export_bases(store: Store, unit_pk: int, filters: BaseFilter, target: Path) 
     where, params = filters.where(unit_pk)
 
     def rows() -> Iterable[Sequence[Any]]:
-        for r in store.db.execute_sql(f"{BASE_SELECT} WHERE {where} ORDER BY b.employee_id, b.item_no", params):
-            row = _base_row(r)
-            yield (row["name"], row["id_type_name"], row["id_number"], row["unit_number"], row["item_name"],
-                   xlsx.amount_cell(row["base"]), row["status"], row["employee_id"])
+        cursor = store.db.execute_sql(
+            "SELECT e.name, e.id_type, e.id_number, b.unit_number, b.item, CAST(b.base AS REAL), b.status, "
+            f"b.employee_id FROM {filters.source()} WHERE {where} ORDER BY b.employee_id, b.item_no", params)
+        for name, id_type, id_number, number, item, base, status, employee_id in cursor:
+            # The bases are exact decimal text with two places: a REAL holds each to the cent.
+            yield (name or "", ID_TYPES.get(id_type or "", id_type or ""), id_number or "", number,
+                   ITEM_NAMES.get(item, item), base, status, employee_id)
 
     return xlsx.write_xlsx(target, "职工缴费基数", BASE_COLUMNS, rows())

@@ -60,6 +60,8 @@ def create_query_tables(db: peewee.SqliteDatabase) -> None:
         ) WITHOUT ROWID
         """
     )
+    # Counts of a page (every row, or one item's) read this narrow index, not the table.
+    db.execute_sql("CREATE INDEX query_base_item ON query_base (unit_id, item_no)")
     db.execute_sql(
         """
         CREATE TABLE query_payable (
