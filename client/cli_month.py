@@ -296,10 +296,18 @@ def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence
                 step(run)
             except SocialFeeError as exc:
                 run.exit_code, run.error = exit_code_of(exc), exc.to_dict()
+            except Exception:  # a defect: this unit fails, the others still run
+                log.exception("month %s failed for unit %s", command, unit.unit_id)
+                run.exit_code = BUSINESS
+                run.error = {"code": "internal", "message": "意外失败，详情已记录在日志中", "field": None, "row": None}
             finally:
                 if login:
                     run.wait_for_jobs()
                     services.session.logout()
+            if not as_json:  # as each unit ends: a long run shows its progress
+                show(run)
+        if not chosen and not as_json:
+            click.echo("没有分配给该操作员的单位" if operator else "本机还没有单位：请先在客户端中登录单位")
         finish(command, runs, as_json, max((r.exit_code for r in runs), default=OK))
     except SocialFeeError as exc:  # before any unit ran (a corrupt database, ...)
         finish(command, [], as_json, BUSINESS, exc)
@@ -309,6 +317,14 @@ def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence
         lock.release()
 
 
+def show(run: UnitRun) -> None:
+    click.echo(f"【{run.unit.name}（{run.unit.unit_id}）】")
+    for line in run.messages:
+        click.echo(f"  {line}")
+    if run.error:
+        click.echo(f"  错误：{run.error['message']}", err=True)
+
+
 def finish(command: str, runs: Sequence[UnitRun], as_json: bool, code: int,
            error: SocialFeeError | None = None) -> None:
     if as_json:
@@ -316,15 +332,6 @@ def finish(command: str, runs: Sequence[UnitRun], as_json: bool, code: int,
                               "error": error.to_dict() if error else None, "units": [r.to_dict() for r in runs]}))
     if error is not None:
         click.echo(f"错误：{error.message}", err=True)
-    if not as_json:
-        if not runs and error is None:
-            click.echo("本机还没有单位：请先在客户端中登录单位")
-        for run in runs:
-            click.echo(f"【{run.unit.name}（{run.unit.unit_id}）】")
-            for line in run.messages:
-                click.echo(f"  {line}")
-            if run.error:
-                click.echo(f"  错误：{run.error['message']}", err=True)
     if code != OK:
         raise click.exceptions.Exit(code)
 
