@@ -346,3 +346,25 @@ def test_operator_narrows_the_units(home: Path, prepared: list[Any], tmp_path: P
     refused = month(home, "export", "--unit", first, "--operator", "zhang", "--out", str(tmp_path / "y"))
     assert refused.exit_code == 2 and f"单位 {first} 未分配给操作员 zhang" in refused.output
     assert month(home, "export", "--all", "--operator", "nobody", "--out", str(tmp_path / "z")).exit_code == 2
+
+
+def test_good_rows_of_a_bad_file_submitted_after_review(home: Path, live: LiveTaxSide, prepared: list[Any],
+                                                         tmp_path: Path) -> None:
+    first = prepared[0].unit_id
+    bad = payroll_file(home, first, tmp_path / "bad.xlsx", bad_row=True)
+    code, imported = month_json(home, "wage-import", str(bad), "--unit", first, "--submit", "--password-stdin",
+                                input=PASSWORD_LINE)
+    assert code == 1
+    result = imported["units"][0]["import"]
+    assert result["bad_rows"] == 1 and result["imported"] == result["total_rows"] - 1
+    (problem,) = [p for p in result["problems"] if p["severity"] == "error"]
+    assert problem["column"] == "证件号码" and problem["value"] == "110105199001011234"
+    assert Path(result["report"]).is_file()
+    assert taxside_count(live, "wage_base_declaration") == 0
+
+    # Reviewed: the good rows in the draft go out; the other unit has nothing to submit.
+    submitted = month(home, "wage-submit", "--all", "--password-stdin", input=PASSWORD_LINE)
+    assert submitted.exit_code == 0, submitted.output
+    assert "列表为空" in submitted.output
+    assert taxside_count(live, "wage_base_declaration", first) == 1
+    assert taxside_count(live, "wage_base_declaration") == 1
