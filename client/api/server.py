@@ -156,13 +156,16 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
         if request.endpoint != "static":
             # Pages, JSON and exports hold names and ID numbers: never keep them on disk.
             response.headers["Cache-Control"] = "no-store"
-        elif _current_version():
+        elif response.status_code in (200, 304) and _current_version():
             # This file's content hash is in its URL (preload.py): that URL never changes
-            # meaning, so the browser keeps it instead of asking again on every page.
+            # meaning, so the browser keeps it instead of asking again on every page (a
+            # refusal, say without the launch cookie, is never kept).
             response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
             response.headers.pop("Expires", None)
-        else:
+        elif response.status_code in (200, 304):
             response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag) each time
+        else:
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     def _current_version() -> bool:
