@@ -85,7 +85,7 @@ NAV: tuple[NavEntry, ...] = (
         "queries",
         "查询统计",
         "/queries",
-        False,
+        True,
         "单位参保信息、职工缴费基数、社保费申报明细、应缴信息、到账信息的查询与导出。",
     ),
     NavEntry("settings", "系统设置", "/settings", True),
