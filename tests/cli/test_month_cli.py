@@ -105,7 +105,7 @@ def prepared(home: Path, live: LiveTaxSide) -> list[Any]:
     return creds
 
 
-def payroll_file(home: Path, unit_id: str, target: Path, *, bad_row: bool = False) -> Path:
+def payroll_file(home: Path, unit_id: str, target: Path, *, bad_row: bool = False, base: str = "9000") -> Path:
     """The unit's normal employees with a new base of 9000 from 2025-03 (the tax side's month)."""
     people = local(home, "SELECT e.name, e.id_number FROM enrollment_employee e JOIN unit u ON u.id = e.unit_id "
                          "WHERE u.taxside_unit_id = ? AND e.status = '正常缴费' AND e.removed = 0 ORDER BY e.id",
@@ -115,7 +115,7 @@ def payroll_file(home: Path, unit_id: str, target: Path, *, bad_row: bool = Fals
     sheet = book.active
     sheet.append(["姓名", "证件号码", "新缴费工资", "生效年月"])
     for name, id_number in people:
-        sheet.append([name, id_number, "9000", "202503"])
+        sheet.append([name, id_number, base, "202503"])
     if bad_row:
         sheet.append(["某某", "110105199001011234", "9000", "202503"])  # not an employee of the unit
     book.save(target)
@@ -368,3 +368,17 @@ def test_good_rows_of_a_bad_file_submitted_after_review(home: Path, live: LiveTa
     assert "列表为空" in submitted.output
     assert taxside_count(live, "wage_base_declaration", first) == 1
     assert taxside_count(live, "wage_base_declaration") == 1
+
+
+def test_below_the_floor_needs_yes_then_the_rejection_exits_1(home: Path, live: LiveTaxSide,
+                                                             prepared: list[Any], tmp_path: Path) -> None:
+    first = prepared[0].unit_id
+    low = payroll_file(home, first, tmp_path / "low.xlsx", base="100")
+    asked = month(home, "wage-import", str(low), "--unit", first, "--submit", "--password-stdin", input=PASSWORD_LINE)
+    assert asked.exit_code == 1 and "--yes" in asked.output
+    assert taxside_count(live, "wage_base_declaration") == 0
+    sent = month(home, "wage-submit", "--unit", first, "--yes", "--password-stdin", input=PASSWORD_LINE)
+    assert sent.exit_code == 0, sent.output
+    rejected = month(home, "feedback", "--unit", first, "--password-stdin", input=PASSWORD_LINE)
+    assert rejected.exit_code == 1, rejected.output
+    assert "申报失败" in rejected.output and "下限" in rejected.output and "被税务端拒绝" in rejected.output
