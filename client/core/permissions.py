@@ -115,6 +115,9 @@ RULES: tuple[Rule, ...] = (
     R("/api/operator", PUBLIC, PUBLIC),
     R("/api/home", PUBLIC, PUBLIC),
     R("/api/units", PUBLIC, "units.edit"),
+    # The login's important-notice pop-ups come to every operator, whatever the role.
+    R("/api/notices/popups", PUBLIC, PUBLIC),
+    R("/api/notices/*/read", PUBLIC, PUBLIC),
     # The modules.
     R("/notices", "notices.view", "notices.view"),
     R("/api/notices", "notices.view", "notices.view"),
