@@ -22,12 +22,13 @@ Routes (all need an entered unit; writes need the page's CSRF header):
 年金缴款通知单 (only where the unit's pack has ``annuity_notice`` and ``[annuity]`` rates, and only for a
 机关事业单位; otherwise 404 ``annuity_unavailable`` saying why, and the page is absent):
 
-- ``POST /api/payment/annuity/preview`` ``{"period_from", "period_to"?}`` (1-12 periods) -> ``{"ok",
-  "notice": {"periods": [{"period", "rows": [{"name", "id_number", "base", "employer", "employee",
-  "total"}], "headcount", "employer_total", "employee_total", "total"}], "employer_rate",
-  "employee_rate", "source", "employer_total", "employee_total", "total", ...}}``.
-- ``POST /api/payment/annuity/print`` (the same body) -> ``{"ok", "pdf_name", "pdf_path", "sha256",
-  "qr_text", "notice", "message"}``; the PDF is served and opened by the certificate routes above.
+- ``POST /api/payment/annuity/preview`` ``{"period_from", "period_to"?}`` (1-12 periods) -> 202 ``{"job"}``
+  (kind ``annuity_notice``); result ``{"notice": {"periods": [{"period", "rows": [{"name", "id_number",
+  "base", "employer", "employee", "total"}] (the first 500), "rows_total", "headcount", "employer_total",
+  "employee_total", "total"}], "employer_rate", "employee_rate", "source", "employer_total",
+  "employee_total", "total", ...}, "message"}``.
+- ``POST /api/payment/annuity/print`` (the same body) -> 202 ``{"job"}``; result ``{"pdf_name", "pdf_path",
+  "sha256", "qr_text", "notice", "message"}``; the PDF is served and opened by the certificate routes above.
 """
 
 from __future__ import annotations
@@ -211,20 +212,70 @@ def _annuity_pack() -> tuple[RulePack | None, annuity.Availability]:
     return pack, annuity.availability(pack, reg.is_government if reg else None)
 
 
-def _annuity_notice() -> tuple[annuity.AnnuityNotice, RulePack]:
+ANNUITY_JOB = "annuity_notice"
+PREVIEW_ROWS = 500  # per period on the page; the PDF has every person
+
+
+def _annuity_job(print_it: bool) -> ResponseReturnValue:
+    """Preview or print as a job: a large unit's bases are many pages from the tax side and its
+    PDF many pages to draw. Everything the job needs is taken here, in the request."""
     pack, available = _annuity_pack()
     if not available.available or pack is None or pack.annuity is None:
         raise NotFoundError(available.reason, code="annuity_unavailable")
     body = _json()
     months = annuity.check_periods(body.get("period_from", ""), body.get("period_to", ""))
-    session = services().session
-    periods = [annuity.build_period(pack, m, remote.period_records(session, m, pack.annuity.base_item))
-               for m in months]
+    for month in months:
+        annuity.base_rule(pack, month)  # a period the pack lacks is refused now, not as a failed job
+    svc, pk = services(), _pk()
+    session, store, folder = svc.session, svc.store, _folder()
+    session.client()  # offline: say so now, not as a failed job
     unit = session.require_entered()
     reg = units.registration(unit.unit_id)
-    numbers = [n.number for n in reg.unit_numbers] if reg else []
-    info = {"name": unit.name, "taxpayer_id": unit.taxpayer_id, "unit_numbers": numbers}
-    return annuity.notice(pack, info, periods, audit.current_operator(), dt.datetime.now()), pack
+    info = {"name": unit.name, "taxpayer_id": unit.taxpayer_id,
+            "unit_numbers": [n.number for n in reg.unit_numbers] if reg else []}
+    operator, base_item = audit.current_operator(), pack.annuity.base_item
+
+    def work(ctx: Any) -> dict[str, Any]:
+        periods = []
+        for done, month in enumerate(months):
+            ctx.check_cancelled()
+            ctx.progress(done, len(months) + print_it, f"读取费款所属期 {month} 的缴费基数")
+            periods.append(annuity.build_period(pack, month, remote.period_records(session, month, base_item)))
+        found = annuity.notice(pack, info, periods, operator, dt.datetime.now())
+        shown = found.to_dict()
+        for period in shown["periods"]:
+            period["rows_total"] = len(period["rows"])
+            period["rows"] = period["rows"][:PREVIEW_ROWS]
+        if not print_it:
+            return {"notice": shown, "message": f"应缴职业年金合计 {found.total} 元"}
+        ctx.progress(len(months), len(months) + 1, "生成通知单 PDF")
+        return {**_save_notice(store, pk, folder, found), "notice": shown}
+
+    title = "打印年金缴款通知单" if print_it else "计算职业年金"
+    job = svc.jobs.start(ANNUITY_JOB, title, work, unit_id=pk)
+    return jsonify({"ok": True, "job": job.to_dict()}), 202
+
+
+def _save_notice(store: Any, pk: int, folder: Path, found: annuity.AnnuityNotice) -> dict[str, Any]:
+    data = annuity_pdf.render(found)
+    digest = annuity.content_hash(found)
+    name = f"年金缴款通知单_{found.printed_at:%Y%m%d%H%M%S}_{digest[:8]}.pdf"
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    headcount = sum(len(p.rows) for p in found.periods)
+    first, last = found.periods[0].period, found.periods[-1].period
+    certificate.record(store, pk, [certificate.PrintRecord(
+        digest, "annuity", found.unit_name, f"{found.unit_name}（{headcount} 人次）", "", "", first, last,
+        headcount, str(found.total), found.printed_at.isoformat(), found.operator, name)])
+    audit.record(store, "打印年金缴款通知单", f"{first}-{last} 合计 {found.total}", unit_id=pk)
+    return {"pdf_name": name, "pdf_path": str(target), "sha256": digest, "qr_text": certificate.qr_text(digest),
+            "message": f"年金缴款通知单已生成：{target}"}
 
 
 @bp.get("/payment/annuity")
@@ -243,33 +294,10 @@ def annuity_page() -> ResponseReturnValue:
 @bp.post("/api/payment/annuity/preview")
 @requires_unit
 def annuity_preview() -> ResponseReturnValue:
-    found, _pack = _annuity_notice()
-    return jsonify({"ok": True, "notice": found.to_dict()})
+    return _annuity_job(False)
 
 
 @bp.post("/api/payment/annuity/print")
 @requires_unit
 def annuity_print() -> ResponseReturnValue:
-    found, _pack = _annuity_notice()
-    data = annuity_pdf.render(found)
-    digest = annuity.content_hash(found)
-    name = f"年金缴款通知单_{found.printed_at:%Y%m%d%H%M%S}_{digest[:8]}.pdf"
-    target = _folder() / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    svc, pk = services(), _pk()
-    headcount = sum(len(p.rows) for p in found.periods)
-    certificate.record(svc.store, pk, [certificate.PrintRecord(
-        digest, "annuity", found.unit_name, f"{found.unit_name}（{headcount} 人次）", "", "",
-        found.periods[0].period, found.periods[-1].period, headcount, str(found.total),
-        found.printed_at.isoformat(), found.operator, name)])
-    audit.record(svc.store, "打印年金缴款通知单", f"{found.periods[0].period}-{found.periods[-1].period} "
-                 f"合计 {found.total}", unit_id=pk)
-    return jsonify({"ok": True, "pdf_name": name, "pdf_path": str(target), "sha256": digest,
-                    "qr_text": certificate.qr_text(digest), "notice": found.to_dict(),
-                    "message": f"年金缴款通知单已生成：{target}"})
+    return _annuity_job(True)

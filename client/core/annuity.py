@@ -22,7 +22,7 @@ from typing import Any
 from client.core.certificate import PERIOD, check_range
 from client.core.enrollment import ID_TYPES
 from client.errors import ValidationError
-from rules.model import PackError, RulePack
+from rules.model import ItemRule, PackError, RulePack
 from rules.periods import period_range
 
 TITLE = "职业年金缴款通知单"
@@ -123,15 +123,22 @@ def _base(value: Any, who: str) -> Decimal:
     return base
 
 
+def base_rule(pack: RulePack, period: str) -> ItemRule:
+    """The pack's rule for the annuity's base item in ``period``; refused by name when missing."""
+    rule = pack.annuity
+    assert rule is not None
+    try:
+        return pack.period_for(period).item(rule.base_item)
+    except (PackError, KeyError):
+        raise ValidationError(f"{pack.name}业务规则没有费款所属期 {period} 的{rule.base_item}规则，无法计算职业年金",
+                              field="period_from") from None
+
+
 def build_period(pack: RulePack, period: str, records: Iterable[Mapping[str, Any]]) -> AnnuityPeriod:
     """One period's persons from the tax side's records of the base item (hostile until checked)."""
     rule = pack.annuity
     assert rule is not None
-    try:
-        item = pack.period_for(period).item(rule.base_item)
-    except (PackError, KeyError):
-        raise ValidationError(f"{pack.name}业务规则没有费款所属期 {period} 的{rule.base_item}规则，无法计算职业年金",
-                              field="period_from") from None
+    item = base_rule(pack, period)
     er_round = item.employer.rounding if item.employer else None
     ee_round = item.employee.rounding if item.employee else None
     rows: list[AnnuityRow] = []

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from client.services import Services
 from rules.packs import load_pack
+from tests.api.test_fee_declaration_api import job_result
 from tests.api.test_wage_base_api import Api, error_of
 from tests.conftest import log_in
 from tests.sync.test_payment import declared_elsewhere
@@ -37,9 +38,8 @@ def test_shanxi_government_unit_gets_the_notice(services: Services, taxside_fact
     assert page.status_code == 200 and "职业年金" in page.text and "8%" in page.text and "annuity-form" in page.text
     home = api.get("/").text
     assert "/payment/annuity" in home  # the home function opens this page
-    preview = api.post("/api/payment/annuity/preview", {"period_from": "2025-03", "period_to": "2025-03"})
-    assert preview.status_code == 200, preview.text
-    notice = preview.json()["notice"]
+    preview = job_result(api, api.post("/api/payment/annuity/preview", {"period_from": "2025-03", "period_to": "2025-03"}))
+    notice = preview["notice"]
     (period,) = notice["periods"]
     con = sqlite3.connect(taxside.db_path)
     try:
@@ -48,6 +48,7 @@ def test_shanxi_government_unit_gets_the_notice(services: Services, taxside_fact
             " AND e.status = '正常缴费' AND e.deleted = 0 AND e.items LIKE '%pension%'", (unit.unit_id,))}
     finally:
         con.close()
+    assert period["rows_total"] == period["headcount"] == len(period["rows"])
     assert period["period"] == "202503" and period["headcount"] == len([b for b in bases.values() if b]) > 0
     limits = load_pack("140000").period_for("202503").item("pension").base
     for r in period["rows"]:
@@ -58,9 +59,7 @@ def test_shanxi_government_unit_gets_the_notice(services: Services, taxside_fact
     assert Decimal(notice["total"]) == sum(Decimal(r["total"]) for r in period["rows"])
     assert notice["employer_rate"] == "0.08" and "国办发" in notice["source"]
 
-    printed = api.post("/api/payment/annuity/print", {"period_from": "2025-03", "period_to": "2025-03"})
-    assert printed.status_code == 200, printed.text
-    answer = printed.json()
+    answer = job_result(api, api.post("/api/payment/annuity/print", {"period_from": "2025-03", "period_to": "2025-03"}))
     pdf = api.get(f"/api/certificate/pdf/{answer['pdf_name']}")
     assert pdf.status_code == 200
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)

@@ -3,6 +3,7 @@
 
 import { endpoints, post } from "../api.js";
 import { money } from "../format.js";
+import { JobProgress } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
 
@@ -10,6 +11,18 @@ const form = document.getElementById("annuity-form");
 const area = document.getElementById("annuity-area");
 const result = document.getElementById("annuity-result");
 const buttons = [document.getElementById("annuity-preview"), document.getElementById("annuity-print")];
+const progressBox = document.getElementById("annuity-progress");
+
+// Both run as a job (a large unit's bases come in pages and its PDF has many pages).
+function runJob(endpoint) {
+  return new Promise((resolve, reject) => {
+    const progress = new JobProgress(progressBox, {
+      onDone: (job) => { progressBox.hidden = true; resolve(job.result); },
+      onError: (err) => { progressBox.hidden = true; reject(err); },
+    });
+    post(endpoint, request()).then((answer) => progress.attach(answer.job), reject);
+  });
+}
 
 function request() {
   const data = new FormData(form);
@@ -27,6 +40,9 @@ function periodTable(p) {
     el("td", { className: "num", textContent: money(p.employer_total) }),
     el("td", { className: "num", textContent: money(p.employee_total) }), el("td", { className: "num", textContent: money(p.total) }));
   const empty = p.rows.length ? [] : [el("p", { className: "muted", textContent: "该期税务端没有本单位已申报的养老保险缴费基数。" })];
+  if (p.rows_total > p.rows.length) {
+    empty.push(el("p", { className: "muted", textContent: `共 ${p.rows_total} 人，此处显示前 ${p.rows.length} 人；打印的通知单包含全部人员。` }));
+  }
   return el("div", { className: "annuity-period" }, el("h3", { textContent: `费款所属期 ${p.period}` }), ...empty,
     el("table", { className: "simple" }, el("thead", {}, head), el("tbody", {}, ...rows, total)));
 }
@@ -49,11 +65,11 @@ async function run(work) {
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  run(async () => show((await post(endpoints.annuityPreview, request())).notice));
+  run(async () => show((await runJob(endpoints.annuityPreview)).notice));
 });
 
 buttons[1].addEventListener("click", () => run(async () => {
-  const data = await post(endpoints.annuityPrint, request());
+  const data = await runJob(endpoints.annuityPrint);
   show(data.notice);
   const hand = (action) => async () => {
     const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
