@@ -62,7 +62,8 @@ def body_rows(page: Any) -> list[list[str]]:
         "#result-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
 
 
-def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], live: Any, ui: Any) -> None:
+def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], live: Any, ui: Any,
+                                         services: Any) -> None:
     page, problems = app_page
     page.goto(f"{ui.base_url}/queries")
     page.wait_for_url("**/queries/unit")
@@ -135,4 +136,12 @@ def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], liv
     assert len(rows) == 3 and all(isinstance(r[header.index("电子税票号码")], str)
                                   and len(r[header.index("电子税票号码")]) == 18 for r in rows)
     screenshot(page, "queries_arrival")
+
+    # Offline: the page says so and shows what this PC holds.
+    services.session._offline = True  # the session's offline mode after a lost connection
+    page.goto(f"{ui.base_url}/queries/unit")
+    page.wait_for_function("() => document.querySelector('#sync-state').textContent.includes('离线模式')"
+                           " && document.querySelectorAll('#result-table tbody tr').length > 0")
+    assert "上次从税务端更新" in page.inner_text("#sync-state")
+    screenshot(page, "queries_offline")
     assert problems.unexpected() == [], problems.items

@@ -56,4 +56,4 @@ exportButton.addEventListener("click", async () => {
   }
 });
 
-reload().then(() => syncFromTaxSide({}, reload));
+reload().then(() => syncFromTaxSide({}, reload, [], { onEntry: true }));

@@ -20,7 +20,12 @@ export function showState(state, note = "") {
 
 // Start the update and call `after()` when it ends, well or not (the page then re-reads
 // its local rows); the state line says what happened.
-export async function syncFromTaxSide(body, after, buttons = []) {
+export async function syncFromTaxSide(body, after, buttons = [], { onEntry = false } = {}) {
+  if (onEntry && page.dataset.offline === "1") {
+    // Opened offline: no update is tried (it would only be refused); the local rows show.
+    showState(await after(), "离线模式：暂时无法连接税务端，以下为本机数据");
+    return;
+  }
   buttons.forEach((b) => (b.disabled = true));
   const finish = async (note) => {
     progressBox.hidden = true;

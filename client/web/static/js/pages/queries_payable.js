@@ -73,4 +73,4 @@ exportButton.addEventListener("click", async () => {
   }
 });
 
-reload({}).then(() => syncFromTaxSide({}, () => reload(), [submitButton]));
+reload({}).then(() => syncFromTaxSide({}, () => reload(), [submitButton], { onEntry: true }));

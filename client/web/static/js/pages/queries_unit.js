@@ -69,4 +69,4 @@ exportButton.addEventListener("click", async () => {
   }
 });
 
-reload().then(() => syncFromTaxSide({}, reload, [syncButton]));
+reload().then(() => syncFromTaxSide({}, reload, [syncButton], { onEntry: true }));
