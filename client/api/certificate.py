@@ -9,8 +9,9 @@ Routes (all need an entered unit; writes need the page's CSRF header):
   "period_from", "period_to", "rows": [{"period", "item_name", "kind_label", "base", "employer",
   "employee", "total", "state", "state_label", "paid_on", ...}], "employer_total", "employee_total",
   "total", "count", "months"}``. Employees are local enrollment ids (1-50), the range YYYYMM (<= 120 months).
-- ``POST /api/certificate/print`` (the same body) -> ``{"ok", "pdf_name", "pdf_path", "printed_at",
-  "certificates": [{"name", "id_number", "sha256", "qr_text", "total", "rows"}], "message"}``.
+- ``POST /api/certificate/print`` (the same body) -> 202 ``{"job"}`` (kind ``certificate_print``); result
+  ``{"pdf_name", "pdf_path", "printed_at", "certificates": [{"name", "id_number", "sha256", "qr_text",
+  "total", "rows"}], "message"}``.
 - ``GET  /api/certificate/pdf/<pdf_name>`` -> the saved PDF (``application/pdf``).
 - ``POST /api/certificate/pdf/<pdf_name>/open`` ``{"action": "open" | "print"}`` -> ``{"ok", "opened",
   "pdf_path", "message"}`` (the system's viewer or printer, as for vouchers).
@@ -75,8 +76,11 @@ def _pk() -> int:
     return unit.local_id
 
 
-def _persons(body: dict[str, Any]) -> list[certificate.PersonContributions]:
-    """The chosen employees' contributions, asked of the tax side one by one."""
+PRINT_JOB = "certificate_print"
+
+
+def _chosen(body: dict[str, Any]) -> tuple[list[enrollment.EmployeeDetail], str, str]:
+    """The chosen employees (this unit's local enrollment) and the checked range."""
     ids = body.get("employee_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise ValidationError("请至少选择一名职工", field="employee_ids")
@@ -86,16 +90,19 @@ def _persons(body: dict[str, Any]) -> list[certificate.PersonContributions]:
                               field="employee_ids")
     start, end = certificate.check_range(body.get("period_from", ""), body.get("period_to", ""))
     svc, pk = services(), _pk()
-    people = [enrollment.detail(svc.store, pk, i) for i in ids]  # NotFound for another unit's id
-    return [remote.person(svc.session, e.id_type, e.id_number, start, end) for e in people]
+    return [enrollment.detail(svc.store, pk, i) for i in ids], start, end  # NotFound for another unit's id
 
 
-def _doc(persons: list[certificate.PersonContributions]) -> certificate.CertificateDoc:
+def _persons(body: dict[str, Any]) -> list[certificate.PersonContributions]:
+    """The chosen employees' contributions, asked of the tax side one by one."""
+    people, start, end = _chosen(body)
+    return [remote.person(services().session, e.id_type, e.id_number, start, end) for e in people]
+
+
+def _unit_facts() -> tuple[str, str, tuple[str, ...]]:
     unit = services().session.require_entered()
     reg = units.registration(unit.unit_id)
-    numbers = tuple(n.number for n in reg.unit_numbers) if reg else ()
-    return certificate.CertificateDoc(unit.name, unit.taxpayer_id, numbers, dt.datetime.now().replace(microsecond=0),
-                                      audit.current_operator(), tuple(persons))
+    return unit.name, unit.taxpayer_id, tuple(n.number for n in reg.unit_numbers) if reg else ()
 
 
 def _folder() -> Path:
@@ -130,12 +137,35 @@ def preview() -> ResponseReturnValue:
 @bp.post("/api/certificate/print")
 @requires_unit
 def print_certificate() -> ResponseReturnValue:
-    persons = _persons(_json())
-    doc = _doc(persons)
+    """A job: up to 50 employees x 10 years is thousands of rows to fetch and draw."""
+    people, start, end = _chosen(_json())
+    svc, pk = services(), _pk()
+    session, store, folder = svc.session, svc.store, _folder()
+    session.client()  # offline: say so now, not as a failed job
+    unit_name, taxpayer_id, numbers = _unit_facts()
+    operator = audit.current_operator()
+
+    def work(ctx: Any) -> dict[str, Any]:
+        persons = []
+        for done, e in enumerate(people):
+            ctx.check_cancelled()
+            ctx.progress(done, len(people) + 1, f"读取 {e.name} 的缴费记录")
+            persons.append(remote.person(session, e.id_type, e.id_number, start, end))
+        ctx.progress(len(people), len(people) + 1, "生成缴费证明 PDF")
+        doc = certificate.CertificateDoc(unit_name, taxpayer_id, numbers, dt.datetime.now().replace(microsecond=0),
+                                         operator, tuple(persons))
+        return _save_certificate(store, pk, folder, doc)
+
+    job = svc.jobs.start(PRINT_JOB, "打印职工缴费证明", work, unit_id=pk)
+    return jsonify({"ok": True, "job": job.to_dict()}), 202
+
+
+def _save_certificate(store: Any, pk: int, folder: Path, doc: certificate.CertificateDoc) -> dict[str, Any]:
+    persons = doc.persons
     data = certificate_pdf.render(doc)
     digests = [certificate.content_hash(doc, p) for p in persons]
     name = f"缴费证明_{doc.printed_at:%Y%m%d%H%M%S}_{digests[0][:8]}.pdf"
-    target = _folder() / name
+    target = folder / name
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(name + ".tmp")
     with open(tmp, "wb") as fh:
@@ -143,16 +173,15 @@ def print_certificate() -> ResponseReturnValue:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-    svc, pk = services(), _pk()
-    certificate.record(svc.store, pk, [certificate.print_record(doc, p, name) for p in persons])
+    certificate.record(store, pk, [certificate.print_record(doc, p, name) for p in persons])
     who = "、".join(p.name for p in persons[:5]) + (f"等 {len(persons)} 人" if len(persons) > 5 else "")
-    audit.record(svc.store, "打印职工缴费证明", f"{who} {persons[0].period_from}-{persons[0].period_to}", unit_id=pk)
-    return jsonify({
-        "ok": True, "pdf_name": name, "pdf_path": str(target), "printed_at": doc.printed_at.isoformat(sep=" "),
+    audit.record(store, "打印职工缴费证明", f"{who} {persons[0].period_from}-{persons[0].period_to}", unit_id=pk)
+    return {
+        "pdf_name": name, "pdf_path": str(target), "printed_at": doc.printed_at.isoformat(sep=" "),
         "certificates": [{"name": p.name, "id_number": p.id_number, "sha256": d, "qr_text": certificate.qr_text(d),
                           "total": str(p.total), "rows": len(p.rows)} for p, d in zip(persons, digests, strict=True)],
         "message": f"已生成 {len(persons)} 名职工的缴费证明：{target}",
-    })
+    }
 
 
 @bp.get("/api/certificate/pdf/<pdf_name>")

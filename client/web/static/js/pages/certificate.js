@@ -4,6 +4,7 @@
 
 import { download, endpoints, get, post } from "../api.js";
 import { dateTime, money } from "../format.js";
+import { JobProgress } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
 
@@ -17,6 +18,7 @@ const buttons = ["preview", "print", "export"].map((id) => document.getElementBy
 const result = document.getElementById("print-result");
 const previewArea = document.getElementById("preview-area");
 const chosen = new Map(); // employee_id -> {name, id_number}
+const progressBox = document.getElementById("print-progress");
 
 const ID_LIKE = /^[0-9A-Za-z]{4,}$/;
 
@@ -116,8 +118,19 @@ rangeForm.addEventListener("submit", (event) => {
   });
 });
 
+// Printing runs as a job (many employees over many years are thousands of rows).
+function printJob() {
+  return new Promise((resolve, reject) => {
+    const progress = new JobProgress(progressBox, {
+      onDone: (job) => { progressBox.hidden = true; resolve(job.result); },
+      onError: (err) => { progressBox.hidden = true; reject(err); },
+    });
+    post(endpoints.certificatePrint, request()).then((answer) => progress.attach(answer.job), reject);
+  });
+}
+
 buttons[1].addEventListener("click", () => run(buttons[1], async () => {
-  const data = await post(endpoints.certificatePrint, request());
+  const data = await printJob();
   const hand = (action) => async () => {
     const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
     toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
