@@ -3,7 +3,8 @@
 records (缴款记录, client/core/payment_records.py).
 
 Reconciliation is done when the page reads, not when the sync stores: a payment recorded
-here after the last update is "not yet checked", never "missing on the tax side".
+here after the last update (its record's id is past the one the update saw) is "not yet
+checked", never "missing on the tax side".
 """
 
 from __future__ import annotations
@@ -215,8 +216,7 @@ class ArrivalView:
                 "synced_at": self.synced_at, "synced_from": self.synced_from, "synced_to": self.synced_to}
 
 
-_LOCAL = ("payment_id, tax_ticket, method, item_name, part_name, period_from, period_to, paid_at, total, "
-          "synced_at")
+_LOCAL = "payment_id, tax_ticket, method, item_name, part_name, period_from, period_to, paid_at, total, id"
 
 
 def arrivals(store: Store, unit_pk: int, start: str = "", end: str = "") -> ArrivalView:
@@ -258,7 +258,7 @@ def arrivals(store: Store, unit_pk: int, start: str = "", end: str = "") -> Arri
                               f["stored_at"], check, text))
     for mine in local.values():  # recorded here, not shown by the tax side
         checked = (found is not None and s_from and s_to and str(mine[6]) >= s_from and str(mine[5]) <= s_to
-                   and str(mine[9]) <= found.synced_at)
+                   and int(mine[9]) <= int(found.detail.get("local_upto", 0)))
         check, text = (MISSING, "税务端未查到该笔缴款：本机有缴款记录，请联系主管税务机关核实") if checked else (
             UNCHECKED, "本机缴款记录晚于上次更新，请点击更新后核对")
         out.append(ArrivalRow(mine[0], mine[1], mine[2], mine[3], mine[4], mine[5], mine[6], mine[7], None,

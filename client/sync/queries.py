@@ -187,7 +187,10 @@ class QueryService:
         start, end = qp.check_months(start, end)
         rows, s_from, s_to = self.session.call(lambda c: fetch_arrivals(c, unit_id, start, end))
         with self.store.write() as db:
-            now = q.set_state(db, pk, q.ARRIVAL, {"from": s_from, "to": s_to})
+            # Records written here after this point were not there to compare: 待核对, not missing.
+            (upto,) = db.execute_sql("SELECT coalesce(max(id), 0) FROM payment_record WHERE unit_id = ?",
+                                     (pk,)).fetchone()
+            now = q.set_state(db, pk, q.ARRIVAL, {"from": s_from, "to": s_to, "local_upto": int(upto)})
             count = qp.save_arrivals(db, pk, s_from, s_to, rows, now)
         view = qp.arrivals(self.store, pk, s_from, s_to)
         return {"count": count, "from": s_from, "to": s_to, "flagged": view.to_dict()["flagged"],

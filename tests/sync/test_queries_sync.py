@@ -152,6 +152,16 @@ def test_payables_and_arrivals_reconciled(services: Any, svc: QueryService, live
     assert by_id[third.payment_id].check == qp.SAME
     assert "不一致 2 笔" in view.summary and "税务端未查到 1 笔" in view.summary
 
+    # Paid after the last update: not compared yet (待核对), never "missing"; the next update checks it.
+    later = pay(payment, arrears[3:4])
+    assert later.ok
+    late_id = later.debit.results[0].payment_id
+    assert {r.payment_id: r.check for r in qp.arrivals(svc.store, pk).rows}[late_id] == qp.UNCHECKED
+    assert "请点击更新后核对" in qp.arrivals(svc.store, pk).summary
+    svc.sync_arrivals()
+    view = qp.arrivals(svc.store, pk)
+    assert {r.payment_id: r.check for r in view.rows}[late_id] == qp.SAME
+
     # A timed-out tax side: the last answer and its reconciliation stay.
     live.fault(f"/v1/units/{unit_id}/payment-arrivals", "error", status=503)
     with pytest.raises(NetworkError):
