@@ -64,6 +64,16 @@ def test_multi_person_use_end_to_end(app_page) -> None:
     assert "人事专员" in page.inner_text('#operator-table tr[data-login="hr"]')
     screenshot(page, "operators_list")
 
+    # A role of one's own, ticked on the function tree (submitting implies seeing the module).
+    page.fill("#role-name", "社保复核")
+    page.check('#role-tree input[value="fee_declaration.submit"]')
+    page.check('#role-tree input[value="queries.view"]')
+    page.click("#role-save")
+    row = page.locator("#role-table tbody tr", has_text="社保复核")
+    row.wait_for()
+    assert row.locator("td").nth(2).inner_text() == "3"
+    assert page.locator("#op-role option", has_text="社保复核").count() == 1
+
     # 人事专员: no 费款缴纳 in the menu, and the page and its calls are refused.
     logout(page)
     operator_login(page, "hr")
