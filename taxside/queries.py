@@ -5,6 +5,14 @@ Everything served is derived from what the tax side already stores (units and th
 numbers, employees and their bases as accepted payroll-base declarations left them,
 arrears of accepted fee declarations, payment records): nothing is invented per call.
 The declaration-details feed (申报明细) is another module's.
+
+``sim_bp`` (registered only with ``--simulation``, by taxside/sim.py) is what makes 到账信息
+differ from a client's payment records:
+
+- ``POST /sim/units/{unit_id}/payments/{payment_id}/reversal``: the bank reverses a payment
+  (冲正): the record is gone from the tax side and its arrear is unpaid again.
+- ``PUT /sim/units/{unit_id}/payments/{payment_id}`` ``{"total": "100.00"}``: the tax side
+  holds another paid amount for the record (its late fee kept, the amount the rest).
 """
 
 from __future__ import annotations
@@ -12,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 
 from rules.periods import Period, parse_period
+from taxside import fee_decisions as fd
 from taxside import fees
 from taxside import payments as pay
 from taxside.data import STATUS_NORMAL
@@ -26,6 +35,7 @@ from taxside.jsonutil import loads
 from taxside.payment_api import settle
 from taxside.web import (
     ApiError,
+    body_json,
     decode_cursor,
     encode_cursor,
     json_response,
@@ -37,6 +47,7 @@ from taxside.web import (
 )
 
 bp = Blueprint("queries", __name__, url_prefix="/v1")
+sim_bp = Blueprint("sim_queries", __name__, url_prefix="/sim")
 ITEM_NAMES = {
     "pension": "企业职工基本养老保险", "medical": "职工基本医疗保险", "unemployment": "失业保险",
     "injury": "工伤保险", "maternity": "生育保险",
@@ -230,3 +241,51 @@ def payment_arrivals(unit_id: str) -> Response:
         "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
         "has_more": more, "from": str(start), "to": str(end), "current_period": str(current),
     })
+
+
+# -- /sim: payments the bank reversed or the tax side holds otherwise ---------------------------------
+def _payment(unit_pk: int, payment_id: str) -> tuple[int, int]:
+    pk = fd.parse_id(payment_id, "PM")
+    row = store().query("SELECT id, arrear_pk FROM payment WHERE id = ? AND unit_pk = ?",
+                        (pk if pk is not None else -1, unit_pk))
+    if not row:
+        raise ApiError(404, "payment_not_found", f"未找到缴款记录 {payment_id}")
+    return row[0][0], row[0][1]
+
+
+@sim_bp.post("/units/<unit_id>/payments/<payment_id>/reversal")
+def reversal(unit_id: str, payment_id: str) -> Response:
+    unit_pk = load_unit(unit_id)["pk"]
+    st = store()
+    with st.write():
+        pk, arrear_pk = _payment(unit_pk, payment_id)
+        st.db.execute_sql("DELETE FROM payment WHERE id = ?", (pk,))
+        seq = st.log_change("arrears", "reversal", unit_pk=unit_pk, entity_id=fd.arrear_id(arrear_pk))
+        st.db.execute_sql(
+            "UPDATE arrear SET state = 'unpaid', paid_at = NULL, payment_pk = NULL, debit_pk = NULL,"
+            " voucher_id = NULL, seq = ? WHERE id = ?", (seq, arrear_pk),
+        )
+    return json_response({"payment_id": payment_id, "arrear_id": fd.arrear_id(arrear_pk), "reversed": True})
+
+
+@sim_bp.put("/units/<unit_id>/payments/<payment_id>")
+def change_amount(unit_id: str, payment_id: str) -> Response:
+    unit_pk = load_unit(unit_id)["pk"]
+    body = body_json()
+    try:
+        total = Decimal(str(body["total"]))
+        if not total.is_finite() or total < 0:
+            raise ValueError
+    except (KeyError, InvalidOperation, ValueError):
+        raise ApiError(400, "bad_request", "total 应为不小于0的金额文本") from None
+    st = store()
+    with st.write():
+        pk, _arrear = _payment(unit_pk, payment_id)
+        (late_fee,) = st.query("SELECT late_fee FROM payment WHERE id = ?", (pk,))[0]
+        seq = st.log_change("payments", "amount", unit_pk=unit_pk, entity_id=payment_id)
+        st.db.execute_sql(
+            "UPDATE payment SET total = ?, amount = ?, seq = ? WHERE id = ?",
+            (fees.money(total), fees.money(total - Decimal(late_fee)), seq, pk),
+        )
+        row = st.query(f"SELECT {pay.PAYMENT_COLUMNS} FROM {pay.PAYMENT_FROM} WHERE p.id = ?", (pk,))[0]
+    return json_response(pay.payment_json(row))

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from taxside import data, fees, sim_fees, sim_payments
-from taxside import queries_sim as sim_queries
+from taxside import queries as sim_queries
 from taxside.db import Store
 from taxside.decisions import decide_due
 from taxside.regionrules import find_pack
@@ -197,7 +197,7 @@ def install(app: Flask) -> None:
     app.register_blueprint(sim)
     app.register_blueprint(sim_fees.bp)
     app.register_blueprint(sim_payments.bp)
-    app.register_blueprint(sim_queries.bp)
+    app.register_blueprint(sim_queries.sim_bp)
     app.wsgi_app = FaultMiddleware(app.wsgi_app, registry)  # type: ignore[method-assign]
 
 
