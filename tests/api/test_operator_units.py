@@ -3,12 +3,14 @@ them, and what they declare carries their name (the journal entry, the audit row
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from client.api.server import UIServer
 from client.core import operators, permissions
@@ -109,6 +111,13 @@ def test_declarations_and_jobs_carry_the_operator(client: httpx.Client, two_unit
     actions = {r["action"] for r in log}
     assert "操作员登录" in actions and len(actions) > 1
     assert all(r["operator"] == "李人事" for r in log)
+    exported = client.post("/api/system/audit/export", json={"filters": {"operator": "李人事", "unit": ""}})
+    sheet = load_workbook(io.BytesIO(exported.content)).active
+    table = list(sheet.iter_rows(values_only=True))
+    assert table[0] == ("时间", "操作员", "操作", "内容", "单位")
+    assert len(table) == len(log) + 1 and {r[1] for r in table[1:]} == {"李人事"}
+    bad = client.get("/api/system/audit", params={"date_from": "2026-13-01"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "date_from"
     # 只读 sees the log but refused the submit, with the function named.
     operators.add_operator(services.store, "钱只读", "ro", PASSWORD, PASSWORD,
                            role_by_key(services.store, permissions.READONLY).id, [mine.unit_id])
