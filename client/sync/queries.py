@@ -10,6 +10,7 @@ field by field: money must be decimal text, codes text; anything else is a broke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +23,7 @@ from client.sync.taxclient_transport import malformed
 
 _BAD = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError)
 BASES_PAGE = 5000
+MONEY = re.compile(r"-?\d{1,15}(\.\d{1,2})?")
 Progress = Callable[[int, int, str], None]
 
 
@@ -35,10 +37,11 @@ def _text(data: Mapping[str, Any], key: str, *, null: bool = False) -> Any:
 
 
 def _money(data: Mapping[str, Any], key: str) -> str:
-    value = Decimal(_text(data, key))
-    if not value.is_finite():
+    """Decimal text with at most two places ("8000.00"): no exponent, NaN or number."""
+    text = _text(data, key)
+    if not MONEY.fullmatch(text):
         raise ValueError(key)
-    return str(value)
+    return str(Decimal(text))
 
 
 def _items(data: Any) -> list[Mapping[str, Any]]:

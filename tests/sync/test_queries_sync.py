@@ -167,3 +167,11 @@ def test_payables_and_arrivals_reconciled(services: Any, svc: QueryService, live
     with pytest.raises(NetworkError):
         svc.sync_arrivals()
     assert qp.arrivals(svc.store, pk).to_dict() == view.to_dict()
+
+
+@pytest.mark.parametrize("value", ["1E+5", "NaN", "Infinity", "8000.001", " 8000", "8,000.00", 8000, None])
+def test_an_amount_that_is_not_decimal_text_is_a_broken_answer(value: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        sync._money({"base": value}, "base")
+    assert sync._money({"base": "8000.5"}, "base") == "8000.5"
+
