@@ -56,7 +56,7 @@ def forbidden(needed: str) -> Response:
 
 @bp.before_app_request
 def _operator_gate() -> ResponseReturnValue | None:
-    if request.endpoint is None:  # 404: nothing to protect
+    if request.endpoint in (None, "static"):  # a 404, or the shell's files: nothing to protect
         return None
     svc = services()
     if operators.mode(svc.store) != operators.MULTI:
