@@ -15,9 +15,11 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from client import __version__, logs
+from client.api import home_wait
 from client.api import upgrade as upgrade_api
 from client.api.server import UIServer
 from client.backup import service as backup_service
@@ -106,40 +108,74 @@ def gui_available() -> str | None:
     return None
 
 
+class _Serving:
+    """The UI server and its housekeeping, on a folder whose lock is ours."""
+
+    def __init__(self, services: Services, port: int, lock: home_lock.HomeLock | home_lock.KeptLock) -> None:
+        self.services, self._lock = services, lock
+        try:
+            self.server = start_server(services, port)
+        except BaseException:
+            services.close()
+            lock.release()
+            raise
+        self._periodic = backup_service.PeriodicBackup(services)
+        self._periodic.start()
+        self._scheduler = SyncScheduler(services)
+        self._scheduler.start()
+        upgrade_api.after_start(self.services, self.server)  # "started ok" for the launcher, then the check
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._scheduler.stop()
+        self._periodic.stop()
+        backup_service.backup_on_exit(self.services)
+        self.services.close()
+        self._lock.release()
+        log.info("socialfee stopped")
+
+
+def _shown_mode(mode: str, echo: Callable[[str], None]) -> str:
+    if mode == "window":
+        reason = gui_available()
+        if reason is not None:
+            echo(f"{reason}，改为仅启动服务（--headless）。")
+            return "headless"
+    return mode
+
+
 def run(
     services: Services,
     *,
     mode: str = "window",
     port: int = 0,
     echo: Callable[[str], None] = print,
+    lock: home_lock.HomeLock | None = None,
+    waiting: home_wait.WaitPage | None = None,
 ) -> None:
-    """Serve the UI and show it; blocks until the window closes or the process is stopped."""
-    # Marks the folder as in use, so the command line's monthly routine stays out (one writer).
-    folder_lock = home_lock.keep_held(services.home, home_lock.DESKTOP)
-    server = start_server(services, port)
+    """Serve the UI and show it; blocks until the window closes or the process is stopped.
+
+    ``lock`` is the folder's lock when the caller took it (``launch``); without it the folder
+    is marked as in use here, taken over once free. ``waiting`` is a shown waiting page
+    (browser mode) that moves on to the UI instead of a second browser tab."""
+    serving = _Serving(services, port, lock or home_lock.keep_held(services.home, home_lock.DESKTOP))
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
-    periodic = backup_service.PeriodicBackup(services)
-    periodic.start()
-    scheduler = SyncScheduler(services)
-    scheduler.start()
-    upgrade_api.after_start(services, server)  # "started ok" for the launcher, then the check
     try:
+        mode = _shown_mode(mode, echo)
         if mode == "window":
-            reason = gui_available()
-            if reason is None:
-                open_window(server.launch_url)
-                return
-            echo(f"{reason}，改为仅启动服务（--headless）。")
-            mode = "headless"
-        if mode == "browser":
-            webbrowser.open(server.launch_url)
+            open_window(serving.server.launch_url)
+            return
+        if waiting is not None:
+            waiting.ready(serving.server.launch_url)
+        elif mode == "browser":
+            webbrowser.open(serving.server.launch_url)
             echo("已在系统浏览器中打开 socialfee。按 Ctrl-C 退出。")
-        echo(f"URL: {server.launch_url}")
+        echo(f"URL: {serving.server.launch_url}")
         sys.stdout.flush()
         while not stop.wait(0.5) and not upgrade.restart_requested():
             pass
@@ -147,10 +183,93 @@ def run(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.stop()
-        scheduler.stop()
-        periodic.stop()
-        backup_service.backup_on_exit(services)
-        services.close()
-        folder_lock.release()
-        log.info("socialfee stopped")
+        if waiting is not None:
+            waiting.stop()
+        serving.stop()
+
+
+def launch(
+    home: str | os.PathLike[str] | None,
+    *,
+    mode: str = "window",
+    port: int = 0,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """`socialfee run`: take the data folder's lock before opening anything in it.
+
+    While the command line or another desktop client holds the folder, nothing in it is
+    opened (no database, no log, no backup): the window (or browser) shows who holds it
+    and opens the UI by itself once it is free; headless, the same sentence is printed."""
+    folder = prepare_home(resolve_home(home))
+    lock = home_lock.try_hold(folder, home_lock.DESKTOP)
+    if lock is not None:
+        run(build_services(folder), mode=mode, port=port, echo=echo, lock=lock)
+        return
+    mode = _shown_mode(mode, echo)
+    echo(home_wait.holder_text(folder))
+    sys.stdout.flush()
+    page = home_wait.WaitPage(folder).start()
+    if mode == "window":
+        _launch_in_window(folder, page, port)
+        return
+    if mode == "browser":
+        webbrowser.open(page.url)
+        echo(f"等待页面：{page.url}")
+        sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: page.quit())
+    try:
+        lock = page.wait_for_lock()
+    except KeyboardInterrupt:
+        lock = None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if lock is None:
+        page.stop()
+        return
+    try:
+        services = build_services(folder)
+    except BaseException:
+        lock.release()
+        page.stop()
+        raise
+    run(services, mode=mode, port=port, echo=echo, lock=lock, waiting=page if mode == "browser" else None)
+    page.stop()
+
+
+def _launch_in_window(folder: Path, page: home_wait.WaitPage, port: int) -> None:
+    """The window opens on the waiting page; a worker waits for the folder, then serves."""
+    started: list[_Serving] = []
+
+    def work() -> None:
+        lock = page.wait_for_lock()
+        if lock is None:
+            _close_windows()
+            return
+        try:
+            services = build_services(folder)
+            started.append(_Serving(services, port, lock))
+        except SocialFeeError as exc:
+            lock.release()
+            page.failed(exc.message)
+            return
+        if page.quit_requested:  # the window closed meanwhile
+            return
+        page.ready(started[0].server.launch_url)
+
+    worker = threading.Thread(target=work, name="home-wait-worker", daemon=True)
+    worker.start()
+    try:
+        open_window(page.url)
+    finally:
+        page.quit()
+        worker.join(timeout=120)
+        page.stop()
+        for serving in started:
+            serving.stop()
+
+
+def _close_windows() -> None:
+    import webview
+
+    for window in list(webview.windows):
+        window.destroy()

@@ -87,12 +87,10 @@ def display_options(command: Any) -> Any:
 @click.pass_context
 def run(ctx: click.Context, browser: bool, headless: bool, port: int) -> None:
     """启动客户端（默认打开程序窗口）"""
-    from client.app import build_services
-    from client.app import run as run_app
+    from client.app import launch
 
-    mode = _mode(browser, headless)
-    services = build_services(ctx.obj["home"])
-    run_app(services, mode=mode, port=port, echo=lambda text: click.echo(text))
+    # launch takes the data folder's lock before opening anything in it (one writer).
+    launch(ctx.obj["home"], mode=_mode(browser, headless), port=port, echo=lambda text: click.echo(text))
 
 
 @cli.command()

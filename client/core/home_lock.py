@@ -5,10 +5,11 @@ lock on Windows), held for as long as the process works on the folder. The OS dr
 when the process ends however it ends, so a crash never leaves a stale lock behind; the
 file's text (who, which process, since when) is only there to name the holder in messages.
 
-The desktop client takes the lock when it starts serving (client/app.py ``run``); to keep
-today's behaviour it still starts if another process holds it (logged) and takes it as soon
-as that one lets go. The command line's monthly routine (client/cli_month.py) refuses to
-touch the folder while anyone holds it.
+`socialfee run` (client/app.py ``launch``) takes the lock before it opens anything in the
+folder; while the command line or another desktop client holds it, the window shows who
+(client/api/home_wait.py) and the client opens once the folder is free. ``keep_held`` is
+left for callers that already opened the folder (``demo``). The command line's monthly
+routine (client/cli_month.py) refuses to touch the folder while anyone holds it.
 """
 
 from __future__ import annotations
