@@ -43,10 +43,10 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
+from client.api import payment as payment_api
 from client.api.context import services
 from client.api.files import send_xlsx
 from client.api.login import requires_unit
-from client.api.payment import _launch
 from client.core import (
     annuity,
     annuity_pdf,
@@ -197,7 +197,7 @@ def open_certificate(pdf_name: str) -> ResponseReturnValue:
     action = "print" if _json().get("action") == "print" else "open"
     verb = "打印机" if action == "print" else "PDF 阅读器"
     try:
-        _launch(path, action)
+        payment_api._launch(path, action)  # through the module: one place to replace in tests
     except OSError as exc:
         return jsonify({"ok": True, "opened": False, "pdf_path": str(path),
                         "message": f"未能调用系统的{verb}（{exc.strerror or exc}），证明已保存在：{path}"})

@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from client.api import payment as payment_api
 from client.sync.payment import PaymentService
 from tests.conftest import log_in
 from tests.e2e.conftest import ARTIFACTS, PageProblems, screenshot
@@ -62,7 +63,9 @@ def pdf_png(pdf: Path, page: int, name: str) -> Path:
     return target
 
 
-def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any) -> None:
+def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any, monkeypatch: Any) -> None:
+    launched: list[tuple[Path, str]] = []
+    monkeypatch.setattr(payment_api, "_launch", lambda path, action: launched.append((path, action)))
     (name_a, id_a), (name_b, id_b) = two_employees(services)
     context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 860})
     page = context.new_page()
@@ -107,6 +110,9 @@ def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any) ->
     assert len(totals) == 2
     amount = totals[0].split()[-1]
     assert amount in texts[0] and Decimal(amount.replace(",", "")) > 0
+    page.click("#print-result >> text=打印")
+    page.locator(".toast", has_text="已发送到系统默认打印机").wait_for()
+    assert launched == [(pdf, "print")]
     pdf_png(pdf, 1, "certificate-pdf-page1.png")
     pdf_png(pdf, len(texts), "certificate-pdf-last.png")
 
@@ -119,6 +125,9 @@ def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any) ->
     page.locator("#verify-result.error-text").wait_for()
     assert "没有打印过" in page.inner_text("#verify-result")
     assert page.locator("#records tbody tr").count() >= 2
+    page.locator(f'#records button[data-open="{pdf_name}"]').first.click()
+    page.locator(".toast", has_text="PDF 阅读器打开").wait_for()
+    assert launched[-1] == (pdf, "open")
     screenshot(page, "certificate-verify")
 
     with page.expect_download() as info:

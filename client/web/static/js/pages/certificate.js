@@ -169,6 +169,21 @@ document.getElementById("verify").addEventListener("submit", async (event) => {
   }
 });
 
+// 打开 a saved print again (the system's PDF viewer); the record stays even when the file is gone.
+function openButton(record) {
+  const b = el("button", { type: "button", className: "link-button", textContent: "打开" });
+  b.dataset.open = record.pdf_name;
+  b.addEventListener("click", async () => {
+    try {
+      const answer = await post(endpoints.certificateOpen(record.pdf_name), { action: "open" });
+      toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
+    } catch (err) {
+      toastError(err);
+    }
+  });
+  return b;
+}
+
 async function loadRecords() {
   try {
     const data = await get(endpoints.certificateRecords);
@@ -176,7 +191,8 @@ async function loadRecords() {
       el("td", { className: "nowrap", textContent: dateTime(r.printed_at) }), el("td", { textContent: r.name }),
       el("td", { textContent: r.id_number }), el("td", { className: "nowrap", textContent: `${r.period_from}-${r.period_to}` }),
       el("td", { className: "num", textContent: String(r.rows) }), el("td", { className: "num", textContent: money(r.total) }),
-      el("td", { textContent: r.operator }), el("td", {}, el("code", { title: r.sha256, textContent: `${r.sha256.slice(0, 16)}…` })))));
+      el("td", { textContent: r.operator }), el("td", {}, el("code", { title: r.sha256, textContent: `${r.sha256.slice(0, 16)}…` })),
+      el("td", {}, openButton(r)))));
   } catch (err) {
     toastError(err);
   }
