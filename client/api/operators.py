@@ -198,6 +198,13 @@ def me() -> ResponseReturnValue:
     })
 
 
+@bp.get("/operator-password")
+def own_password_page() -> ResponseReturnValue:
+    if g.get("operator") is None:
+        return redirect("/settings/operators")  # 单人使用: no operator password
+    return render_template("operators_password.html", active="")
+
+
 @bp.post("/api/operator/password")
 def change_own_password() -> ResponseReturnValue:
     identity = g.get("operator")

@@ -112,6 +112,7 @@ RULES: tuple[Rule, ...] = (
     R("/api/session", PUBLIC, PUBLIC),
     R("/api/jobs", PUBLIC, PUBLIC),
     R("/operator-login", PUBLIC, PUBLIC),
+    R("/operator-password", PUBLIC, PUBLIC),
     R("/api/operator", PUBLIC, PUBLIC),
     R("/api/home", PUBLIC, PUBLIC),
     R("/api/units", PUBLIC, "units.edit"),

@@ -93,6 +93,14 @@ def test_multi_person_use_end_to_end(app_page) -> None:
     page.goto(page.url.split("/settings")[0] + "/payment")
     assert "当前操作员无权执行此操作：费款缴纳-查看" in page.inner_text("[data-testid=error-page]")
     screenshot(page, "operators_hr_payment_refused")
+    # Any operator changes their own password (the name in the top bar).
+    page.click("#operator-indicator a")
+    page.wait_for_url("**/operator-password")
+    page.fill("#own-old", PASSWORD)
+    page.fill("#own-new", "Xinmima2025")
+    page.fill("#own-confirm", "Xinmima2025")
+    page.click("#own-password-form button[type=submit]")
+    page.locator(".toast", has_text="密码已修改").wait_for()
 
     # The administrator freezes 赵财务: told so at login.
     logout(page)
@@ -128,7 +136,7 @@ def test_multi_person_use_end_to_end(app_page) -> None:
         "[...document.querySelectorAll('#audit-table tbody tr')].every(r => r.textContent.includes('李人事'))"
     )
     log_text = page.inner_text("#audit-table")
-    assert "操作员登录" in log_text and "王管理" not in log_text
+    assert "操作员登录" in log_text and "修改操作员密码" in log_text and "王管理" not in log_text
     page.locator("#audit-table").scroll_into_view_if_needed()
     screenshot(page, "operators_audit_by_operator")
     assert problems.unexpected(400, 401, 403) == []

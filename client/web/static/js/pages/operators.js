@@ -217,19 +217,6 @@ document.getElementById("mode-single")?.addEventListener("click", async () => {
   }
 });
 
-const ownForm = document.getElementById("own-password-form");
-ownForm?.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  clearErrors(ownForm);
-  try {
-    await post("/api/operator/password", values(ownForm));
-    ownForm.reset();
-    toast("密码已修改", "success");
-  } catch (err) {
-    showFieldError(ownForm, err);
-  }
-});
-
 get("/api/operators").then((answer) => {
   data = answer;
   render();

@@ -1,0 +1,18 @@
+// 修改我的密码 (any operator, 多人使用).
+
+import { post } from "../api.js";
+import { toast } from "../toast.js";
+import { clearErrors, showFieldError, values } from "./operators_form.js";
+
+const form = document.getElementById("own-password-form");
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors(form);
+  try {
+    await post("/api/operator/password", values(form));
+    form.reset();
+    toast("密码已修改", "success");
+  } catch (err) {
+    showFieldError(form, err);
+  }
+});
