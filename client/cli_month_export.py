@@ -34,7 +34,7 @@ WHAT = {
 
 WAGE_ENTRY_COLUMNS = (
     xlsx.code("记录号", 10), xlsx.text("申报时间", 20), xlsx.text("申报类型", 20), xlsx.text("内容", 40),
-    xlsx.text("人数", 8), xlsx.text("状态", 12), xlsx.code("税务端受理号", 20), xlsx.text("反馈时间", 20),
+    xlsx.integer("人数"), xlsx.text("状态", 12), xlsx.code("税务端受理号", 20), xlsx.text("反馈时间", 20),
     xlsx.text("操作员", 12), xlsx.text("原因", 60),
 )
 WAGE_ROW_COLUMNS = (
@@ -44,12 +44,12 @@ WAGE_ROW_COLUMNS = (
 )
 FEE_RECORD_COLUMNS = (
     xlsx.code("申报序号", 20), xlsx.text("申报渠道", 12), xlsx.text("状态", 12), xlsx.code("申报日期", 12),
-    xlsx.text("汇总条数", 8), xlsx.amount("应缴金额"), xlsx.text("操作员", 12), xlsx.text("内容", 40),
+    xlsx.integer("汇总条数"), xlsx.amount("应缴金额"), xlsx.text("操作员", 12), xlsx.text("内容", 40),
     xlsx.text("作废时间", 20),
 )
 FEE_SUMMARY_COLUMNS = (
     xlsx.code("申报序号", 20), xlsx.code("汇总编号", 16), xlsx.code("单位编号", 16), xlsx.text("险种", 20),
-    xlsx.text("缴纳部分", 14), xlsx.code("费款所属期起", 12), xlsx.code("费款所属期止", 12), xlsx.text("人数", 8),
+    xlsx.text("缴纳部分", 14), xlsx.code("费款所属期起", 12), xlsx.code("费款所属期止", 12), xlsx.integer("人数"),
     xlsx.amount("缴费基数合计"), xlsx.amount("应缴金额"),
 )
 
@@ -80,7 +80,7 @@ def write_wage_records(store: Store, unit_pk: int, target: Path) -> int:
     try:
         head = xlsx.XlsxSheet(book, "申报记录", WAGE_ENTRY_COLUMNS)
         head.write_rows(
-            (str(e.id), e.created_at, e.kind_label, e.summary, str(e.row_count), e.state_label, e.taxside_id or "",
+            (str(e.id), e.created_at, e.kind_label, e.summary, e.row_count, e.state_label, e.taxside_id or "",
              e.feedback_at or "", e.operator, _reasons_text(e.reasons))
             for e in entries
         )
@@ -119,14 +119,14 @@ def write_fee_records(store: Store, unit_pk: int, target: Path) -> int:
     book = _book(tmp)
     try:
         xlsx.XlsxSheet(book, "申报记录", FEE_RECORD_COLUMNS).write_rows(
-            (r["declaration_id"] or "", r["channel"], r["status_label"], r["date"], str(r["summary_count"]),
+            (r["declaration_id"] or "", r["channel"], r["status_label"], r["date"], r["summary_count"],
              xlsx.amount_cell(r["total_amount"]), r["operator"], r["summary"], r["voided_at"] or "")
             for r in found
         )
         xlsx.XlsxSheet(book, "汇总明细", FEE_SUMMARY_COLUMNS).write_rows(
             (r["declaration_id"] or "", s.get("summary_id") or "", s.get("unit_number") or "", s.get("item_name") or "",
              s.get("part_name") or "", s.get("period_from") or "", s.get("period_to") or "",
-             "" if s.get("headcount") is None else str(s["headcount"]),
+             s.get("headcount"),
              xlsx.amount_cell(s.get("base_total")), xlsx.amount_cell(s.get("amount")))
             for r in found for s in r["summaries"]
         )

@@ -4,6 +4,7 @@ A name, file name or remark can hold ``=HYPERLINK(...)`` or ``=cmd|...``: xlsxwr
 ``write()`` (and openpyxl's append) would store it as a formula that runs when the
 operator opens the file. Here every text cell goes through ``write_string``, so Excel
 shows it as typed. Amounts are numeric cells formatted ``#,##0.00`` so Excel can sum them;
+counts (人数, 条数) are whole-number cells formatted ``0``;
 codes and ID numbers are text cells in text-formatted columns, so 11010519491231002X and
 leading zeros survive later edits. csv cells get a leading ``'`` when they start with
 = + - @ tab or CR (the OWASP rule), since a csv has no cell types at all.
@@ -30,7 +31,9 @@ from client.errors import ValidationError
 TEXT = "text"  # plain text (names, remarks): a string cell
 CODE = "code"  # ID numbers, unit numbers, months: a string cell in a text-formatted column
 AMOUNT = "amount"  # money: a number cell, #,##0.00
+INTEGER = "integer"  # counts (人数, 汇总条数): a whole-number cell, 0
 MONEY_FORMAT = "#,##0.00"
+INTEGER_FORMAT = "0"
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROW = 1_048_575  # Excel's last row index (0-based); row 0 is the header
 
@@ -52,6 +55,26 @@ def code(title: str, width: float = 18) -> Column:
 
 def amount(title: str, width: float = 14) -> Column:
     return Column(title, AMOUNT, width)
+
+
+def integer(title: str, width: float = 8) -> Column:
+    return Column(title, INTEGER, width)
+
+
+def integer_value(value: Any) -> int | None:
+    """A count (12, '12', Decimal('12')) as an int; None if it is not a whole number
+    (then the cell keeps the text instead of losing it)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) < 10**15 else None
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    if not number.is_finite() or number != number.to_integral_value() or abs(number) >= 10**15:
+        return None
+    return int(number)
 
 
 def amount_value(value: Any) -> float | None:
@@ -111,9 +134,10 @@ class XlsxSheet:
         bold = book.add_format({"bold": True})
         kept_text = book.add_format({"num_format": "@"})
         money = book.add_format({"num_format": MONEY_FORMAT})
-        self._money = money
+        whole = book.add_format({"num_format": INTEGER_FORMAT})
+        self._money, self._whole = money, whole
         for col, column in enumerate(self.columns):
-            fmt = {CODE: kept_text, AMOUNT: money}.get(column.kind)
+            fmt = {CODE: kept_text, AMOUNT: money, INTEGER: whole}.get(column.kind)
             self.sheet.set_column(col, col, column.width, fmt)
             self.sheet.write_string(0, col, column.title, bold)
         self.sheet.freeze_panes(1, 0)
@@ -121,14 +145,15 @@ class XlsxSheet:
         # A1-notation parsing (the same calls write_string/write_number end in).
         self._string = getattr(self.sheet, "_write_string", self.sheet.write_string)
         self._number = getattr(self.sheet, "_write_number", self.sheet.write_number)
-        self._text_cols = tuple(i for i, c in enumerate(self.columns) if c.kind != AMOUNT)
+        self._text_cols = tuple(i for i, c in enumerate(self.columns) if c.kind not in (AMOUNT, INTEGER))
         self._amount_cols = tuple(i for i, c in enumerate(self.columns) if c.kind == AMOUNT)
+        self._integer_cols = tuple(i for i, c in enumerate(self.columns) if c.kind == INTEGER)
         self.rows = 0
 
     def write_rows(self, rows: Iterable[Sequence[Any]]) -> int:
         """Append rows (one value per column; None or "" leaves the cell empty)."""
-        string, number, money = self._string, self._number, self._money
-        text_cols, amount_cols = self._text_cols, self._amount_cols
+        string, number, money, whole = self._string, self._number, self._money, self._whole
+        text_cols, amount_cols, integer_cols = self._text_cols, self._amount_cols, self._integer_cols
         n = self.rows
         for n, row in enumerate(rows, start=self.rows + 1):  # noqa: B007 (n is the count)
             if n > MAX_ROW:
@@ -151,6 +176,15 @@ class XlsxSheet:
                         continue
                     value = parsed
                 number(n, col, value, money)
+            for col in integer_cols:
+                value = row[col]
+                if value is None or value == "":
+                    continue
+                count = integer_value(value)
+                if count is None:  # not a whole number: keep what was stored, as text
+                    string(n, col, str(value), None)
+                    continue
+                number(n, col, count, whole)
         self.rows = n
         return n
 

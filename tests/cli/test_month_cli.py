@@ -199,6 +199,17 @@ def test_a_month_for_two_units(home: Path, live: LiveTaxSide, prepared: list[Any
     fees = load_workbook(tmp_path / "export" / f"{first}-社保费申报记录.xlsx")
     records = list(fees["申报记录"].iter_rows(min_row=2, values_only=True))
     assert len(records) == 1 and isinstance(records[0][0], str) and isinstance(records[0][5], (int, float))
+    # Counts are number cells (汇总条数, 人数), not text: Excel can sum them.
+    fee_head = [c.value for c in fees["申报记录"][1]]
+    count_cell = fees["申报记录"].cell(row=2, column=fee_head.index("汇总条数") + 1)
+    assert count_cell.data_type == "n" and count_cell.value >= 1
+    summary_head = [c.value for c in fees["汇总明细"][1]]
+    heads = [row[summary_head.index("人数")] for row in fees["汇总明细"].iter_rows(min_row=2)]
+    assert heads and all(c.data_type == "n" and isinstance(c.value, int) and c.value > 0 for c in heads)
+    wage_head = [c.value for c in book["申报记录"][1]]
+    persons = [row[wage_head.index("人数")] for row in book["申报记录"].iter_rows(min_row=2)]
+    assert persons and all(c.data_type == "n" and isinstance(c.value, int) for c in persons)
+    assert sum(c.value for c in persons) == len(rows)  # each entry's count matches its rows
 
 
 def test_passwords_per_unit_and_a_wrong_one(home: Path, live: LiveTaxSide, prepared: list[Any]) -> None:

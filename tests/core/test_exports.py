@@ -281,6 +281,19 @@ def test_writer_keeps_types(tmp_path: Path) -> None:
     assert_no_formula(cells(target))
 
 
+def test_counts_are_whole_number_cells(tmp_path: Path) -> None:
+    columns = (xlsx.code("编号"), xlsx.integer("人数"))
+    rows = [("A", 12), ("B", "7"), ("C", Decimal("3")), ("D", None), ("E", "=1+1"), ("F", "2.5"), ("G", True)]
+    target = tmp_path / "t.xlsx"
+    xlsx.write_xlsx(target, "表", columns, rows)
+    counts = [row[1] for row in cells(target)][1:]
+    assert [c.value for c in counts] == [12, 7, 3, None, "=1+1", "2.5", "True"]
+    assert [c.data_type for c in counts[:3]] == ["n", "n", "n"] and all(type(c.value) is int for c in counts[:3])
+    assert counts[0].number_format == "0"
+    assert [c.data_type for c in counts[4:]] == ["s", "s", "s"]  # not a count: kept as text, never a formula
+    assert_no_formula(cells(target))
+
+
 @pytest.mark.parametrize("value", HOSTILE)
 def test_csv_cells_are_neutralised(value: str) -> None:
     assert xlsx.csv_text(value) == "'" + value
