@@ -189,7 +189,8 @@ def bench_batch(count: int) -> None:
                 ours.append(batch_once(svc, runner, plan))
                 if not n % 2:
                     floor.append(floor_once(url, plan))
-            print(f"# {len(plan)} units, {asked} declarations asked about per run", flush=True)
+            print(f"# {len(plan)} units, {asked} declarations asked about per run; batch "
+                  f"{[round(t, 2) for t in ours]} s, floor {[round(t, 2) for t in floor]} s", flush=True)
             figure(f"batch_feedback_{count}", statistics.median(ours), "s", statistics.median(floor))
         finally:
             svc.close()

@@ -79,8 +79,8 @@ def overview() -> ResponseReturnValue:
         agency.OverviewFilter.parse(request.args), today=svc.session.business_date(),
         allowed=allowed_units(), current=_current_unit_id(),
     )
-    rows = [r | {"saved": passwords.recall_password(r["unit_id"]) is not None,
-                 "checked": r["unit_id"] in svc.session.checked} for r in page.rows]
+    # saved: the batch dialog asks no password for a unit whose password the keyring holds.
+    rows = [r | {"saved": passwords.recall_password(r["unit_id"]) is not None} for r in page.rows]
     return jsonify({"ok": True, **page.to_dict(), "rows": rows, "totals": totals.to_dict()})
 
 
