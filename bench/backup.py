@@ -9,11 +9,14 @@ restore of the same backup, i.e. zstd decompression to a file, fsync and rename,
 bare online backup of the current database with sqlite3's backup API, the safety copy).
 The restore adds what makes it safe: checksums, quick_check and the schema check of the
 candidate, the compressed safety backup and the atomic swap.
-Generates its own data. Run from the repo root: .venv/bin/python bench/backup.py
+Each figure: value and floor measured alike, ROUNDS of each interleaved (floor, value, ...),
+median against median (bench/common.py paired).
+Generates its own data. Run from the repo root: .venv/bin/python bench/backup.py [--rounds 5]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -28,13 +31,15 @@ import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import figure  # noqa: E402
+from bench.common import paired  # noqa: E402
 from client.app import build_services  # noqa: E402
 from client.backup import archive, service  # noqa: E402
+from client.backup.common import BackupInfo  # noqa: E402
 from client.core.store import DB_FILE  # noqa: E402
 
 EMPLOYEES = 100_000
 TARGET_MB = 200
+ROUNDS = 5  # of each side, interleaved; median against median
 
 
 def build(home: Path) -> None:
@@ -124,45 +129,48 @@ def floor_verify(out: Path) -> None:
     snap.unlink()
 
 
-def floor_restore(backup: Path, home: Path, out: Path) -> None:
-    """The least a restore can do: unpack the backup into place, plus the safety copy."""
-    staged = out / "floor-restore.tmp"
+def floor_restore(backup: Path, home: Path, out: Path) -> float:
+    """The least a restore can do: unpack the backup over the previous file, plus the safety
+    copy. Deleting that copy afterwards is no part of a restore and stays out of the time."""
+    staged, restored = out / "floor-restore.tmp", out / "floor-restored"
+    started = time.perf_counter()
     with open(backup, "rb") as fin, open(staged, "wb") as fout:
         archive.read_header(fin, backup)
         zstandard.ZstdDecompressor().copy_stream(fin, fout)
         fout.flush()
         os.fsync(fout.fileno())
-    os.replace(staged, out / "floor-restored")
+    os.replace(staged, restored)  # as a restore replaces the current file (freed here)
     src, dst = sqlite3.connect(home / DB_FILE), sqlite3.connect(out / "floor-safety.sqlite3")
     src.backup(dst, pages=-1)
     dst.close()
     src.close()
-    (out / "floor-restored").unlink()
+    elapsed = time.perf_counter() - started
     (out / "floor-safety.sqlite3").unlink()
+    return elapsed
 
 
-def main() -> None:
+def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         home, out = Path(tmp) / "home", Path(tmp) / "out"
         out.mkdir()
         build(home)
         print(f"# database {(home / DB_FILE).stat().st_size / 1e6:.0f} MB", flush=True)
-        floor_b = min(timed(lambda: floor_backup(home, out)) for _ in range(2))
-        infos = []
-        backup_s = min(timed(lambda: infos.append(service.create_backup(home, out / "b"))) for _ in range(2))
-        figure("backup", backup_s, "s", floor_b)
-        floor_v = min(timed(lambda: floor_verify(out)) for _ in range(2))
+        infos: list[BackupInfo] = []
+        paired("backup", "s", lambda: timed(lambda: infos.append(service.create_backup(home, out / "b"))),
+               lambda: timed(lambda: floor_backup(home, out)), rounds)
         path = Path(infos[-1].path)
-        verify_s = min(timed(lambda: service.verify_backup(path, home)) for _ in range(2))
-        figure("verify", verify_s, "s", floor_v)
-        floor_r = min(timed(lambda: floor_restore(path, home, out)) for _ in range(2))
+        paired("verify", "s", lambda: timed(lambda: service.verify_backup(path, home)),
+               lambda: timed(lambda: floor_verify(out)), rounds)
+        floor_restore(path, home, out)  # the file the first round's floor replaces, as later ones do
         svc = build_services(home)
         try:
-            restore_s = min(timed(lambda: service.restore(svc, path)) for _ in range(2))
+            paired("restore", "s", lambda: timed(lambda: service.restore(svc, path)),
+                   lambda: floor_restore(path, home, out), rounds)
         finally:
             svc.close()
-        figure("restore", restore_s, "s", floor_r)
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds of each side")
+    main(parser.parse_args().rounds)

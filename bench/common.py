@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,3 +26,19 @@ def serve_taxside(db: Path) -> tuple[subprocess.Popen, str]:
     line = proc.stdout.readline()
     url = line.split("：", 1)[1].split("（", 1)[0].split("，", 1)[0].strip()
     return proc, url
+
+
+def paired(name: str, unit: str, value: Callable[[], float], floor: Callable[[], float],
+           rounds: int) -> tuple[float, float]:
+    """value and floor measured alike on a shared machine: ``rounds`` of each, interleaved
+    (floor, value, floor, value, ...), median against median; every run is printed too."""
+    values: list[float] = []
+    floors: list[float] = []
+    for _ in range(rounds):
+        floors.append(floor())
+        values.append(value())
+    shown = " ".join(f"{v:.3f}/{f:.3f}" for v, f in zip(values, floors, strict=True))
+    print(f"# {name} value/floor per round: {shown}", flush=True)
+    median_value, median_floor = statistics.median(values), statistics.median(floors)
+    figure(name, median_value, unit, median_floor)
+    return median_value, median_floor

@@ -2,14 +2,15 @@
 
 FIGURE full_sync_100k: full sync from the reference tax side on loopback, start to committed
   (floor: the same pages fetched by a bare httpx loop plus the same rows inserted by raw
-  sqlite3 executemany in one transaction).
+  sqlite3 executemany in one transaction); SYNC_ROUNDS of each side interleaved, median
+  against median (bench/common.py paired).
 FIGURE full_sync_100k_peak_mem: peak resident memory of the process doing that sync
   (floor: the same for the bare loop).
 FIGURE incremental_1k: incremental sync of 1,000 changes in the 100,000-employee unit (no floor).
 FIGURE list_query_p95: the list query (page of 50, by name prefix or ID number) p95
   (floor: the same SQL through raw sqlite3).
 FIGURE export_100k: export of 100,000 employees to xlsx (floor: xlsxwriter writing the same
-  rows bare; each side the best of 3 interleaved rounds).
+  rows bare; EXPORT_ROUNDS of each side interleaved, median against median).
 Run from the repo root: python bench/enrollment.py
 (``--only export_100k`` syncs once and measures only the export.)
 """
@@ -20,6 +21,7 @@ import json
 import random
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ import xlsxwriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import figure, serve_taxside  # noqa: E402
+from bench.common import figure, paired, serve_taxside  # noqa: E402
 from client.core import enrollment  # noqa: E402
 from client.core.paging import PageRequest  # noqa: E402
 from client.core.store import Store  # noqa: E402
@@ -41,6 +43,7 @@ from client.sync.taxclient import TaxClient  # noqa: E402
 EMPLOYEES = 100_000
 PASSWORD = "Bench2025pass"
 QUERIES = 300
+SYNC_ROUNDS = 3  # full syncs of each side (each a fresh database)
 
 
 def start_taxside(folder: Path) -> tuple[subprocess.Popen, str, str]:
@@ -132,14 +135,26 @@ def main(only: str | None = None) -> None:
             export(store, sync["unit_pk"], folder)
             store.close()
             return
-        (folder / "floor").mkdir()
-        floor = run_child("--floor", str(folder / "floor"), url, unit_id)
-        home = folder / "client"
-        home.mkdir()
-        sync = run_child("--sync", str(home), url, unit_id)
-        assert sync["rows"] == floor["rows"] == EMPLOYEES, (sync, floor)
-        figure("full_sync_100k", sync["seconds"], "s", floor["seconds"])
-        figure("full_sync_100k_peak_mem", sync["peak_mb"], "MB", floor["peak_mb"])
+        syncs: list[dict] = []
+        floors: list[dict] = []
+
+        def one_floor() -> float:
+            where = folder / f"floor-{len(floors)}"
+            where.mkdir()
+            floors.append(run_child("--floor", str(where), url, unit_id))
+            return floors[-1]["seconds"]
+
+        def one_sync() -> float:
+            where = folder / ("client" if not syncs else f"client-{len(syncs)}")
+            where.mkdir()
+            syncs.append(run_child("--sync", str(where), url, unit_id))
+            assert syncs[-1]["rows"] == floors[-1]["rows"] == EMPLOYEES, (syncs[-1], floors[-1])
+            return syncs[-1]["seconds"]
+
+        paired("full_sync_100k", "s", one_sync, one_floor, SYNC_ROUNDS)
+        figure("full_sync_100k_peak_mem", statistics.median(s["peak_mb"] for s in syncs), "MB",
+               statistics.median(f["peak_mb"] for f in floors))
+        sync, home = syncs[0], folder / "client"
 
         store = Store(home)
         pk = sync["unit_pk"]
@@ -196,7 +211,7 @@ def list_query(store: Store, pk: int) -> None:
     figure("list_query_p95", p95(ours), "ms", p95(bare))
 
 
-EXPORT_ROUNDS = 3
+EXPORT_ROUNDS = 5
 
 
 def export(store: Store, pk: int, folder: Path) -> None:
@@ -205,13 +220,15 @@ def export(store: Store, pk: int, folder: Path) -> None:
         enrollment.export_cells(row)
         for row in store.db.execute_sql(enrollment.EXPORT_SQL + " ORDER BY name, id", (pk,))
     ]
-    # Best of a few interleaved rounds on each side: one run on a shared machine says more
-    # about the neighbours than about the export.
-    ours, bare = [], []
-    for _ in range(EXPORT_ROUNDS):
+
+    def ours() -> float:
         started = time.perf_counter()
         rows = enrollment.export_xlsx(store, pk, folder / "ours.xlsx")
-        ours.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        assert rows >= EMPLOYEES
+        return elapsed
+
+    def bare() -> float:
         started = time.perf_counter()
         book = xlsxwriter.Workbook(str(folder / "bare.xlsx"), {"constant_memory": True})
         sheet = book.add_worksheet()
@@ -219,9 +236,11 @@ def export(store: Store, pk: int, folder: Path) -> None:
         for n, row in enumerate(data, start=1):
             sheet.write_row(n, 0, row)
         book.close()
-        bare.append(time.perf_counter() - started)
-        assert rows >= EMPLOYEES
-    figure("export_100k", min(ours), "s", min(bare))
+        return time.perf_counter() - started
+
+    # Interleaved rounds on each side, median against median: one run on a shared machine
+    # says more about the neighbours than about the export.
+    paired("export_100k", "s", ours, bare, EXPORT_ROUNDS)
 
 
 if __name__ == "__main__":

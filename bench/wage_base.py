@@ -1,8 +1,9 @@
 """缴费工资申报 at 50,000 employees: import, paging the draft, submitting.
 
 FIGURE import_50k: import of a 50,000-row xlsx (read, validate, save into an empty draft),
-  median of 3 (floor: python-calamine reading the same file plus raw sqlite3 inserting the
-  same rows into a table of the draft's schema and indexes, in one transaction, median of 3).
+  (floor: python-calamine reading the same file plus raw sqlite3 inserting the same rows
+  into a table of the draft's schema and indexes, in one transaction); RUNS of each side
+  interleaved, median against median (bench/common.py paired).
 FIGURE draft_page_p95: a page of 50 of the 50,000-row draft as the UI table asks for it when
   paging (HTTP GET of /api/wage-base/daily through the embedded server), p95
   (floor: the same count and page SQL through raw sqlite3).
@@ -17,7 +18,6 @@ import datetime as dt
 import io
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +29,7 @@ import xlsxwriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import figure, serve_taxside  # noqa: E402
+from bench.common import figure, paired, serve_taxside  # noqa: E402
 from client.app import build_services, start_server  # noqa: E402
 from client.core import journal, wage_base, wage_context, wage_import, wage_submit  # noqa: E402
 from client.sync.outbox import Outbox  # noqa: E402
@@ -38,7 +38,7 @@ from client.sync.taxclient import TaxClient  # noqa: E402
 EMPLOYEES = 50_000
 PASSWORD = "Bench2025pass"
 PAGES = 300
-RUNS = 3
+RUNS = 5
 
 
 def start_taxside(folder: Path):
@@ -188,9 +188,8 @@ def main() -> None:
         ctx = wage_context.DraftContext(pk, "daily", load_pack(unit.region), dt.date(2025, 3, 15), False)
         path = folder / "import-50k.xlsx"
         write_file(services, pk, path)
-        ours = [import_once(services, ctx, path) for _ in range(RUNS)]
-        floors = [floor_once(services, path, folder) for _ in range(RUNS)]
-        figure("import_50k", statistics.median(ours), "s", statistics.median(floors))
+        paired("import_50k", "s", lambda: import_once(services, ctx, path),
+               lambda: floor_once(services, path, folder), RUNS)
         draft_paging(services, ctx)
         submit(services, ctx, url, unit)
     finally:
