@@ -25,6 +25,8 @@ from client.core import migrations
 from client.core.store import DB_FILE
 from client.errors import StoreError
 
+MAX_MMAP = 2**31  # mapped at most; SQLite reads any part past it (or a failed map) as usual
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -115,6 +117,9 @@ def check_database(
     except sqlite3.Error as exc:
         raise _bad(name, f"无法打开：{exc}") from exc
     try:
+        # The checks read every page: mapped, not one pread each (a third of their CPU). The
+        # file is our own unpacked copy, which nothing else truncates while it is mapped.
+        conn.execute(f"PRAGMA mmap_size = {min(db.stat().st_size, MAX_MMAP)}")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             (version,) = conn.execute("PRAGMA user_version").fetchone()
