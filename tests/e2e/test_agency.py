@@ -67,24 +67,33 @@ def test_overview_sort_batch_and_switch(browser: Any, ui: Any, services: Any, fo
         page.click("#agency-query button[type=reset]")
         page.wait_for_function("document.querySelectorAll('#agency-units tbody tr').length === 4")
 
-        # Tick units 0 and 2: 0 gets its password typed, 2 is left empty (skipped).
-        for unit in (units[0], units[2]):
+        # Tick units 0, 1 and 2: 0 and 1 get their password typed, 2 is left empty (skipped);
+        # the tax side answers unit 1's enrollment slowly, so the lines show the batch going.
+        four.fault(f"/v1/units/{units[1].unit_id}/enrollment", "latency", latency_ms=2500, count=1)
+        for unit in (units[0], units[1], units[2]):
             row = page.locator("#agency-units tbody tr", has=page.locator(f".unit-switch[data-unit-id='{unit.unit_id}']"))
             row.locator("td.select input").check()
         page.click("[data-batch=enrollment]")
         dialog = page.locator("#batch-dialog")
-        dialog.locator(f"tr[data-unit-id='{units[0].unit_id}'] input[type=password]").fill(NEW_PASSWORD)
+        for unit in (units[0], units[1]):
+            dialog.locator(f"tr[data-unit-id='{unit.unit_id}'] input[type=password]").fill(NEW_PASSWORD)
         screenshot(page, "agency-batch-dialog")
         dialog.locator("button", has_text="开始").click()
         page.wait_for_selector("#batch-panel:not([hidden])")
+        slow = f"#batch-lines tr[data-unit-id='{units[1].unit_id}']"
+        page.wait_for_function(f"document.querySelector(\"{slow}\")?.innerText.includes('进行中')")
+        assert "等待" in page.locator(f"#batch-lines tr[data-unit-id='{units[2].unit_id}']").inner_text()
+        assert page.locator("#batch-bar").get_attribute("max") == "3"
+        screenshot(page, "agency-batch-running")
         page.wait_for_function("document.querySelector('#batch-cancel').disabled")
         lines = page.locator("#batch-lines tbody tr")
-        assert lines.count() == 2
+        assert lines.count() == 3
+        assert "完成" in page.locator(slow).inner_text()
         done = page.locator(f"#batch-lines tr[data-unit-id='{units[0].unit_id}']")
         skipped = page.locator(f"#batch-lines tr[data-unit-id='{units[2].unit_id}']")
         assert "完成" in done.inner_text() and "新增 4 人" in done.inner_text()
         assert "失败" in skipped.inner_text() and "需要输入申报密码" in skipped.inner_text()
-        assert "完成 1 个，失败 1 个" in page.locator("#batch-label").inner_text()
+        assert "完成 2 个，失败 1 个" in page.locator("#batch-label").inner_text()
         screenshot(page, "agency-batch-done")
         # The UI's unit did not change; the overview shows the new employees.
         assert page.locator(".unit-name").inner_text() == current.name

@@ -167,7 +167,7 @@ function showBatch(batch) {
   const c = batch.counts;
   const state = job.state === "running" ? job.message || "进行中" : job.state === "cancelled" ? "已取消" : "已结束";
   document.getElementById("batch-label").textContent =
-    `${state}：完成 ${c.done} 个，失败 ${c.failed} 个，等待 ${c.waiting + c.running} 个`;
+    `${state}：完成 ${c.done} 个，失败 ${c.failed} 个，未完成 ${c.waiting + c.running} 个`;
   cancel.disabled = job.state !== "running";
   const body = document.querySelector("#batch-lines tbody");
   body.replaceChildren(...batch.lines.map((line) => {
