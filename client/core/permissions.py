@@ -165,7 +165,7 @@ RULES: tuple[Rule, ...] = (
     R("/api/system/audit", "system.view", "system.view"),
     R("/api/system/check", "system.view", "system.view"),
     R("/api/network", "system.view", "system.settings"),
-    R("/api/upgrade", "system.view", "system.settings"),
+    R("/api/upgrade", PUBLIC, "system.settings"),  # 关于 (open to all) shows the upgrade state
     R("/api/backup", "system.backup", "system.backup"),
     R("/api/backup/upload", "system.restore", "system.restore"),
     R("/api/backup/restore", "system.restore", "system.restore"),

@@ -16,7 +16,7 @@ const BUTTONS = {
   "/wage-base": { "#submit": "wage_base.submit", "#send": "wage_base.submit", "#delete": "wage_base.edit",
     "#batch": "wage_base.edit", "#download-insured": "wage_base.edit", "#feedback": "wage_base.edit" },
   "/enrollment": { "#sync-incremental": "enrollment.edit", "#sync-full": "enrollment.edit" },
-  "/notices": {},
+  "/about": { "#upgrade-check": "system.settings", "#upgrade-start": "system.settings" },
   "/settings": { "#settings-form button[type=submit]": "system.settings", "#settings-reset": "system.settings",
     "#backup-now": "system.backup", "#backup-settings button[type=submit]": "system.backup",
     "#backup-upload": "system.restore", "#refresh-button": "units.edit", "#proxy-save": "system.settings",
