@@ -17,8 +17,9 @@ Routes (all need an entered unit):
   "period_to", "period_label", "amount", "deadline", "late_days", "late_fee", "total",
   "late_fee_estimate", "total_estimate", "state", "state_label", "hold", "hold_label",
   "voucher_id", "debit_id", "open_entry", "payable", ...}`` (the last list on this PC).
-- ``POST /api/payment/arrears/refresh`` -> 202 ``{"job"}`` (as it ended when that took under
-  ``REFRESH_WAIT_SECONDS``, else running); job result ``{"count", "today",
+- ``POST /api/payment/arrears/refresh`` ``{"list"?: {"period"?}}`` -> 202 ``{"job", "arrears"?}``
+  (the job as it ended when that took under ``REFRESH_WAIT_SECONDS``, else running; with
+  ``list``, a job that succeeded so comes with the list as GET arrears answers it); job result ``{"count", "today",
   "amount_total", "late_fee_total", "agreements", "resolved", "message"}`` (sends what waits and
   polls debits whose bank result is unknown first).
 - ``POST /api/payment/arrears/selection`` ``{"arrear_ids": [...]}`` -> ``{"ok", "count",
@@ -77,6 +78,7 @@ from client.api.login import requires_unit
 from client.core import audit, journal
 from client.core import payment as core
 from client.core import payment_records as records
+from client.core.jobs import SUCCEEDED, JobInfo
 from client.errors import NotFoundError
 from client.sync.payment import PaymentService
 
@@ -111,9 +113,9 @@ def _open_counts(pk: int) -> dict[str, int]:
     return counts
 
 
-def _start(kind: str, title: str, work: Any, *, wait: float = 0.0) -> ResponseReturnValue:
-    """Start ``work`` as a job; with ``wait``, answer with the job as it ended when it ends
-    within that many seconds (the page then skips polling), else as it runs."""
+def _started(kind: str, title: str, work: Any, *, wait: float = 0.0) -> JobInfo:
+    """Start ``work`` as a job; with ``wait``, the job as it ended when it ends within that
+    many seconds (the page then skips polling), else as it runs."""
     svc = services()
     svc.session.client()  # offline: say so now, not as a failed job
     ended = threading.Event()
@@ -132,24 +134,38 @@ def _start(kind: str, title: str, work: Any, *, wait: float = 0.0) -> ResponseRe
             if not job.active:
                 break
             time.sleep(0.001)
-    return jsonify({"ok": True, "job": job.to_dict()}), 202
+    return job
+
+
+def _start(kind: str, title: str, work: Any) -> ResponseReturnValue:
+    return jsonify({"ok": True, "job": _started(kind, title, work).to_dict()}), 202
 
 
 # -- arrears and agreements -------------------------------------------------------------------------
+def _arrears(service: PaymentService, period: str) -> dict[str, Any]:
+    view = service.arrears_view(period)
+    return {"ok": True, **view.to_dict(), "agreements": [a.to_dict() for a in service.agreements()],
+            "open": _open_counts(_pk())}
+
+
 @bp.get("/api/payment/arrears")
 @requires_unit
 def arrears() -> ResponseReturnValue:
-    service = _service()
-    view = service.arrears_view(request.args.get("period", ""))
-    return jsonify({"ok": True, **view.to_dict(), "agreements": [a.to_dict() for a in service.agreements()],
-                    "open": _open_counts(_pk())})
+    return jsonify(_arrears(_service(), request.args.get("period", "")))
 
 
 @bp.post("/api/payment/arrears/refresh")
 @requires_unit
 def refresh() -> ResponseReturnValue:
-    service = _service()
-    return _start(REFRESH_JOB, "刷新欠费信息", lambda _ctx: service.refresh().to_dict(), wait=REFRESH_WAIT_SECONDS)
+    """With ``{"list": {"period"}}`` an answer whose job ended well also carries the list then
+    stored, as GET /api/payment/arrears answers it: the page shows it without asking again."""
+    service, wanted = _service(), _json().get("list")
+    period = records.check_period(str(wanted.get("period") or "")) if isinstance(wanted, dict) else None
+    job = _started(REFRESH_JOB, "刷新欠费信息", lambda _ctx: service.refresh().to_dict(), wait=REFRESH_WAIT_SECONDS)
+    answer: dict[str, Any] = {"ok": True, "job": job.to_dict()}
+    if period is not None and job.state == SUCCEEDED:
+        answer["arrears"] = _arrears(service, period)
+    return jsonify(answer), 202
 
 
 @bp.post("/api/payment/arrears/selection")

@@ -70,3 +70,35 @@ def test_a_refresh_that_fails_within_the_wait_answers_failed(
     assert job["state"] == "failed", job
     assert job["error"]["message"]
     live.clear_faults()
+
+
+def test_asked_for_the_list_an_ended_refresh_carries_it(
+    api: Api, live: Any, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payment_api, "REFRESH_WAIT_SECONDS", 60.0)
+    plain = api.post("/api/payment/arrears/refresh").json()
+    assert "arrears" not in plain  # only when asked
+    answer = api.post("/api/payment/arrears/refresh", {"list": {"period": ""}}).json()
+    assert answer["job"]["state"] == "succeeded"
+    assert answer["arrears"] == api.get("/api/payment/arrears").json()  # what is stored now
+    assert answer["arrears"]["count"] == answer["job"]["result"]["count"] > 0
+    period = answer["arrears"]["items"][0]["period_from"]
+    some = api.post("/api/payment/arrears/refresh", {"list": {"period": period}}).json()["arrears"]
+    assert some == api.get("/api/payment/arrears", period=period).json()
+    assert 0 < some["count"] <= answer["arrears"]["count"]
+    assert all(i["period_from"] <= period <= i["period_to"] for i in some["items"])
+
+
+def test_a_bad_period_is_refused_before_anything_is_asked(api: Api, live: Any, services: Services) -> None:
+    before = len(services.jobs.find(kind=payment_api.REFRESH_JOB))
+    answer = api.post("/api/payment/arrears/refresh", {"list": {"period": "2025-13"}})
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "period"
+    assert len(services.jobs.find(kind=payment_api.REFRESH_JOB)) == before  # no job started
+
+
+def test_a_slow_refresh_carries_no_list(api: Api, live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payment_api, "REFRESH_WAIT_SECONDS", 0.05)
+    live.fault(f"/v1/units/{live.unit_id}/arrears", "latency", latency_ms=1500, count=1)
+    answer = api.post("/api/payment/arrears/refresh", {"list": {"period": ""}})
+    assert answer.json()["job"]["state"] == "running" and "arrears" not in answer.json()
+    job_result(api, answer)

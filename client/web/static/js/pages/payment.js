@@ -100,15 +100,20 @@ function showTotals() {
 
 let reloads = 0; // the entry's local load and the refresh's reload may overlap: the newest wins
 
-async function reload() {
-  const mine = ++reloads;
-  let period = "";
+// The 费款所属期 typed, as the API takes it; null (said in a toast) when it is not a month.
+function periodAsked() {
   try {
-    period = monthParam(new FormData(form).get("period"));
+    return monthParam(new FormData(form).get("period"));
   } catch (err) {
     toastError(err);
-    return;
+    return null;
   }
+}
+
+async function reload() {
+  const mine = ++reloads;
+  const period = periodAsked();
+  if (period === null) return;
   let found;
   try {
     found = await get(`${endpoints.paymentArrears}${period ? `?period=${period}` : ""}`);
@@ -119,6 +124,10 @@ async function reload() {
     return;
   }
   if (mine !== reloads) return;
+  await show(found);
+}
+
+async function show(found) { // an answer of GET /api/payment/arrears
   last = found;
   table.setItems(last.items);
   await table.load();
@@ -138,6 +147,8 @@ function refreshFailed(err) {
   refreshError.textContent = `查询欠费信息失败：${err.message}。${when}，可点击「刷新」重试。`;
 }
 
+let handed = null; // the list the refresh's answer carried, when no load began after it was asked
+
 const refreshing = new JobProgress(refreshBox, {
   cancellable: false,
   onDone: async (job) => {
@@ -146,7 +157,10 @@ const refreshing = new JobProgress(refreshBox, {
     refreshError.hidden = true;
     if (announce) toast(job.result.message, "success");
     announce = true;
-    await reload();
+    const list = handed;
+    handed = null;
+    if (list) await show(list);
+    else await reload();
   },
   onError: (err) => {
     refreshFailed(err);
@@ -156,11 +170,25 @@ const refreshing = new JobProgress(refreshBox, {
 
 let announce = true; // a refresh after a payment updates the list without a toast
 
+// POST 刷新; a refresh that ends at once answers with the list then stored (for the period
+// typed now), shown unless another load began meanwhile (newer: it wins).
+async function startRefresh() {
+  handed = null;
+  const period = periodAsked();
+  const sent = reloads;
+  const answer = await post(endpoints.paymentRefresh, period === null ? {} : { list: { period } });
+  if (answer.arrears && sent === reloads) {
+    ++reloads; // an older load still under way (the entry's local one) no longer counts
+    handed = answer.arrears;
+  }
+  refreshing.attach(answer.job);
+}
+
 async function refresh() {
   announce = true;
   refreshButton.disabled = true;
   try {
-    refreshing.attach((await post(endpoints.paymentRefresh, {})).job);
+    await startRefresh();
   } catch (err) {
     if (err.code === "job_running") {
       if (!(await refreshing.reattach("payment_refresh"))) refreshButton.disabled = false;
@@ -204,9 +232,10 @@ payButton.addEventListener("click", () => choose().catch(toastError));
 async function refreshQuietly() {
   announce = false;
   try {
-    refreshing.attach((await post(endpoints.paymentRefresh, {})).job);
     refreshButton.disabled = true;
+    await startRefresh();
   } catch {
+    refreshButton.disabled = false;
     await reload();
   }
 }
