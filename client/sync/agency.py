@@ -272,13 +272,19 @@ class AgencyBatches:
         if not password:
             raise AuthError(NEED_PASSWORD, code="password_needed", field="password")
         session = self._login(client, local, password)
+        note = ""
         if typed and chosen.remember:
             try:
                 passwords.remember_password(local.unit_id, typed)
             except Exception:  # the batch goes on; the password simply stays unsaved
                 log.warning("keyring write failed")
+                note = "（未能在系统密码库中记住申报密码）"
         self.session.checked[local.unit_id] = password  # this unit passed its check in this start
         batch.update(n, RUNNING, f"正在{ACTIONS[batch.action]}…")
+        return self._act(batch, n, local, session, ctx) + note
+
+    def _act(self, batch: _Batch, n: int, local: units.LocalUnit, session: UnitSession, ctx: JobContext) -> str:
+        """The existing service for the batch's action, on this unit's own session."""
         if batch.action == "enrollment":
             result = session.call(lambda c: EnrollmentSync(self.session.store, c, local.id, local.unit_id)
                                   .run("incremental", _UnitProgress(batch, n, ctx)))  # type: ignore[arg-type]
