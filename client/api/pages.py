@@ -157,41 +157,25 @@ def home_links(region: str, collection_mode: str = "") -> tuple[list[HomeLink], 
     return links, f"{found.pack.name}业务规则 {found.pack.version}"
 
 
-@dataclass(frozen=True)
-class HomeAlert:
-    """One 登录提示 line: what is outstanding and the page that fixes it."""
-
-    key: str
-    text: str
-    path: str
-    action: str
-    urgent: bool  # overdue: shown in red
-
-
 def _deadline_words(days: int) -> str:
     return f"已逾期 {-days} 天" if days < 0 else ("今日到期" if days == 0 else f"还有 {days} 天")
 
 
-def home_alerts(found: HomeAlerts, wage_base_shown: bool) -> tuple[list[HomeAlert], list[dict[str, object]]]:
-    """The lines (arrears first) and the nearest arrears, each with how its deadline reads."""
-    alerts, nearest = [], []
-    if found.arrears_count:
-        first = found.arrears[0]
-        days = int(first["days_left"])
-        alerts.append(HomeAlert(
-            "arrears", f"您有 {found.arrears_count} 条欠费未缴纳，合计 {found.arrears_total:,.2f} 元，"
-            f"最近的限缴日期为 {first['deadline']}（{_deadline_words(days)}），请及时缴款。", "/payment", "去缴款", days < 0,
-        ))
-        for a in found.arrears:
-            days = int(a["days_left"])
-            nearest.append({**a, "total_text": f"{Decimal(a['total']):,.2f}", "overdue": days < 0,
-                            "when": _deadline_words(days)})
-    if found.without_base and wage_base_shown:
-        alerts.append(HomeAlert(
-            "wage_base", f"有 {found.without_base} 名正常缴费的职工缴费工资为空，请及时进行缴费工资申报。",
-            "/wage-base", "去申报缴费工资", False,
-        ))
-    return alerts, nearest
+def nearest_arrears(found: HomeAlerts) -> list[dict[str, object]]:
+    """The arrears nearest their deadline (manual 3.1.2's prompt), each with how its deadline
+    reads; shown under 本月待办's 欠费缴纳 line."""
+    out = []
+    for a in found.arrears:
+        days = int(a["days_left"])
+        out.append({**a, "total_text": f"{Decimal(a['total']):,.2f}", "overdue": days < 0, "when": _deadline_words(days)})
+    return out
+
+
+def login_prompts(found: HomeAlerts, wage_base_shown: bool) -> list[str]:
+    """The 本月待办 lines the login prompt points at (manual 3.1.2): arrears outstanding and
+    employees without a payroll base; none when there is nothing to do."""
+    due = [("arrears", found.arrears_count > 0), ("wage_base", wage_base_shown and found.without_base > 0)]
+    return [key for key, flagged in due if flagged]
 
 
 @bp.get("/")
@@ -203,11 +187,10 @@ def home() -> str:
     mode = registration.collection_mode if registration else ""
     links, source = home_links(unit.region, mode)
     found = PaymentService(svc.session).home_alerts()
-    alerts, nearest = home_alerts(found, mode != "税务代征")
     return render_template(
-        "home.html", active="home", links=links, links_source=source, unit=unit, alerts=alerts, nearest=nearest,
-        nearest_total=found.arrears_count, about=system.about(svc.store, svc.home, svc.log_path),
-        status=home_api.current_status(),
+        "home.html", active="home", links=links, links_source=source, unit=unit, nearest=nearest_arrears(found),
+        nearest_total=found.arrears_count, prompts=login_prompts(found, mode != "税务代征"),
+        about=system.about(svc.store, svc.home, svc.log_path), status=home_api.current_status(),
     )
 
 

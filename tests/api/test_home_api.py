@@ -33,6 +33,12 @@ def test_home_status_and_charts_read_this_pc_only(browser_client: Any, tax_side_
     page = browser_client.get("/")
     assert page.status_code == 200 and 'id="home-status"' in page.text and 'id="status-backup"' in page.text
     assert "vendor/chartjs/chart.umd.min.js" in page.text
+    # 本月待办 and the charts open the page; the old separate 登录提示 panel is gone (its
+    # facts are 本月待办's lines); nothing is due here, so nothing is prompted.
+    html = page.text
+    assert 'id="home-alerts"' not in html and "login-alert" not in html
+    assert html.index('id="home-status"') < html.index('id="home-charts"') < html.index('id="home-functions"')
+    assert 'data-prompts=""' in html and 'data-login-prompt' not in html and 'id="nearest-arrears"' not in html
     assert untouched(tax_side_down)
 
 

@@ -70,6 +70,10 @@ def test_a_month_worked_through_on_the_home_page(browser: Any, ui: Any, services
     assert state_of(page, "arrears") == "todo" and "尚未查询欠费信息" in text_of(page, "arrears")
     assert state_of(page, "backup") == "warn" and "还没有备份" in text_of(page, "backup")
     assert state_of(page, "declarations") == "ok" and state_of(page, "vouchers") == "ok"
+    # 本月待办 opens the page (the old 登录提示 panel is gone); the pop-ups were shown, so no prompt.
+    assert page.evaluate("document.querySelector('#main .panel').id") == "home-status"
+    assert page.locator("#home-alerts").count() == 0 and page.locator("#login-prompt-tag").count() == 0
+    assert page.locator("#nearest-arrears").count() == 0
     wait_charts(page)
     assert page.locator("#charts-empty").is_visible()
     assert_readable(page.inner_text("#home-status"))
@@ -139,6 +143,11 @@ def test_a_month_worked_through_on_the_home_page(browser: Any, ui: Any, services
     text = text_of(page, "arrears")
     assert state_of(page, "arrears") == "warn", text
     assert "14 条欠费未缴" in text and "已逾期" in text and "逾期欠费每天新增滞纳金约" in text, text
+    # Under the line, the arrears nearest their deadline (what the 登录提示 listed), said once.
+    nearest = page.locator("#status-arrears #nearest-arrears tbody tr")
+    assert nearest.count() == 5 and "已逾期" in nearest.first.inner_text()
+    assert "仅列出限缴日期最近的 5 条" in page.inner_text("#status-arrears")
+    assert page.inner_text("body").count("最近的限缴日期为") == 1
     assert_readable(page.inner_text("#home-status"))
     screenshot(page, "home-status-arrears")
 
@@ -168,6 +177,7 @@ def test_a_month_worked_through_on_the_home_page(browser: Any, ui: Any, services
 
     open_home(page, ui)
     assert state_of(page, "arrears") == "ok", text_of(page, "arrears")
+    assert page.locator("#nearest-arrears").count() == 0  # paid: no table left under the line
     assert state_of(page, "backup") == "ok" and "刚刚" in text_of(page, "backup")
     wait_charts(page)
     payable, paid = chart_values(page, "chart-paid")

@@ -360,17 +360,24 @@ def close_notice_popups(page: Any) -> None:
 
 def test_login_alerts_link_to_the_pages_that_fix_them(browser: Any, ui: Any, services: Any,
                                                       taxside_factory: Any) -> None:
+    """Manual 3.1.2's login prompt is the 本月待办 panel, first on the page: at login it is
+    marked 登录提示 when arrears are outstanding or employees lack a payroll base; the 欠费缴纳
+    line carries the arrears nearest their deadline; no sentence is said twice."""
     live = taxside_factory(units=1, employees=40, seed=5)
     live.sim("PUT", "/settings", {"decision_delay_seconds": 0})
     unit = log_in(services, live, index=0)
-    services.session.popups_shown = True
+    services.session.popups_shown = False
     context, page, problems = open_page(browser, ui)
-    # Nothing outstanding: no alert at all.
-    page.locator("#home-functions").wait_for()
-    assert page.locator("#home-alerts").count() == 0
+    # Nothing outstanding: the login's arrears query finds none, and nothing is prompted.
+    close_notice_popups(page)
+    page.locator("#status-arrears[data-state='ok']").wait_for()
+    assert "没有未缴的欠费" in page.inner_text("#status-arrears")
+    assert page.locator("#home-status").get_attribute("data-login-prompt") is None
+    assert page.locator("#login-prompt-tag").count() == 0 and page.locator("#nearest-arrears").count() == 0
+    assert page.locator("#home-alerts").count() == 0  # the old separate panel is gone
 
     # Declared on the 电子税务局 and a month later unpaid; three employees lack a base. The
-    # first page after the next login asks the tax side for the arrears, then alerts.
+    # first page after the next login asks the tax side for the arrears, then prompts.
     declared_elsewhere(live, unit.unit_id)
     live.sim("POST", "/advance-month")
     declared_elsewhere(live, unit.unit_id)
@@ -383,26 +390,39 @@ def test_login_alerts_link_to_the_pages_that_fix_them(browser: Any, ui: Any, ser
     services.session.popups_shown = False
     page.goto(ui.base_url + "/")
     close_notice_popups(page)
-    alert = page.locator("#alert-arrears")
-    alert.wait_for()
-    text = alert.inner_text()
-    assert "14 条欠费未缴纳" in text and re.search(r"合计 \d{1,3}(,\d{3})*\.\d{2} 元", text), text
+    nearest = page.locator("#status-arrears #nearest-arrears tbody tr")
+    nearest.first.wait_for()
+    panel = page.locator("#home-status")
+    # 本月待办 opens the page: the first panel of the content, the charts beside it.
+    first_panel = page.evaluate("document.querySelector('#main .panel').id")
+    assert first_panel == "home-status"
+    assert panel.get_attribute("data-login-prompt") == "1" and "login-prompt" in panel.get_attribute("class")
+    assert page.inner_text("#login-prompt-tag") == "登录提示"
+    assert panel.get_attribute("data-prompts") == "arrears wage_base"
+    alert = page.locator("#status-arrears")
+    text = page.inner_text("#status-arrears .status-text")
+    assert "14 条欠费未缴" in text and re.search(r"合计 \d{1,3}(,\d{3})*\.\d{2} 元", text), text
     assert "最近的限缴日期为 2025-03-31（已逾期 15 天）" in text
-    assert "urgent" in alert.get_attribute("class")  # overdue: red
-    nearest = page.locator("#nearest-arrears tbody tr")
+    assert alert.get_attribute("data-state") == "warn"  # overdue: red
+    assert "prompted" in alert.get_attribute("class")
     assert nearest.count() == 5 and "2025-03-31" in nearest.first.inner_text()
     assert "error-text" in nearest.first.locator("td").last.get_attribute("class")
-    assert "仅列出限缴日期最近的 5 条" in page.inner_text("#home-alerts")
-    wage = page.locator("#alert-wage_base")
-    assert "3 名正常缴费的职工缴费工资为空" in wage.inner_text()
-    assert_readable(page.inner_text("#home-alerts"))
-    screenshot(page, "home-alerts")
-    # Each alert leads to the page that fixes it.
-    alert.locator("a", has_text="去缴款").click()
+    assert "仅列出限缴日期最近的 5 条" in alert.inner_text()
+    wage = page.locator("#status-wage_base")
+    assert "3 名正常缴费的职工缴费工资为空" in wage.inner_text() and "prompted" in wage.get_attribute("class")
+    assert wage.get_attribute("data-state") == "todo"
+    # Said once: the whole page names the arrears and the missing bases one time each.
+    whole = page.inner_text("body")
+    assert whole.count("最近的限缴日期为") == 1 and whole.count("缴费工资为空") == 1, whole
+    assert page.locator("#home-alerts").count() == 0
+    assert_readable(page.inner_text("#home-status"))
+    screenshot(page, "home-login-prompt")
+    # Each prompted line leads to the page that fixes it.
+    alert.locator("a.status-action", has_text="去缴款").click()
     page.wait_for_url("**/payment")
     page.locator("#arrears tbody tr").first.wait_for()
     page.go_back()
-    page.locator("#alert-wage_base a", has_text="去申报缴费工资").click()
+    page.locator("#status-wage_base a.status-action", has_text="去申报").click()
     page.wait_for_url("**/wage-base**")
     assert page.locator("h1.page-title").inner_text() == "缴费工资申报"
     assert problems.unexpected() == [], problems.items

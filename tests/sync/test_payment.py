@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from client.core import journal
+from client.core import home_status, journal
 from client.core import payment as core
 from client.core import payment_records as records
 from client.core import payment_views as views
@@ -280,6 +280,16 @@ def test_home_alerts(svc: PaymentService, services: Any) -> None:
                        (pk, pk))
     alerts = svc.home_alerts()
     assert alerts.without_base == 3 and any("3 名职工尚未申报缴费工资" in m for m in alerts.messages)
+    # The home page says these facts once, in 本月待办: its 欠费缴纳 line (which carries the
+    # nearest arrears) and 缴费工资 line name the same count, total, deadline and employees.
+    today = svc.session.business_date()
+    status = home_status.home_status(svc.store, pk, today=today, now=dt.datetime.now(), pack=None)
+    arrears_line, wage_line = status.line("arrears"), status.line("wage_base")
+    assert arrears_line is not None and wage_line is not None
+    assert arrears_line.text.startswith(f"{alerts.arrears_count} 条欠费未缴，合计 {alerts.arrears_total:,.2f} 元，"
+                                        f"最近的限缴日期为 {alerts.arrears[0]['deadline']}")
+    assert arrears_line.state in ("todo", "warn") and f"有 {alerts.without_base} 名正常缴费的职工" in wage_line.text
+    assert [a["days_left"] for a in alerts.arrears] == sorted(a["days_left"] for a in alerts.arrears)
 
 
 def test_expired_voucher_frees_its_arrears_on_refresh(svc: PaymentService, live: LiveTaxSide) -> None:

@@ -1,18 +1,29 @@
-// 登录提示 kept current: on the first page after login the arrears on this PC may be old (or
-// never fetched), so the tax side is asked once; the alerts are then drawn again from the
-// server's own rendering of the home page (one template, no copy of it here).
+// The login prompt kept current: on the first page after login the arrears on this PC may be
+// old (or never fetched), so the tax side is asked once; 本月待办 (with the nearest arrears
+// under its 欠费缴纳 line) is then drawn again from the server's own rendering of the home
+// page (one template, no copy of it here).
 
 import { endpoints, post, request } from "../api.js";
+import { el } from "../dialog.js";
 import { JobProgress } from "../job.js";
 
 async function redraw() {
   const html = await (await request("GET", "/")).text();
   const doc = new DOMParser().parseFromString(html, "text/html");
-  const fresh = doc.getElementById("home-alerts-slot");
-  const slot = document.getElementById("home-alerts-slot");
-  if (fresh && slot) slot.replaceChildren(...fresh.childNodes);
-  const status = doc.getElementById("home-status"); // 本月待办 reads the same arrears
-  if (status) document.getElementById("home-status")?.replaceWith(status);
+  const fresh = doc.getElementById("home-status");
+  const shown = document.getElementById("home-status");
+  if (!fresh || !shown) return;
+  // The login's pop-ups are taken by now, so the fresh page no longer marks the login prompt
+  // (manual 3.1.2): this is still the first page after login, so mark it when there is
+  // something to point at (arrears the refresh just found count too).
+  if (fresh.dataset.prompts && !fresh.dataset.loginPrompt) {
+    fresh.dataset.loginPrompt = "1";
+    fresh.classList.add("login-prompt");
+    fresh.setAttribute("role", "alert");
+    const tag = el("span", { className: "prompt-tag", id: "login-prompt-tag", textContent: "登录提示" });
+    fresh.querySelector(".panel-head h2")?.after(tag);
+  }
+  shown.replaceWith(fresh);
 }
 
 async function refreshArrears() {
