@@ -7,7 +7,7 @@ or the one saved in the keyring (记住); a unit with neither fails with "需要
 A typed password is saved only when 记住 was ticked. The UI's session (its current unit) is
 never touched, and one unit's failure never stops the others.
 
-The work itself is the existing services: EnrollmentSync, Outbox.fetch_feedback and
+The work itself is the existing services: EnrollmentSync, Outbox.send and fetch_feedback,
 PaymentService.refresh, given a ``UnitSession`` that offers what they need of the UI's
 SessionManager for this one unit.
 """
@@ -292,8 +292,13 @@ class AgencyBatches:
                          unit_id=local.id)
             return result.message
         if batch.action == "feedback":
+            # As 申报记录 does: what waits is sent first, so a 待确认 entry is resolved by its key.
             outbox = self.session.outbox
-            return session.call(lambda c: outbox.fetch_feedback(c, local.id, local.unit_id)).message
+            sent = session.call(lambda c: outbox.send(c, local.id, local.unit_id))
+            found = session.call(lambda c: outbox.fetch_feedback(c, local.id, local.unit_id))
+            if sent.paused or not (sent.sent or sent.refused or sent.waiting):
+                return found.message
+            return f"{sent.message}；{found.message}"
         return PaymentService(session).refresh().message
 
     def _login(self, client: TaxClient, local: units.LocalUnit, password: str) -> UnitSession:

@@ -3,6 +3,7 @@ own session; a missing and a wrong password, a fault on one unit: the others sti
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -161,6 +162,39 @@ def test_feedback_then_arrears_for_several_units(services: Services, five: LiveT
     assert with_arrears == {five.unit(0).unit_id, five.unit(2).unit_id}
     assert page.rows[0]["unit_id"] in with_arrears and page.rows[0]["nearest_deadline"]
     assert totals.awaiting == 0 and totals.arrears_count > 0
+
+
+def test_feedback_resolves_an_unknown_outcome_by_its_key(services: Services, five: LiveTaxSide) -> None:
+    """The answer to a declaration was lost (the connection dropped after the tax side took
+    it): 获取全部反馈 asks about its key first, so it ends decided, declared once."""
+    five.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    unit = five.unit(3)
+    five.fault(f"/v1/units/{unit.unit_id}/fee-declarations", "drop_after_commit", method="POST", count=3)
+    local = services.store.db.execute_sql("SELECT id FROM unit WHERE taxside_unit_id = ?", (unit.unit_id,))
+    pk = int(local.fetchone()[0])
+    with TaxClient(five.url) as client:
+        client.login(unit.unit_id, NEW_PASSWORD)
+        fee_sync.refresh_summaries(services.store, client, pk, unit.unit_id)
+        entry_id = fees.declare(services.store, pk, [s.summary_id for s in fees.summaries(services.store, pk)], "t")
+        services.session.outbox.send(client, pk, unit.unit_id)
+    assert journal.get(services.store, entry_id).state == journal.UNKNOWN
+    five.clear_faults()
+    runner = AgencyBatches(services.session)
+    view = finished(services, runner, runner.start("feedback", [BatchUnit(unit.unit_id, NEW_PASSWORD)]).job.id)
+    [line] = view["lines"]
+    assert line["state"] == "done" and "申报成功 1 笔" in line["message"], line
+    assert journal.get(services.store, entry_id).state == journal.ACCEPTED
+    assert declarations_of(five, unit.unit_id) == 1
+
+
+def declarations_of(live: LiveTaxSide, unit_id: str) -> int:
+    conn = sqlite3.connect(live.db_path)
+    try:
+        return int(conn.execute(
+            "SELECT COUNT(*) FROM fee_declaration d JOIN unit u ON u.id = d.unit_pk WHERE u.unit_id = ?",
+            (unit_id,)).fetchone()[0])
+    finally:
+        conn.close()
 
 
 def test_start_checks_what_it_is_given(services: Services, five: LiveTaxSide) -> None:
