@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from client.core import operators, permissions
+from client.core.operators_roles import role_by_key
+from tests.conftest import NEW_PASSWORD
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +143,39 @@ def test_multi_person_use_end_to_end(app_page) -> None:
     page.locator("#audit-table").scroll_into_view_if_needed()
     screenshot(page, "operators_audit_by_operator")
     assert problems.unexpected(400, 401, 403) == []
+
+
+def test_readonly_sees_the_pages_without_their_buttons(logged_in, app_page, services, ui) -> None:
+    page, problems = app_page
+    unit = logged_in.unit(2)
+    operators.start_multi(services.store, "王管理", "admin", PASSWORD, PASSWORD)
+    operators.add_operator(services.store, "钱只读", "ro", PASSWORD, PASSWORD,
+                           role_by_key(services.store, permissions.READONLY).id, [unit.unit_id])
+    page.goto(ui.base_url + "/operator-login")
+    page.fill("#operator-login-name", "ro")
+    page.fill("#operator-password", PASSWORD)
+    page.click("#operator-login-submit")
+    page.wait_for_url("**/login**")
+    # The unit again (an operator login starts without one), as the wizard would.
+    services.session.login(unit.unit_id, NEW_PASSWORD)
+    services.session.registration()
+    services.session.confirm()
+    services.session.popups_shown = True
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    for path, hidden in (("/payment", ["#pay"]), ("/wage-base/daily", ["#submit", "#delete", "#batch", "#add-menu"]),
+                         ("/fee-declaration/daily", ["#submit"])):
+        page.goto(ui.base_url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.locator("h1.page-title").is_visible()
+        for selector in hidden:
+            assert page.locator(selector).count() == 1 and page.locator(selector).is_hidden(), (path, selector)
+        # What the page asks on entry (the tax side's current figures) is viewing: no refusal.
+        assert page.locator(".toast.error").count() == 0, page.locator(".toast.error").all_inner_texts()
+        screenshot(page, "operators_readonly" + path.replace("/", "_"))
+    refused = page.evaluate(
+        "(csrf) => fetch('/api/payment/debits', {method: 'POST', headers: {'X-CSRF-Token': csrf, "
+        "'Content-Type': 'application/json'}, body: '{}'}).then(async r => [r.status, (await r.json()).message])",
+        csrf,
+    )
+    assert refused == [403, "当前操作员无权执行此操作：费款缴纳-缴款"]
+    assert problems.unexpected(401, 403) == []

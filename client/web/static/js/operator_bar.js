@@ -10,11 +10,12 @@ export const can = (permission) => granted.includes("*") || granted.includes(per
 
 // Per page (path prefix): the buttons and what each needs.
 const BUTTONS = {
-  "/payment": { "#pay": "payment.pay", "#refresh": "payment.edit", "#sync": "payment.edit" },
+  "/payment": { "#pay": "payment.pay" },
   "/fee-declaration": { "#submit": "fee_declaration.submit", "#send": "fee_declaration.submit",
-    "#refresh": "fee_declaration.edit", "#sync": "fee_declaration.edit", "#feedback": "fee_declaration.edit" },
+    "#feedback": "fee_declaration.edit" },
   "/wage-base": { "#submit": "wage_base.submit", "#send": "wage_base.submit", "#delete": "wage_base.edit",
-    "#batch": "wage_base.edit", "#download-insured": "wage_base.edit", "#feedback": "wage_base.edit" },
+    "#batch": "wage_base.edit", "#download-insured": "wage_base.edit", "#feedback": "wage_base.edit", "#add-menu": "wage_base.edit",
+    "label.check-inline:has(#per-item)": "wage_base.edit" },
   "/enrollment": { "#sync-incremental": "enrollment.edit", "#sync-full": "enrollment.edit" },
   "/about": { "#upgrade-check": "system.settings", "#upgrade-start": "system.settings" },
   "/settings": { "#settings-form button[type=submit]": "system.settings", "#settings-reset": "system.settings",
