@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,14 @@ MODE_LABELS = {SINGLE: "单人使用", MULTI: "多人使用"}
 MAX_ATTEMPTS = 5
 LOCK_MINUTES = 15
 FROZEN_MESSAGE = "该操作员已被冻结，请联系管理员"
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against for unknown login names, so they take as long as known ones."""
+    return passwords.hash_password("socialfee-no-such-operator-0")
+
+
 _COLUMNS = "id, name, login_name, role_id, frozen, failed_attempts, locked_until, created_at"
 
 
@@ -348,20 +357,16 @@ def authenticate(store: Store, login_name: str, password: str, *, now: dt.dateti
         "WHERE login_name = ? COLLATE NOCASE", (login,),
     ).fetchone()
     if row is None:
+        passwords.verify_password(password, _dummy_hash())  # as slow as a real check: no name probing
         raise AuthError("登录名或密码不正确", code="wrong_operator_password", field="password")
-    operator_id, stored, frozen, failed, locked_until = row
+    operator_id, stored, frozen, _failed, locked_until = row
     if frozen:
         raise AuthError(FROZEN_MESSAGE, code="operator_frozen", field="login_name")
     if locked_until and dt.datetime.fromisoformat(locked_until) > moment:
         raise AuthError(_locked_message(dt.datetime.fromisoformat(locked_until), moment),
                         code="operator_locked", field="password")
     if not passwords.verify_password(password, stored):
-        failed = 0 if locked_until else failed  # a lock that ran out starts a fresh count
-        failed += 1
-        locked = _text(moment + dt.timedelta(minutes=LOCK_MINUTES)) if failed >= MAX_ATTEMPTS else None
-        with store.write() as db:
-            db.execute_sql("UPDATE operator SET failed_attempts = ?, locked_until = ? WHERE id = ?",
-                           (0 if locked else failed, locked, operator_id))
+        failed, locked = _count_failure(store, operator_id, moment)
         if locked:
             raise AuthError(
                 f"密码连续输错 {MAX_ATTEMPTS} 次，该操作员已锁定 {LOCK_MINUTES} 分钟，请于 {locked[11:16]} 后再试"
@@ -373,6 +378,22 @@ def authenticate(store: Store, login_name: str, password: str, *, now: dt.dateti
         db.execute_sql("UPDATE operator SET failed_attempts = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
                        (_text(moment), operator_id))
     return identity(store, operator_id)
+
+
+def _count_failure(store: Store, operator_id: int, moment: dt.datetime) -> tuple[int, str | None]:
+    """One more wrong password, counted in one transaction (two windows guessing at once
+    cannot both read the old count); the last allowed one sets the lock."""
+    with store.write() as db:
+        (failed, locked_until) = db.execute_sql(
+            "SELECT failed_attempts, locked_until FROM operator WHERE id = ?", (operator_id,)
+        ).fetchone()
+        if locked_until:  # a lock that ran out starts a fresh count
+            failed = 0
+        failed += 1
+        locked = _text(moment + dt.timedelta(minutes=LOCK_MINUTES)) if failed >= MAX_ATTEMPTS else None
+        db.execute_sql("UPDATE operator SET failed_attempts = ?, locked_until = ? WHERE id = ?",
+                       (0 if locked else failed, locked, operator_id))
+    return failed, locked
 
 
 def _locked_message(until: dt.datetime, moment: dt.datetime) -> str:

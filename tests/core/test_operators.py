@@ -192,3 +192,14 @@ def test_builtin_roles_match_the_brief() -> None:
     assert {"fee_declaration.submit", "payment.pay", "payment.void", "certificate.view", "queries.view"} <= fin
     assert "wage_base.submit" not in fin
     assert all(p.endswith(".view") for p in ro) and "payment.view" in ro and "system.operators" not in ro
+
+
+def test_an_unknown_login_name_reads_like_a_wrong_password(store: object, admin: operators.Identity) -> None:
+    with pytest.raises(AuthError) as unknown:
+        operators.authenticate(store, "nobody", PASSWORD)
+    with pytest.raises(AuthError) as wrong:
+        operators.authenticate(store, "admin", "Wrong12345")
+    assert unknown.value.code == wrong.value.code == "wrong_operator_password"
+    assert unknown.value.message == "登录名或密码不正确"
+    with pytest.raises(ValidationError, match="请输入登录名"):
+        operators.authenticate(store, "  ", PASSWORD)
