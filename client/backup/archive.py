@@ -381,16 +381,20 @@ def extract(
     password: str | None,
     *,
     progress: Progress = lambda done, message: None,
+    on_manifest: Callable[[dict[str, Any]], None] = lambda manifest: None,
 ) -> tuple[Header, dict[str, Any]]:
     """Unpack every data member into ``target`` and prove each against the manifest.
 
     Sizes, names and counts are checked against the manifest and the bounds of
     client/backup/contents.py before a member is written; free disk space before the first.
+    ``on_manifest`` sees the checked manifest before anything is written (and may refuse it):
+    one pass over the file, one key derivation for an encrypted one.
     """
     done = 0
     seen: set[str] = set()
     with open_payload(path, password) as (header, tar, bounded):
         manifest = _read_manifest(tar, path)
+        on_manifest(manifest)
         expected: dict[str, dict[str, Any]] = manifest["files"]
         need = sum(f["size"] for f in expected.values())
         if need + contents.DISK_MARGIN > contents.free_space(target):

@@ -170,11 +170,13 @@ def extract_checked(
     def on_bytes(done: int, message: str) -> None:
         progress(min(done, expected or 1), expected or 1, message)
 
-    header, manifest = archive.read_manifest(path, password)
-    if manifest["schema_version"] > migrations.LATEST:  # before a byte is unpacked
-        raise too_new(path.name, str(manifest.get("app_version", "")), manifest["schema_version"])
-    expected = sum(f["size"] for f in manifest["files"].values())
-    header, manifest = archive.extract(path, target, password, progress=on_bytes)
+    def on_manifest(manifest: dict[str, Any]) -> None:
+        nonlocal expected
+        if manifest["schema_version"] > migrations.LATEST:  # before a byte is unpacked
+            raise too_new(path.name, str(manifest.get("app_version", "")), manifest["schema_version"])
+        expected = sum(f["size"] for f in manifest["files"].values())
+
+    header, manifest = archive.extract(path, target, password, progress=on_bytes, on_manifest=on_manifest)
     progress(expected, expected, "正在检查数据库…")
     version = check_database(target / DB_FILE, path.name, manifest, quick=quick, migrate=migrate)
     return header, manifest, version
