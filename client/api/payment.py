@@ -61,6 +61,7 @@ Routes (all need an entered unit):
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,7 +70,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 from client.api.context import services
@@ -142,6 +143,14 @@ def _start(kind: str, title: str, work: Any) -> ResponseReturnValue:
 
 
 # -- arrears and agreements -------------------------------------------------------------------------
+def _list_answer(data: dict[str, Any], status: int = 200) -> Response:
+    """A whole list as JSON, compact and in the order built: Flask's jsonify sorts every key
+    of every row, a third of the time for a 500-arrear list (its values are str, int, bool
+    and None already)."""
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status,
+                    mimetype="application/json")
+
+
 def _arrears(service: PaymentService, period: str) -> dict[str, Any]:
     view = service.arrears_view(period)
     return {"ok": True, **view.to_dict(), "agreements": [a.to_dict() for a in service.agreements()],
@@ -151,7 +160,7 @@ def _arrears(service: PaymentService, period: str) -> dict[str, Any]:
 @bp.get("/api/payment/arrears")
 @requires_unit
 def arrears() -> ResponseReturnValue:
-    return jsonify(_arrears(_service(), request.args.get("period", "")))
+    return _list_answer(_arrears(_service(), request.args.get("period", "")))
 
 
 @bp.post("/api/payment/arrears/refresh")
@@ -165,7 +174,7 @@ def refresh() -> ResponseReturnValue:
     answer: dict[str, Any] = {"ok": True, "job": job.to_dict()}
     if period is not None and job.state == SUCCEEDED:
         answer["arrears"] = _arrears(service, period)
-    return jsonify(answer), 202
+    return _list_answer(answer, 202)
 
 
 @bp.post("/api/payment/arrears/selection")
