@@ -178,6 +178,7 @@ def query_p95(services: Any, rng: random.Random) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the generated data (its folder is printed)")
     args = parser.parse_args()
     target = int(os.environ.get("DETAILS_ROWS", "1000000"))
     folder = Path(tempfile.mkdtemp(prefix="sf-bench-queries-"))
@@ -199,7 +200,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)  # a million rows are a few hundred MB
+        if args.keep:
+            print(f"# kept {folder}", flush=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)  # a million rows are a few hundred MB
 
 
 if __name__ == "__main__":

@@ -207,6 +207,16 @@ class _Summaries:
         self.store = store
         self.known: dict[int, tuple[Any, ...]] = {}
 
+    def load(self, refs: set[int]) -> None:
+        """Read the summaries of a page in one statement (not one per row)."""
+        wanted = sorted(refs - self.known.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for row in self.store.db.execute_sql(
+                f"SELECT {_SUMMARY_COLUMNS} FROM query_detail_summary WHERE id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk)).fetchall():
+                self.known[row[0]] = row
+
     def get(self, ref: int) -> tuple[Any, ...]:
         row = self.known.get(ref)
         if row is None:
@@ -233,17 +243,41 @@ def search(store: Store, unit_pk: int, request: PageRequest, flt: DetailFilter) 
     if request.sort is not None:
         raise ValidationError("申报明细按费款所属期排列，不能另行排序", field="sort")
     query = _Query(store, unit_pk, flt)
-    totals = query.totals()
-    if query.empty:
-        return DetailPage([], totals, request.page, request.size)
     offset = (request.page - 1) * request.size
-    if flt.by_person or flt.id_type:
+    summaries = _Summaries(store)
+    if query.empty:
+        return DetailPage([], query.totals(), request.page, request.size)
+    if flt.by_person:
+        # A person's rows are few: read them once, for the totals and the page alike.
+        every = store.db.execute_sql(f"{query.rows_sql()} LIMIT {COUNT_CAP + 1}", query.params).fetchall()
+        if len(every) <= COUNT_CAP:
+            summaries.load({r[0] for r in every})
+            totals = _sum(every, summaries)
+            found = every[offset:offset + request.size]
+        else:
+            totals = Totals(COUNT_CAP, True, None, None)
+            found = every[offset:offset + request.size] if offset + request.size <= COUNT_CAP else (
+                store.db.execute_sql(f"{query.rows_sql()} LIMIT ? OFFSET ?",
+                                     (*query.params, request.size, offset)).fetchall())
+    elif flt.id_type:
+        totals = query.totals()
         found = store.db.execute_sql(
             f"{query.rows_sql()} LIMIT ? OFFSET ?", (*query.params, request.size, offset)).fetchall()
     else:
+        totals = query.totals()
         found = query.rows_by_groups(offset, request.size)
-    summaries = _Summaries(store)
+    summaries.load({r[0] for r in found})
     return DetailPage([_row_dict(summaries.get(r[0]), r) for r in found], totals, request.page, request.size)
+
+
+def _sum(rows: list[tuple[Any, ...]], summaries: _Summaries) -> Totals:
+    employer = employee = 0
+    for r in rows:
+        if summaries.get(r[0])[8] == "employer":
+            employer += r[8]
+        else:
+            employee += r[8]
+    return Totals(len(rows), False, yuan(employer), yuan(employee))
 
 
 def options(store: Store, unit_pk: int) -> dict[str, list[dict[str, str]]]:
