@@ -20,7 +20,7 @@ def test_unit_and_rule_pages_update_and_keep_the_last_good_data(logged_in, app_p
     page.locator(".toast.success", has_text="单位信息已更新").wait_for()
     screenshot(page, "settings-unit")
     page.goto(ui.base_url + "/settings/rules")
-    assert page.inner_text('[data-testid="rules-version"]') == "2025.07.1"
+    assert page.inner_text('[data-testid="rules-version"]') == "2025.07.2"  # the 山西 pack of unit 2
     assert page.locator(".rule-period").count() >= 1
     screenshot(page, "settings-rules")
     # The tax side fails: the page says so and still shows the pack it had.
@@ -28,7 +28,7 @@ def test_unit_and_rule_pages_update_and_keep_the_last_good_data(logged_in, app_p
     page.click("#refresh-button")
     page.locator(".toast.error", has_text="更新失败").wait_for()
     page.locator('[data-testid="refresh-error"]').wait_for()
-    assert page.inner_text('[data-testid="rules-version"]') == "2025.07.1"
+    assert page.inner_text('[data-testid="rules-version"]') == "2025.07.2"  # the 山西 pack of unit 2
     screenshot(page, "settings-rules-failed")
     assert problems.unexpected() == []
 
