@@ -102,11 +102,18 @@ def insurance_registrations(unit_id: str) -> Response:
 
 
 # -- 职工缴费基数 ------------------------------------------------------------------------------------
+NO_ID = 1 << 62  # "after every id of this seq": an incremental cursor at a seq boundary
+
+
 @bp.get("/units/<unit_id>/payroll-bases")
 @require_token()
 def payroll_bases(unit_id: str) -> Response:
-    """The bases as held now, paged by employee; the first page has ``total``. Decided
-    payroll-base declarations are applied first, so an accepted one shows at once."""
+    """The bases as held now. Without a cursor: every employee, paged by id (the first page
+    has ``total``); the last page's ``next_cursor`` is the version to ask from next time.
+    With that cursor: only the employees changed since (an accepted payroll-base
+    declaration, a hire, a leaver, a status change), in change order, removed ones as
+    ``deleted`` (the same (seq, id) feed as enrollment). Decided payroll-base declarations
+    are applied first, so an accepted one shows at once."""
     limit = parse_limit()
     decide_due(g.unit_pk)
     st = store()
@@ -114,23 +121,38 @@ def payroll_bases(unit_id: str) -> Response:
     total = None
     if text:
         cur = decode_cursor(text, "payroll_bases")
-        if cur.get("u") != g.unit_pk or not isinstance(cur.get("k"), int):
+        if (cur.get("u") != g.unit_pk or cur.get("m") not in ("full", "inc")
+                or not isinstance(cur.get("k"), int) or not isinstance(cur.get("s"), int)):
             raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
     else:
-        cur = {"f": "payroll_bases", "u": g.unit_pk, "k": 0}
+        # The seq before the first page: a row changed while the pages are read is served
+        # again by the incremental feed that follows.
+        cur = {"f": "payroll_bases", "u": g.unit_pk, "m": "full", "s": st.max_seq(), "k": 0}
         total = st.query("SELECT COUNT(*) FROM employee WHERE unit_pk = ? AND deleted = 0",
                          (g.unit_pk,))[0][0]
-    rows = st.query(
-        "SELECT id, unit_number, status, bases, updated_at FROM employee"
-        " WHERE unit_pk = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?",
-        (g.unit_pk, cur["k"], limit + 1),
-    )
+    columns = "id, unit_number, status, bases, updated_at, deleted, seq"
+    if cur["m"] == "full":
+        rows = st.query(
+            f"SELECT {columns} FROM employee WHERE unit_pk = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?",
+            (g.unit_pk, cur["k"], limit + 1),
+        )
+    else:
+        rows = st.query(
+            f"SELECT {columns} FROM employee WHERE unit_pk = ? AND (seq, id) > (?, ?) ORDER BY seq, id LIMIT ?",
+            (g.unit_pk, cur["s"], cur["k"], limit + 1),
+        )
     more = len(rows) > limit
     rows = rows[:limit]
+    if cur["m"] == "full":
+        nxt = {**cur, "k": rows[-1][0]} if more else {**cur, "m": "inc", "k": NO_ID}
+    else:
+        nxt = {**cur, "s": rows[-1][6], "k": rows[-1][0]} if rows else cur
     body: dict[str, Any] = {
+        "mode": "full" if cur["m"] == "full" else "incremental",
         "items": [{"employee_id": f"E{pk:09d}", "unit_number": number, "status": status,
-                   "bases": loads(bases), "updated_at": updated} for pk, number, status, bases, updated in rows],
-        "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
+                   "bases": {} if deleted else loads(bases), "updated_at": updated, "deleted": bool(deleted)}
+                  for pk, number, status, bases, updated, deleted, _seq in rows],
+        "next_cursor": encode_cursor(nxt),
         "has_more": more,
     }
     if total is not None:

@@ -9,7 +9,8 @@ on entry (and on 更新 / 查询 with a range); offline they say so and show wha
   ``without_person`` (employees whose person elements are not on this PC)
 - ``GET  /api/queries/payable?from&to&item`` -> ``{"items", "totals", "state"}``
 - ``GET  /api/queries/arrival?from&to`` -> ``{"items", "counts", "flagged", "summary", "state"}``
-- ``POST /api/queries/<query>/sync`` ``{"from"?, "to"?}`` -> 202 ``{"job"}`` (result ``{"message", ...}``)
+- ``POST /api/queries/<query>/sync`` ``{"from"?, "to"?, "full"?}`` -> 202 ``{"job"}`` (result
+  ``{"message", ...}``); 职工缴费基数 brings only the changes since its last update unless ``full``
 - ``GET  /api/queries/<query>/export?<the filters>`` -> xlsx of what the filters match
 """
 
@@ -150,6 +151,7 @@ def start_sync(query: str) -> ResponseReturnValue:
     body = _json()
     if query in (q.PAYABLE, q.ARRIVAL):
         start, end = qp.check_months(body.get("from"), body.get("to"))
+    full = body.get("full") is True  # 职工缴费基数: every base again, not only the changes
 
     def work(ctx: Any) -> dict[str, Any]:
         if query == q.PAYABLE:
@@ -157,7 +159,7 @@ def start_sync(query: str) -> ResponseReturnValue:
         if query == q.ARRIVAL:
             return service.sync_arrivals(start, end)
         if query == q.BASES:
-            return service.sync_bases(ctx.progress, ctx.check_cancelled)
+            return service.sync_bases(ctx.progress, ctx.check_cancelled, full=full)
         return service.sync_registrations()
 
     svc.session.client()  # offline: said now, not as a failed job

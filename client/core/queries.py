@@ -51,7 +51,8 @@ def state(store: Store, unit_pk: int, query: str) -> QueryState | None:
 
 def state_dict(store: Store, unit_pk: int, query: str) -> dict[str, Any]:
     found = state(store, unit_pk, query)
-    return {"synced_at": found.synced_at if found else None, **(found.detail if found else {})}
+    detail = {k: v for k, v in (found.detail if found else {}).items() if k != "cursor"}  # the tax side's
+    return {"synced_at": found.synced_at if found else None, **detail}
 
 
 def set_state(db: peewee.SqliteDatabase, unit_pk: int, query: str, detail: Mapping[str, Any]) -> str:
@@ -213,6 +214,28 @@ def save_bases(db: peewee.SqliteDatabase, unit_pk: int, items: Iterable[Mapping[
         "taxside_updated_at = excluded.taxside_updated_at, generation = excluded.generation", rows,
     )
     return len(rows)
+
+
+def apply_base_changes(db: peewee.SqliteDatabase, unit_pk: int, items: Sequence[Mapping[str, Any]]) -> int:
+    """One page of the incremental feed: each changed employee's rows are replaced by what
+    the tax side holds now (none when removed: ``deleted``). Returns the rows written."""
+    ids = [str(e["employee_id"]) for e in items]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        db.execute_sql(f"DELETE FROM query_base WHERE unit_id = ? AND employee_id IN ({', '.join('?' * len(chunk))})",
+                       (unit_pk, *chunk))
+    (generation,) = db.execute_sql("SELECT coalesce(max(generation), 1) FROM query_base WHERE unit_id = ?",
+                                   (unit_pk,)).fetchone()
+    return save_bases(db, unit_pk, [e for e in items if not e.get("deleted")], int(generation))
+
+
+def base_counts(db: peewee.SqliteDatabase, unit_pk: int) -> tuple[int, int]:
+    """(employees, rows) held here: both read the narrow (unit, item) index."""
+    (rows,) = db.execute_sql("SELECT count(*) FROM query_base WHERE unit_id = ?", (unit_pk,)).fetchone()
+    (employees,) = db.execute_sql(
+        "SELECT count(*) FROM (SELECT DISTINCT employee_id FROM query_base WHERE unit_id = ?)", (unit_pk,)
+    ).fetchone()
+    return int(employees), int(rows)
 
 
 def finish_bases(db: peewee.SqliteDatabase, unit_pk: int, generation: int) -> int:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from client.core import queries as q
 from client.core import queries_pay as qp
-from client.errors import ValidationError
+from client.errors import TaxSideRejection, ValidationError
 from client.sync.taxclient import TaxClient
 from client.sync.taxclient_transport import malformed
 
@@ -66,24 +67,38 @@ def fetch_registrations(client: TaxClient, unit_id: str) -> list[dict[str, Any]]
         raise malformed(exc) from None
 
 
-def fetch_bases_page(client: TaxClient, unit_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None,
-                                                                                  int | None]:
+@dataclass(frozen=True)
+class BasesPage:
+    items: list[dict[str, Any]]
+    cursor: str  # where the next page (or, after the last, the next update) starts
+    more: bool
+    total: int | None
+    incremental: bool
+
+
+def fetch_bases_page(client: TaxClient, unit_id: str, cursor: str | None) -> BasesPage:
+    """A page of the full feed (``cursor`` None, then its own) or of the changes since a
+    version the last complete update kept."""
     data = client._get(f"/v1/units/{unit_id}/payroll-bases", cursor=cursor, limit=BASES_PAGE)
     try:
         items = []
         for e in _items(data):
             bases = e["bases"]
-            if not isinstance(bases, dict):
+            deleted = e.get("deleted", False)
+            if not isinstance(bases, dict) or not isinstance(deleted, bool):
                 raise TypeError("bases")
             items.append({"employee_id": _text(e, "employee_id"), "unit_number": _text(e, "unit_number"),
                           "status": _text(e, "status"), "updated_at": _text(e, "updated_at"),
-                          "bases": {str(k): _money(bases, k) for k in bases}})
-        more = bool(data["has_more"])
-        nxt = _text(data, "next_cursor", null=True)
-        if more and not nxt:
+                          "bases": {str(k): _money(bases, k) for k in bases}, "deleted": deleted})
+        mode = _text(data, "mode")
+        if mode not in ("full", "incremental"):
+            raise ValueError("mode")
+        nxt = _text(data, "next_cursor")
+        if not nxt:
             raise ValueError("next_cursor")
         total = data.get("total")
-        return items, nxt if more else None, None if total is None else int(total)
+        return BasesPage(items, nxt, bool(data["has_more"]), None if total is None else int(total),
+                         mode == "incremental")
     except _BAD as exc:
         raise malformed(exc) from None
 
@@ -148,32 +163,88 @@ class QueryService:
             q.set_state(db, pk, q.UNIT, {"count": count})
         return {"count": count, "message": f"已从税务端更新单位参保信息 {count} 条"}
 
-    def sync_bases(self, progress: Progress, cancelled: Callable[[], None] = lambda: None) -> dict[str, Any]:
-        pk, unit_id = self.unit()
+    def sync_bases(self, progress: Progress, cancelled: Callable[[], None] = lambda: None, *,
+                   full: bool = False) -> dict[str, Any]:
+        """Only the changes since the last complete update (the version it kept), unless
+        ``full`` or there is none: then every base again. A version the tax side no longer
+        accepts falls back to the full download."""
+        pk, _unit_id = self.unit()
+        found = q.state(self.store, pk, q.BASES)
+        since = None if full or found is None else found.detail.get("cursor")
+        if since:
+            try:
+                result = self._bases_changes(pk, since, progress, cancelled)
+            except TaxSideRejection as exc:
+                if exc.code != "bad_cursor":
+                    raise
+                result = self._bases_full(pk, progress, cancelled)
+        else:
+            result = self._bases_full(pk, progress, cancelled)
+        missing = q.without_person(self.store, pk)
+        result["without_person"] = missing
+        if missing:
+            result["message"] += f"；其中 {missing} 名职工尚未下载职工参保信息，姓名和证件信息显示为空"
+        return result
+
+    def _bases_full(self, pk: int, progress: Progress, cancelled: Callable[[], None]) -> dict[str, Any]:
+        """Every page upserted in its own transaction; the rows the tax side no longer holds
+        go, and the version to ask from next time is kept, only with the last page."""
+        _pk, unit_id = self.unit()
         generation = q.next_generation(self.store, pk)
         cursor: str | None = None
-        employees = rows = 0
-        total = 0
+        employees = rows = total = 0
         progress(0, 0, "正在查询税务端职工缴费基数…")
         while True:
             cancelled()
-            items, cursor, first_total = self.session.call(
-                lambda c, cur=cursor: fetch_bases_page(c, unit_id, cur))
-            total = first_total if first_total is not None else total
+            page = self.session.call(lambda c, cur=cursor: fetch_bases_page(c, unit_id, cur))
+            if page.incremental:
+                raise malformed(ValueError("mode"))
+            total = page.total if page.total is not None else total
             with self.store.write() as db:
-                rows += q.save_bases(db, pk, items, generation)
-                employees += len(items)
-                if cursor is None:
+                rows += q.save_bases(db, pk, page.items, generation)
+                employees += len(page.items)
+                if not page.more:
                     removed = q.finish_bases(db, pk, generation)
-                    q.set_state(db, pk, q.BASES, {"employees": employees, "rows": rows, "removed": removed})
+                    q.set_state(db, pk, q.BASES, {"employees": employees, "rows": rows, "removed": removed,
+                                                  "mode": "full", "changed": employees, "cursor": page.cursor})
             progress(employees, max(total, employees), f"已下载 {employees} 名职工的缴费基数")
-            if cursor is None:
+            if not page.more:
                 break
-        missing = q.without_person(self.store, pk)
-        message = f"已从税务端更新 {employees} 名职工的缴费基数（{rows} 条）"
-        if missing:
-            message += f"；其中 {missing} 名职工尚未下载职工参保信息，姓名和证件信息显示为空"
-        return {"employees": employees, "rows": rows, "without_person": missing, "message": message}
+            cursor = page.cursor
+        return {"employees": employees, "rows": rows, "changed": employees, "mode": "full",
+                "message": f"已从税务端重新下载全部 {employees} 名职工的缴费基数（{rows} 条）"}
+
+    def _bases_changes(self, pk: int, since: str, progress: Progress,
+                       cancelled: Callable[[], None]) -> dict[str, Any]:
+        """Each page of changes applied with the version after it, in one transaction: a
+        failure part-way leaves a consistent earlier version, and the next update goes on
+        from there."""
+        _pk, unit_id = self.unit()
+        cursor, changed, employees, rows = since, 0, 0, 0
+        progress(0, 0, "正在查询税务端职工缴费基数的变化…")
+        while True:
+            cancelled()
+            page = self.session.call(lambda c, cur=cursor: fetch_bases_page(c, unit_id, cur))
+            if not page.incremental:
+                raise malformed(ValueError("mode"))
+            with self.store.write() as db:
+                found = q.state(self.store, pk, q.BASES)
+                detail = dict(found.detail) if found else {}
+                if page.items:
+                    q.apply_base_changes(db, pk, page.items)
+                    employees, rows = q.base_counts(db, pk)
+                else:
+                    employees, rows = int(detail.get("employees", 0)), int(detail.get("rows", 0))
+                changed += len(page.items)
+                q.set_state(db, pk, q.BASES, {**detail, "employees": employees, "rows": rows, "removed": 0,
+                                              "mode": "incremental", "changed": changed, "cursor": page.cursor})
+            progress(changed, changed, f"已更新 {changed} 名职工的缴费基数")
+            cursor = page.cursor
+            if not page.more:
+                break
+        text = f"{changed} 名职工的缴费基数有变化，已更新" if changed else "职工缴费基数与税务端一致，无需更新"
+        return {"employees": employees, "rows": rows, "changed": changed, "mode": "incremental",
+                "message": f"{text}（本机共 {employees} 名职工、{rows} 条）"}
 
     def sync_payables(self, start: str = "", end: str = "") -> dict[str, Any]:
         pk, unit_id = self.unit()

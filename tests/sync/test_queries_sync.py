@@ -108,9 +108,80 @@ def test_bases_paged_with_person_elements_from_enrollment(svc: QueryService, liv
             live.fault(f"/v1/units/{unit_id}/payroll-bases", "error", status=503)
 
     with pytest.raises(NetworkError):
-        svc.sync_bases(fail_after_first)
+        svc.sync_bases(fail_after_first, full=True)
     assert q.state(svc.store, pk, q.BASES) == before
     assert q.bases(svc.store, pk, PageRequest(1, 1), q.BaseFilter()).total == total_before
+
+
+def local_bases(svc: QueryService, pk: int) -> dict[tuple[str, str], tuple[str, str]]:
+    page = q.bases(svc.store, pk, PageRequest(1, 500), q.BaseFilter())
+    assert page.total == len(page.rows)
+    return {(r["employee_id"], r["item"]): (r["base"], r["status"]) for r in page.rows}
+
+
+def taxside_bases(live: LiveTaxSide, unit_id: str) -> dict[tuple[str, str], tuple[str, str]]:
+    rows = taxside_rows(live, "SELECT e.id, e.bases, e.status FROM employee e JOIN unit u ON u.id = e.unit_pk "
+                              "WHERE u.unit_id = ? AND e.deleted = 0", (unit_id,))
+    return {(f"E{e:09d}", item): (base, status) for e, bases, status in rows for item, base in eval(bases).items()}
+
+
+def test_bases_updated_with_only_the_changes(svc: QueryService, live: LiveTaxSide,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pk, unit_id = svc.unit()
+    monkeypatch.setattr(sync, "BASES_PAGE", 4)
+    first = svc.sync_bases(lambda *_: None)
+    assert first["mode"] == "full" and local_bases(svc, pk) == taxside_bases(live, unit_id)
+    calls: list[int] = []
+    nothing = svc.sync_bases(lambda done, *_: calls.append(done))
+    assert nothing["mode"] == "incremental" and nothing["changed"] == 0 and len(calls) == 2  # one request
+    assert "无需更新" in nothing["message"] and nothing["employees"] == first["employees"]
+
+    # Raised bases, leavers (停止缴费), a withdrawn record and hires: only those come, and the
+    # local rows then equal the tax side's.
+    live.sim("POST", f"/units/{unit_id}/base-changes", {"count": 3, "ratio": "1.10"})
+    live.sim("POST", f"/units/{unit_id}/leavers", {"count": 2})
+    live.sim("POST", f"/units/{unit_id}/removals", {"count": 1})
+    live.sim("POST", f"/units/{unit_id}/hires", {"count": 5})
+    changes = svc.sync_bases(lambda *_: None)
+    assert changes["mode"] == "incremental" and 5 < changes["changed"] <= 11
+    assert local_bases(svc, pk) == taxside_bases(live, unit_id)
+    assert changes["employees"] == first["employees"] + 5 - 1
+    state = q.state_dict(svc.store, pk, q.BASES)
+    assert state["rows"] == len(taxside_bases(live, unit_id)) and "cursor" not in state
+
+    # The tax side fails on the second page of changes: the first page is kept with its
+    # version, and the next update goes on from there to the same end.
+    live.sim("POST", f"/units/{unit_id}/base-changes", {"count": 9, "ratio": "1.20"})
+
+    def fail_after_first(done: int, _total: int, _msg: str) -> None:
+        if done:
+            live.fault(f"/v1/units/{unit_id}/payroll-bases", "error", status=503)
+
+    with pytest.raises(NetworkError):
+        svc.sync_bases(fail_after_first)
+    part = local_bases(svc, pk)
+    assert part != taxside_bases(live, unit_id)  # 4 of the 9 applied
+    live.sim("DELETE", "/faults")
+    resumed = svc.sync_bases(lambda *_: None)
+    assert resumed["mode"] == "incremental" and 0 < resumed["changed"] < 9
+    assert local_bases(svc, pk) == taxside_bases(live, unit_id)
+
+    # A broken page of changes stores nothing of it; 全部重新下载 still reads every base.
+    live.sim("POST", f"/units/{unit_id}/base-changes", {"count": 2, "ratio": "1.01"})
+    live.fault(f"/v1/units/{unit_id}/payroll-bases", "malformed_json")
+    kept = local_bases(svc, pk)
+    with pytest.raises(NetworkError):
+        svc.sync_bases(lambda *_: None)
+    assert local_bases(svc, pk) == kept
+    live.clear_faults()
+    again = svc.sync_bases(lambda *_: None, full=True)
+    assert again["mode"] == "full" and local_bases(svc, pk) == taxside_bases(live, unit_id)
+
+    # A version the tax side refuses (another unit's, say): the full download instead.
+    with svc.store.write() as db:
+        q.set_state(db, pk, q.BASES, {**q.state(svc.store, pk, q.BASES).detail, "cursor": "garbage"})
+    assert svc.sync_bases(lambda *_: None)["mode"] == "full"
+    assert local_bases(svc, pk) == taxside_bases(live, unit_id)
 
 
 def test_payables_and_arrivals_reconciled(services: Any, svc: QueryService, live: LiveTaxSide) -> None:

@@ -28,18 +28,25 @@ def env_fixture(tmp_path: Path) -> Iterator[Env]:
     yield Env(create_app(Store(db, now=clock), simulation=True).test_client(), creds, db, clock)
 
 
-def _bases_all(env: Env, limit: int = 7) -> list[dict[str, Any]]:
-    items, cursor, first = [], None, None
+def _bases_feed(env: Env, limit: int = 7, since: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Every page of a full (``since`` None) or incremental feed, and the cursor to keep."""
+    items, cursor, first = [], since, None
     while True:
         body = env.ok(f"/payroll-bases?limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
         first = first or body
+        assert body["mode"] == ("incremental" if since else "full") and body["next_cursor"]
         items += body["items"]
+        cursor = body["next_cursor"]
         if not body["has_more"]:
             break
         assert "total" not in body or body is first
-        cursor = body["next_cursor"]
-    assert first["total"] == len(items)
-    return items
+    if since is None:
+        assert first["total"] == len(items)
+    return items, cursor
+
+
+def _bases_all(env: Env, limit: int = 7) -> list[dict[str, Any]]:
+    return _bases_feed(env, limit)[0]
 
 
 def test_registrations_follow_the_unit_numbers_and_its_employees(env: Env) -> None:
@@ -96,6 +103,38 @@ def test_payroll_bases_paged_and_after_a_declaration(env: Env) -> None:
     assert_error(env.get("/payroll-bases?limit=0"), 400, "bad_limit")
     other = env.ok("/payroll-bases?limit=1", env.creds[1])["next_cursor"]
     assert_error(env.get(f"/payroll-bases?cursor={other}"), 400, "bad_cursor")
+
+
+def test_payroll_bases_since_a_version_serve_only_the_changes(env: Env) -> None:
+    items, version = _bases_feed(env)
+    assert not any(i["deleted"] for i in items)
+    assert _bases_feed(env, since=version) == ([], version)  # nothing changed: nothing served
+
+    unit_id = env.unit.unit_id
+    env.sim("POST", f"/units/{unit_id}/base-changes", {"count": 3})
+    env.sim("POST", f"/units/{unit_id}/leavers", {"count": 2})
+    env.sim("POST", f"/units/{unit_id}/removals", {"count": 1})
+    env.sim("POST", f"/units/{unit_id}/hires", {"count": 4})
+    changed, newer = _bases_feed(env, limit=2, since=version)
+    con = sqlite3.connect(env.db)
+    now = {f"E{pk:09d}": (json.loads(b), status, bool(deleted)) for pk, b, status, deleted in con.execute(
+        "SELECT id, bases, status, deleted FROM employee WHERE unit_pk = 1")}
+    con.close()
+    # Each changed employee once, as he is now; a removed one as a tombstone without bases.
+    assert len({c["employee_id"] for c in changed}) == len(changed)
+    assert 4 < len(changed) <= 10
+    for c in changed:
+        bases, status, deleted = now[c["employee_id"]]
+        assert c["deleted"] == deleted and c["bases"] == ({} if deleted else bases) and c["status"] == status
+    assert sum(c["deleted"] for c in changed) == 1
+    before = {i["employee_id"] for i in items}
+    assert sum(c["employee_id"] not in before for c in changed) == 4  # the hires
+    # Applying the changes to the first answer gives what a full answer says now.
+    merged = {i["employee_id"]: i["bases"] for i in items}
+    for c in changed:
+        merged.pop(c["employee_id"], None) if c["deleted"] else merged.__setitem__(c["employee_id"], c["bases"])
+    assert merged == {i["employee_id"]: i["bases"] for i in _bases_all(env, 50)}
+    assert _bases_feed(env, since=newer) == ([], newer)
 
 
 def test_payables_from_arrears_and_payments(env: Env) -> None:
