@@ -25,6 +25,9 @@ from client.errors import AuthError, ConflictError, ValidationError
 
 bp = Blueprint("operators", __name__)
 _OPEN_WITHOUT_OPERATOR = ("/static/", "/operator-login", "/api/operator/login")
+# What an operator whose password was reset may reach before changing it.
+_OPEN_BEFORE_CHANGE = _OPEN_WITHOUT_OPERATOR + ("/operator-password", "/api/operator/password",
+                                                "/api/operator/logout", "/api/operator/me")
 
 
 class OperatorSession:
@@ -74,6 +77,8 @@ def _operator_gate() -> ResponseReturnValue | None:
         return redirect("/operator-login?" + urlencode({"next": request.full_path.rstrip("?")}))
     g.operator_token = operators.set_current(identity)
     g.operator = identity
+    if identity.must_change and not request.path.startswith(_OPEN_BEFORE_CHANGE):
+        return _change_first()
     view = svc.session.view()
     if view.entered and view.unit is not None and not operators.may_use_unit(view.unit.unit_id):
         svc.session.logout(record=False)  # a unit taken away from this operator
@@ -81,6 +86,17 @@ def _operator_gate() -> ResponseReturnValue | None:
     if not permissions.allowed(identity.permissions, identity.is_admin, needed):
         return forbidden(needed)
     return None
+
+
+def _change_first() -> ResponseReturnValue:
+    """A password reset by an administrator: nothing but changing it (and logging out)."""
+    if request.path.startswith("/api/"):
+        body = error_body("password_change_required", operators.MUST_CHANGE_MESSAGE)
+        body["message"] = operators.MUST_CHANGE_MESSAGE
+        response = jsonify(body)
+        response.status_code = 403
+        return response
+    return redirect("/operator-password?" + urlencode({"next": request.full_path.rstrip("?")}))
 
 
 @bp.teardown_app_request
@@ -135,7 +151,7 @@ def _text(body: dict[str, Any], name: str) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and not value.startswith("/operator-login"):
+    if value and value.startswith("/") and not value.startswith("//") and not value.startswith(("/operator-login", "/operator-password")):
         return value
     return "/"
 
@@ -170,7 +186,9 @@ def operator_login() -> ResponseReturnValue:
         raise
     svc.session.logout(record=False)  # the previous operator's unit is not this one's
     _log_in(identity)
-    return jsonify({"ok": True, "operator": {"name": identity.name, "role": identity.role.name}})
+    return jsonify({"ok": True, "operator": {"name": identity.name, "role": identity.role.name},
+                    "must_change": identity.must_change,
+                    "next": "/operator-password" if identity.must_change else None})
 
 
 @bp.post("/api/operator/logout")
@@ -193,7 +211,8 @@ def me() -> ResponseReturnValue:
         "ok": True, "mode": operators.mode(svc.store), "mode_chosen": operators.mode_chosen(svc.store),
         "operator": None if identity is None else {
             "id": identity.id, "name": identity.name, "login_name": identity.login_name,
-            "role": identity.role.name, "units": None if identity.units is None else sorted(identity.units)},
+            "role": identity.role.name, "units": None if identity.units is None else sorted(identity.units),
+            "must_change": identity.must_change},
         "permissions": sorted(granted), "all": is_admin,
     })
 
@@ -202,7 +221,10 @@ def me() -> ResponseReturnValue:
 def own_password_page() -> ResponseReturnValue:
     if g.get("operator") is None:
         return redirect("/settings/operators")  # 单人使用: no operator password
-    return render_template("operators_password.html", active="")
+    identity = g.operator
+    # Forced after a reset: the bare page (no menu to wander off into), then on to where they were going.
+    return render_template("operators_password.html", active="", bare=identity.must_change,
+                           must_change=identity.must_change, next=_safe_next(request.args.get("next")))
 
 
 @bp.post("/api/operator/password")
@@ -306,7 +328,10 @@ def update_operator(operator_id: int) -> ResponseReturnValue:
 def reset_password(operator_id: int) -> ResponseReturnValue:
     svc = services()
     body = _body()
-    operators.reset_password(svc.store, operator_id, _text(body, "password"), _text(body, "confirm_password"))
+    identity = g.get("operator")
+    itself = identity is not None and identity.id == operator_id
+    operators.reset_password(svc.store, operator_id, _text(body, "password"), _text(body, "confirm_password"),
+                             must_change=not itself)
     audit.record(svc.store, "重置操作员密码", operators.get_operator(svc.store, operator_id).name)
     return jsonify(_overview())
 

@@ -542,6 +542,12 @@ def _v12_home_status(db: peewee.SqliteDatabase) -> None:
     )
 
 
+def _v13_operator_must_change(db: peewee.SqliteDatabase) -> None:
+    # After an administrator's 重置密码 the operator must choose their own password at the
+    # next login (client/core/operators.py), as the first declaration-password login does.
+    db.execute_sql("ALTER TABLE operator ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -555,5 +561,6 @@ MIGRATIONS: tuple[Step, ...] = (
     create_certificate_tables,  # v10: client/core/certificate_schema.py
     create_query_detail_tables,  # v11: client/core/query_details_schema.py
     _v12_home_status,
+    _v13_operator_must_change,
 )
 LATEST = len(MIGRATIONS)

@@ -31,6 +31,7 @@ MODE_LABELS = {SINGLE: "单人使用", MULTI: "多人使用"}
 MAX_ATTEMPTS = 5
 LOCK_MINUTES = 15
 FROZEN_MESSAGE = "该操作员已被冻结，请联系管理员"
+MUST_CHANGE_MESSAGE = "管理员已重置您的密码，请先修改密码后再使用客户端"
 
 
 @functools.cache
@@ -39,7 +40,7 @@ def _dummy_hash() -> str:
     return passwords.hash_password("socialfee-no-such-operator-0")
 
 
-_COLUMNS = "id, name, login_name, role_id, frozen, failed_attempts, locked_until, created_at"
+_COLUMNS = "id, name, login_name, role_id, frozen, failed_attempts, locked_until, created_at, must_change_password"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Identity:
     login_name: str
     role: Role
     units: frozenset[str] | None  # None: every unit
+    must_change: bool = False  # a password reset by an administrator: nothing else until changed
 
     @property
     def is_admin(self) -> bool:
@@ -73,13 +75,15 @@ class Operator:
     locked_until: str | None
     created_at: str
     units: tuple[str, ...]
+    must_change: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id, "name": self.name, "login_name": self.login_name, "role_id": self.role_id,
             "role_name": self.role_name, "frozen": self.frozen, "locked_until": self.locked_until,
-            "created_at": self.created_at, "units": list(self.units),
-            "state": "已冻结" if self.frozen else ("已锁定" if self.locked_until else "正常"),
+            "created_at": self.created_at, "units": list(self.units), "must_change": self.must_change,
+            "state": "已冻结" if self.frozen else ("已锁定" if self.locked_until else
+                                                  ("待修改密码" if self.must_change else "正常")),
         }
 
 
@@ -264,7 +268,7 @@ def _units_of(store: Store, operator_id: int) -> tuple[str, ...]:
 def _operator(store: Store, row: tuple) -> Operator:
     role = get_role(store, row[3])
     return Operator(row[0], row[1], row[2], row[3], role.name, bool(row[4]), row[5], row[6], row[7],
-                    _units_of(store, row[0]))
+                    _units_of(store, row[0]), bool(row[8]))
 
 
 def list_operators(store: Store) -> list[Operator]:
@@ -303,14 +307,17 @@ def update_operator(store: Store, operator_id: int, *, name: object, role_id: in
         _write_units(db, operator_id, units)
 
 
-def reset_password(store: Store, operator_id: int, password: str, confirm: str) -> None:
-    """An administrator sets a new password; it also lifts a lock from wrong passwords."""
+def reset_password(store: Store, operator_id: int, password: str, confirm: str, *, must_change: bool = True) -> None:
+    """An administrator sets a new password; it also lifts a lock from wrong passwords. The
+    administrator knows it, so the operator must change it at the next login (not when an
+    administrator resets their own)."""
     get_operator(store, operator_id)
     passwords.check_new_password(password, confirm, label="新密码", field="password")
     with store.write() as db:
         db.execute_sql(
-            "UPDATE operator SET password_hash = ?, failed_attempts = 0, locked_until = NULL, updated_at = ? "
-            "WHERE id = ?", (passwords.hash_password(password), _text(_now()), operator_id),
+            "UPDATE operator SET password_hash = ?, failed_attempts = 0, locked_until = NULL, "
+            "must_change_password = ?, updated_at = ? WHERE id = ?",
+            (passwords.hash_password(password), int(must_change), _text(_now()), operator_id),
         )
 
 
@@ -320,7 +327,7 @@ def change_own_password(store: Store, operator_id: int, old: str, new: str, conf
         raise AuthError("原密码不正确", code="wrong_password", field="old_password")
     passwords.check_new_password(new, confirm, old=old, label="新密码")
     with store.write() as db:
-        db.execute_sql("UPDATE operator SET password_hash = ?, updated_at = ? WHERE id = ?",
+        db.execute_sql("UPDATE operator SET password_hash = ?, must_change_password = 0, updated_at = ? WHERE id = ?",
                        (passwords.hash_password(new), _text(_now()), operator_id))
 
 
@@ -405,7 +412,7 @@ def identity(store: Store, operator_id: int) -> Identity:
     found = get_operator(store, operator_id)
     role = get_role(store, found.role_id)
     units = None if role.key == ADMIN else frozenset(found.units)
-    return Identity(found.id, found.name, found.login_name, role, units)
+    return Identity(found.id, found.name, found.login_name, role, units, found.must_change)
 
 
 def active_identity(store: Store, operator_id: int) -> Identity | None:

@@ -8,8 +8,10 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(form);
   try {
-    await post("/api/operator/login", values(form));
-    window.location.href = form.dataset.next || "/";
+    const answer = await post("/api/operator/login", values(form));
+    const next = form.dataset.next || "/";
+    // A password reset by an administrator is changed first (the server allows nothing else).
+    window.location.href = answer.must_change ? `/operator-password?next=${encodeURIComponent(next)}` : next;
   } catch (err) {
     showFieldError(form, err);
     document.getElementById("operator-password").value = "";

@@ -12,6 +12,8 @@ form.addEventListener("submit", async (event) => {
     await post("/api/operator/password", values(form));
     form.reset();
     toast("密码已修改", "success");
+    // After an administrator's reset the rest of the client opens only now.
+    if (form.dataset.forced === "1") window.location.href = form.dataset.next || "/";
   } catch (err) {
     showFieldError(form, err);
   }
