@@ -431,7 +431,7 @@ def validate(table: RawTable, enrolled: Mapping[str, Enrolled], rules: RowRules)
     parsed_bases: dict[tuple[type, object], tuple[Decimal | None, str | None, str]] = {}
     parsed_months: dict[tuple[type, object], tuple[str | None, str | None]] = {}
     month_checks: dict[str, str | None] = {}
-    base_checks: dict[tuple[str | None, Decimal], str | None] = {}
+    base_checks: dict[tuple[str | None, str], tuple[tuple[str, ...], str]] = {}
     width = max(
         [c for c in (col_name, col_type, col_id, col_base, col_month) if c is not None] + [0]
     )
@@ -548,23 +548,25 @@ def validate(table: RawTable, enrolled: Mapping[str, Enrolled], rules: RowRules)
             problems.extend(errors)
             continue
         assert person is not None and base is not None
-        warnings: list[str] = []
-        if base == 0:
-            warnings.append("新缴费工资为 0，提交时需确认")
-        key = (month, base)
-        if key not in base_checks:
-            base_checks[key] = rules.check_base(month, base)
-        warning = base_checks[key]
-        if warning:
-            warnings.append(warning)
-        for message in warnings:
-            problems.append(
-                ImportProblem(row, names["base"], clip(display(raw_base)), message, "warning")
-            )
+        # The warnings of one (month, amount) once: the text '8000.00' stands for the amount
+        # (a str key hashes once; a Decimal's hash is computed on every lookup).
+        key = (month, base_text)
+        checked = base_checks.get(key)
+        if checked is None:
+            messages = ["新缴费工资为 0，提交时需确认"] if base == 0 else []
+            warning = rules.check_base(month, base)
+            if warning:
+                messages.append(warning)
+            checked = base_checks[key] = (tuple(messages), "；".join(messages))
+        messages_of_row, warning_text = checked
+        if messages_of_row:
+            shown = clip(display(raw_base))
+            for message in messages_of_row:
+                problems.append(ImportProblem(row, names["base"], shown, message, "warning"))
         # tuple.__new__ directly: the NamedTuple's own __new__ is one more Python call per row.
         imported.append(_new(ImportedRow, (
             row, person.employee_id, person.name, id_type, person.id_number, person.unit_number,
-            person.current_base, base_text, month or "", "；".join(warnings),
+            person.current_base, base_text, month or "", warning_text,
         )))
     return ImportResult(imported, problems, len(table.rows), table)
 
