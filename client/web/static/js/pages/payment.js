@@ -6,7 +6,6 @@ import { openDialog } from "../dialog.js";
 import { dateTime, money } from "../format.js";
 import { JobProgress } from "../job.js";
 import { toast, toastError } from "../toast.js";
-import { debitDialog, voucherDialog } from "./payment_pay.js";
 import { ListTable, cents, el, monthParam, periodRange, sum, yuan } from "./payment_common.js";
 
 const box = document.getElementById("payment-arrears");
@@ -201,6 +200,10 @@ refreshButton.addEventListener("click", () => refresh());
 
 // -- 立即缴款 -------------------------------------------------------------------------------------
 async function choose() {
+  // The payment dialogs load when first wanted (entering the page needs one module less),
+  // while the operator picks the method.
+  const dialogs = import("./payment_pay.js");
+  dialogs.catch(() => {}); // a failed load is said when a method needs it, not when cancelled
   const chosen = table.selectedItems();
   const body = el("div", { className: "pay-methods" },
     el("p", { textContent: `已选 ${chosen.length} 条欠费，应缴金额 ${yuan(sum(chosen, "amount"))} 元。请选择缴款方式：` }),
@@ -223,8 +226,8 @@ async function choose() {
     table.clearSelection();
     await refreshQuietly();
   };
-  if (method === "debit") await debitDialog(ids, last?.agreements || [], done);
-  else if (method === "voucher") await voucherDialog(ids, done);
+  if (method === "debit") await (await dialogs).debitDialog(ids, last?.agreements || [], done);
+  else if (method === "voucher") await (await dialogs).voucherDialog(ids, done);
 }
 payButton.addEventListener("click", () => choose().catch(toastError));
 
