@@ -114,7 +114,7 @@ def bases_list() -> ResponseReturnValue:
     page = q.bases(svc.store, pk, PageRequest.parse(request.args, svc.settings.get("page_size")),
                    q.BaseFilter.parse(request.args))
     return jsonify({"ok": True, **page.to_dict(), "state": q.state_dict(svc.store, pk, q.BASES),
-                    "without_person": q.without_person(svc.store, pk)})
+                    "without_person": q.without_person_now(svc.store, pk)})
 
 
 def _months() -> tuple[str, str]:

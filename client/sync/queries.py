@@ -180,7 +180,7 @@ class QueryService:
                 result = self._bases_full(pk, progress, cancelled)
         else:
             result = self._bases_full(pk, progress, cancelled)
-        missing = q.without_person(self.store, pk)
+        missing = q.remember_without_person(self.store, pk)
         result["without_person"] = missing
         if missing:
             result["message"] += f"；其中 {missing} 名职工尚未下载职工参保信息，姓名和证件信息显示为空"
@@ -212,7 +212,7 @@ class QueryService:
                 break
             cursor = page.cursor
         return {"employees": employees, "rows": rows, "changed": employees, "mode": "full",
-                "message": f"已从税务端重新下载全部 {employees} 名职工的缴费基数（{rows} 条）"}
+                "message": f"已从税务端下载全部 {employees} 名职工的缴费基数（{rows} 条）"}
 
     def _bases_changes(self, pk: int, since: str, progress: Progress,
                        cancelled: Callable[[], None]) -> dict[str, Any]:
@@ -229,7 +229,9 @@ class QueryService:
                 raise malformed(ValueError("mode"))
             with self.store.write() as db:
                 found = q.state(self.store, pk, q.BASES)
-                detail = dict(found.detail) if found else {}
+                # The kept without_person count is for the rows before this page: counted again after.
+                detail = {k: v for k, v in (found.detail if found else {}).items()
+                          if k not in ("without_person", "enrollment_mark")}
                 if page.items:
                     q.apply_base_changes(db, pk, page.items)
                     employees, rows = q.base_counts(db, pk)

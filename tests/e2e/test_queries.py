@@ -101,6 +101,13 @@ def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], liv
     assert [r[header.index("证件号码")] for r in rows] == [id_number] * len(found)
     assert all(isinstance(r[header.index("缴费基数")], int | float) for r in rows)
     screenshot(page, "queries_bases")
+    # Entered again: only the changes come (none); 全部重新下载 reads every base again.
+    page.reload()
+    page.wait_for_function("() => (document.querySelector('#sync-state').dataset.result || '').includes('无需更新')")
+    page.click("#full-refresh")
+    page.wait_for_function("() => (document.querySelector('#sync-state').dataset.result || '')"
+                           ".includes('已从税务端下载全部 40 名职工')")
+    assert not page.is_disabled("#full-refresh")
 
     # 应缴信息: a 费款所属期 range queried from the tax side.
     page.click("nav.tabs >> text=应缴信息")

@@ -246,3 +246,40 @@ def test_an_amount_that_is_not_decimal_text_is_a_broken_answer(value: Any) -> No
         sync._money({"base": value}, "base")
     assert sync._money({"base": "8000.5"}, "base") == "8000.5"
 
+
+
+def test_deep_pages_follow_the_kept_order(svc: QueryService, live: LiveTaxSide,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from client.core import queries_order
+
+    pk, unit_id = svc.unit()
+    monkeypatch.setattr(queries_order, "STEP", 7)  # many kept keys for 60 employees
+    svc.sync_bases(lambda *_: None)
+
+    def reference(item: str) -> list[tuple[str, str]]:
+        where = "unit_id = ?" + (" AND item = ?" if item else "")
+        return [tuple(r) for r in svc.store.db.execute_sql(
+            f"SELECT employee_id, item FROM query_base WHERE {where} ORDER BY employee_id, item_no",
+            (pk, item) if item else (pk,)).fetchall()]
+
+    def pages(item: str, size: int) -> tuple[list[tuple[str, str]], int]:
+        out, page, total = [], 1, 0
+        while True:
+            found = q.bases(svc.store, pk, PageRequest(page, size), q.BaseFilter(item=item))
+            total = found.total
+            if not found.rows:
+                return out, total
+            out += [(r["employee_id"], r["item"]) for r in found.rows]
+            page += 1
+
+    for item in ("", "pension", "injury"):
+        for size in (1, 5, 13):
+            got, total = pages(item, size)
+            assert got == reference(item) and total == len(got) > 0
+    # After an update the order is read again: hires at the end, a withdrawn one gone.
+    live.sim("POST", f"/units/{unit_id}/hires", {"count": 3})
+    live.sim("POST", f"/units/{unit_id}/removals", {"count": 2})
+    svc.sync_bases(lambda *_: None)
+    got, total = pages("", 13)
+    assert got == reference("") and total == len(got) == len(taxside_bases(live, unit_id))
+    assert q.bases(svc.store, pk, PageRequest(10_000, 50), q.BaseFilter()).rows == []

@@ -9,6 +9,7 @@ import { downloadGet, queryString, showState, syncFromTaxSide } from "./queries_
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
+const fullButton = document.getElementById("full-refresh");
 const box = document.getElementById("result-table");
 let lastState = null;
 
@@ -56,4 +57,7 @@ exportButton.addEventListener("click", async () => {
   }
 });
 
-reload().then(() => syncFromTaxSide({}, reload, [], { onEntry: true }));
+// On entry only what changed since the last update comes; 全部重新下载 reads every base again.
+fullButton.addEventListener("click", () => syncFromTaxSide({ full: true }, reload, [fullButton]));
+
+reload().then(() => syncFromTaxSide({}, reload, [fullButton], { onEntry: true }));
