@@ -303,6 +303,7 @@ class AgencyBatches:
 
     def _login(self, client: TaxClient, local: units.LocalUnit, password: str) -> UnitSession:
         """The declaration-password check for this unit; refusals go to 操作日志 as at login."""
+        client.set_token(None)  # the previous unit's token never serves this one
         try:
             found = client.login(local.unit_id, password)
         except PasswordError as exc:
