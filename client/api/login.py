@@ -93,7 +93,10 @@ def _assigned_units() -> list[units.LocalUnit]:
 
 def _safe_next(value: str | None) -> str:
     # Only local paths: never send the operator to another host after login.
-    if value and value.startswith("/") and not value.startswith("//"):
+    # The browser reads a backslash as a slash and drops tabs and newlines: "/\\host" and
+    # "/\t/host" are another host too.
+    if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
+            and not any(ch < " " for ch in value)):
         return value
     return "/"
 

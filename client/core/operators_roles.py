@@ -48,7 +48,8 @@ def role_use(store: Store) -> dict[int, int]:
 
 
 def get_role(store: Store, role_id: object) -> Role:
-    if not isinstance(role_id, int) or isinstance(role_id, bool):
+    # Past SQLite's 64-bit range no role can match (and the driver would raise OverflowError).
+    if not isinstance(role_id, int) or isinstance(role_id, bool) or not 0 < role_id < 2**63:
         raise ValidationError("请选择角色", field="role_id")
     row = store.db.execute_sql(
         "SELECT id, key, name, permissions FROM operator_role WHERE id = ?", (role_id,)

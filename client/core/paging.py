@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,17 @@ import peewee
 from client.errors import ValidationError
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 1_000_000_000  # far past any real list; a larger page's offset overflows SQLite
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole(value: object, label: str, field: str) -> int:
+    text = str(value).strip()
+    if not _INTEGER.fullmatch(text):  # ASCII digits only: int() would take "２" too
+        raise ValidationError(f"{label}必须是整数", field=field)
+    if len(text) > 18:  # out of range either way: the checks below say which end
+        return -(10**18) if text.startswith("-") else 10**18
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -21,13 +33,12 @@ class PageRequest:
 
     @classmethod
     def parse(cls, args: dict[str, str], default_size: int = 50) -> PageRequest:
-        try:
-            page = int(args.get("page", 1))
-            size = int(args.get("size", default_size))
-        except ValueError:
-            raise ValidationError("页码和每页行数必须是整数", field="page") from None
+        page = _whole(args.get("page", 1), "页码", "page")
+        size = _whole(args.get("size", default_size), "每页行数", "size")
         if page < 1:
             raise ValidationError("页码必须从 1 开始", field="page")
+        if page > MAX_PAGE:  # the row offset must fit SQLite's 64-bit integer
+            raise ValidationError(f"页码不能超过 {MAX_PAGE:,}", field="page")
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValidationError(f"每页行数必须在 1 到 {MAX_PAGE_SIZE} 之间", field="size")
         sort = args.get("sort") or None

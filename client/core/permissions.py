@@ -151,6 +151,8 @@ RULES: tuple[Rule, ...] = (
     R("/api/payment/vouchers", "payment.view", "payment.pay"),
     R("/api/payment/vouchers/sync", "payment.view", "payment.view"),
     R("/api/payment/vouchers/*/void", "payment.view", "payment.void"),
+    # 年金缴款通知单 computes and prints figures, changes nothing (as 职工缴费证明's print).
+    R("/api/payment/annuity", "payment.view", "payment.view"),
     R("/certificate", "certificate.view", "certificate.view"),
     R("/api/certificate", "certificate.view", "certificate.view"),
     R("/queries", "queries.view", "queries.view"),

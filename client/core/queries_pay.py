@@ -34,7 +34,8 @@ def money(value: Decimal) -> str:
 
 def check_month(value: Any, field: str) -> str:
     text = str(value or "").strip().replace("-", "")
-    if text and (len(text) != 6 or not text.isdigit() or not 1 <= int(text[4:]) <= 12):
+    # ASCII digits only: str.isdigit() passes "²⁰²⁵" (int() then fails) and "２０２５".
+    if text and (len(text) != 6 or not text.isascii() or not text.isdigit() or not 1 <= int(text[4:]) <= 12):
         raise ValidationError("费款所属期格式应为 YYYY-MM（如 2025-03）", field=field)
     return text
 
