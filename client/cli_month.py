@@ -1,8 +1,9 @@
 """`socialfee month ...`: the monthly routine from the command line, for many units.
 
 Each command works on the units named by ``--unit`` (repeatable) or ``--all`` (every unit
-known on this PC; with ``--operator`` only the units assigned to that operator, a filter:
-the journal still records who runs the command), one after another: log in with the declaration password, do the step
+known on this PC; with ``--operator`` only the units assigned to that operator, who signs in
+first and is who the journal and the log record: client/cli_month_operator.py), one after
+another: log in with the declaration password, do the step
 through the same core/sync services as the pages (client/cli_month_steps.py), log out.
 A unit that fails does not stop the others.
 
@@ -10,7 +11,8 @@ Exit codes (docs/cli.md): 0 done; 1 a business error (rows with errors, a refusa
 rejected declaration, nothing to confirm without --yes); 2 usage (unknown unit, bad
 option, password lines not matching the units); 3 the tax side unreachable or a
 submission whose outcome is unknown or still queued (run ``feedback`` again later);
-4 the declaration password refused, locked or missing; 5 the data folder in use by the
+4 the declaration password refused, locked or missing, or the operator's password refused or
+their role without the permission; 5 the data folder in use by the
 desktop client (one writer). With several units the exit code is the highest of theirs.
 
 The declaration password comes from the OS keyring (saved at a login with 「记住申报密码」
@@ -36,7 +38,8 @@ from typing import Any
 
 import click
 
-from client.core import home_lock, passwords, units
+from client import cli_month_operator
+from client.core import home_lock, operators, passwords, units
 from client.errors import AuthError, NetworkError, SocialFeeError
 from client.settings import prepare_home, resolve_home
 from client.sync.session import MUST_CHANGE
@@ -155,7 +158,8 @@ def unit_options(command: Any) -> Any:
         click.option("--all", "all_units", is_flag=True, help="本机已登录过的全部单位"),
         click.option("--json", "as_json", is_flag=True, help="在标准输出打印一个 JSON 文档（供脚本读取）"),
         click.option("--operator", "operator", default=None, metavar="登录名",
-                     help="只处理分配给该操作员的单位（多人使用；--all 即该操作员的全部单位）"),
+                     help="以该操作员身份运行（多人使用时必填）：密码从标准输入读取（第一行），按其角色权限和"
+                          "分配的单位处理，记录中为该操作员"),
     )):
         command = option(command)
     return command
@@ -168,14 +172,12 @@ def password_option(command: Any) -> Any:
     )(command)
 
 
-def read_passwords(unit_ids: Sequence[str]) -> dict[str, str]:
+def read_passwords(unit_ids: Sequence[str], lines: list[str] | None) -> dict[str, str]:
     """One line for every unit, or one line per unit in order; never echoed, never logged.
-    At a terminal each unit's password is asked for without echo instead."""
-    if sys.stdin.isatty():
+    ``lines``: standard input's (after the operator's password); None at a terminal, where
+    each unit's password is asked for without echo instead."""
+    if lines is None:
         return {u: click.prompt(f"单位 {u} 的申报密码", hide_input=True, err=True) for u in unit_ids}
-    lines = [line.rstrip("\r\n") for line in sys.stdin.read().splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
     if not lines or any(not line for line in lines):
         raise click.UsageError("--password-stdin 需要从标准输入读到申报密码（每行一个，不能有空行）")
     if len(lines) == 1:
@@ -210,21 +212,6 @@ def chosen_units(unit_ids: Sequence[str], all_units: bool, *, single: bool = Fal
     if single and len(found) != 1:
         raise click.UsageError("该命令一次只处理一个单位：请用一个 --unit 指定")
     return found
-
-
-def assigned_to(store: Any, login_name: str | None) -> frozenset[str] | None:
-    """The units an operator (by login name) may work on; None: no --operator, or all units."""
-    if login_name is None:
-        return None
-    from client.core import operators
-
-    wanted = login_name.strip()
-    found = next((o for o in operators.list_operators(store) if o.login_name == wanted), None)
-    if found is None:
-        raise click.UsageError(f"没有登录名为 {wanted} 的操作员")
-    if found.frozen:
-        raise click.UsageError(f"操作员 {found.name}：{operators.FROZEN_MESSAGE}")
-    return operators.assigned_unit_ids(found.id)
 
 
 def only_assigned(found: list[units.LocalUnit], allowed: frozenset[str] | None, all_units: bool,
@@ -284,37 +271,52 @@ def run_step(ctx: click.Context, step: Step, *, command: str, unit_ids: Sequence
     try:
         services = root["build_services"](home)
         chosen = chosen_units(unit_ids, all_units, single=single, allow_none=allow_none or operator is not None)
-        chosen = only_assigned(chosen, assigned_to(services.store, operator), all_units, operator)
-        secrets = read_passwords([u.unit_id for u in chosen]) if login and password_stdin else {}
-        runs = []
-        for unit in chosen:
-            run = UnitRun(services, unit, dict(options or {}))
-            runs.append(run)
-            try:
-                if login:
-                    enter(run, secrets.get(unit.unit_id), remember=remember)
-                step(run)
-            except SocialFeeError as exc:
-                run.exit_code, run.error = exit_code_of(exc), exc.to_dict()
-            except Exception:  # a defect: this unit fails, the others still run
-                log.exception("month %s failed for unit %s", command, unit.unit_id)
-                run.exit_code = BUSINESS
-                run.error = {"code": "internal", "message": "意外失败，详情已记录在日志中", "field": None, "row": None}
-            finally:
-                if login:
-                    run.wait_for_jobs()
-                    services.session.logout()
-            if not as_json:  # as each unit ends: a long run shows its progress
-                show(run)
+        reading = operator is not None or (login and password_stdin)
+        lines = cli_month_operator.stdin_lines() if reading and not sys.stdin.isatty() else None
+        # The operator signs in before any unit is touched; everything after runs as them.
+        identity = cli_month_operator.sign_in(services.store, operator, command, lines)
+        cli_month_operator.check_allowed(identity, command, options or {})
+        chosen = only_assigned(chosen, identity.units if identity else None, all_units, operator)
+        secrets = read_passwords([u.unit_id for u in chosen], lines) if login and password_stdin else {}
+        with operators.acting_as(identity):
+            runs = run_units(services, step, chosen, secrets, command=command, as_json=as_json, login=login,
+                             remember=remember, options=options)
         if not chosen and not as_json:
             click.echo("没有分配给该操作员的单位" if operator else "本机还没有单位：请先在客户端中登录单位")
         finish(command, runs, as_json, max((r.exit_code for r in runs), default=OK))
-    except SocialFeeError as exc:  # before any unit ran (a corrupt database, ...)
-        finish(command, [], as_json, BUSINESS, exc)
+    except SocialFeeError as exc:  # before any unit ran (a corrupt database, the operator refused, ...)
+        finish(command, [], as_json, exit_code_of(exc), exc)
     finally:
         if services is not None:
             services.close()
         lock.release()
+
+
+def run_units(services: Any, step: Step, chosen: Sequence[units.LocalUnit], secrets: dict[str, str], *,
+              command: str, as_json: bool, login: bool, remember: bool,
+              options: dict[str, Any] | None) -> list[UnitRun]:
+    """One unit after another; a unit that fails does not stop the others."""
+    runs = []
+    for unit in chosen:
+        run = UnitRun(services, unit, dict(options or {}))
+        runs.append(run)
+        try:
+            if login:
+                enter(run, secrets.get(unit.unit_id), remember=remember)
+            step(run)
+        except SocialFeeError as exc:
+            run.exit_code, run.error = exit_code_of(exc), exc.to_dict()
+        except Exception:  # a defect: this unit fails, the others still run
+            log.exception("month %s failed for unit %s", command, unit.unit_id)
+            run.exit_code = BUSINESS
+            run.error = {"code": "internal", "message": "意外失败，详情已记录在日志中", "field": None, "row": None}
+        finally:
+            if login:
+                run.wait_for_jobs()
+                services.session.logout()
+        if not as_json:  # as each unit ends: a long run shows its progress
+            show(run)
+    return runs
 
 
 def show(run: UnitRun) -> None:

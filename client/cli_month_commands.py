@@ -169,4 +169,4 @@ def export(ctx: click.Context, out: Path, what: tuple[str, ...], unit_ids: tuple
             run.say(f"{w['label']}：{w['rows']} 条 → {w['file']}")
 
     run_step(ctx, step, command="month export", unit_ids=unit_ids, all_units=all_units, as_json=as_json,
-             login=False, operator=operator)
+             login=False, operator=operator, options={"what": chosen})

@@ -121,7 +121,7 @@ def acting_as(identity: Identity | None) -> Iterator[None]:
 
 def current_operator_name() -> str:
     """What audit rows and journal entries record: the logged-in operator's name, or the OS
-    user in 单人使用 and on the command line."""
+    user in 单人使用 and on the command line without ``--operator``."""
     identity = _CURRENT.get()
     return identity.name if identity is not None else os_user()
 

@@ -341,22 +341,24 @@ def test_no_units_yet(home: Path) -> None:
 
 
 def test_operator_narrows_the_units(home: Path, prepared: list[Any], tmp_path: Path) -> None:
-    """--operator: only the units assigned to that operator (a filter over --all / --unit)."""
+    """--operator: only the units assigned to that operator (over --all / --unit), after signing in."""
     from client.core import operators
     from client.core.operators_roles import list_roles
 
     first, second = (c.unit_id for c in prepared)
     svc = build_services(home)
     try:
-        clerk = next(r for r in list_roles(svc.store) if r.key not in (None, operators.ADMIN))
+        clerk = next(r for r in list_roles(svc.store) if r.key == "readonly")  # 只读 may export everything
         operators.add_operator(svc.store, "张会计", "zhang", "Zhang-2025-pw", "Zhang-2025-pw", clerk.id, [second])
     finally:
         svc.close()
-    code, done = month_json(home, "export", "--all", "--operator", "zhang", "--out", str(tmp_path / "x"))
+    pw = "Zhang-2025-pw\n"  # --operator signs in (password from stdin), in 单人使用 too
+    code, done = month_json(home, "export", "--all", "--operator", "zhang", "--out", str(tmp_path / "x"), input=pw)
     assert code == 0 and [u["unit_id"] for u in done["units"]] == [second]
-    refused = month(home, "export", "--unit", first, "--operator", "zhang", "--out", str(tmp_path / "y"))
+    refused = month(home, "export", "--unit", first, "--operator", "zhang", "--out", str(tmp_path / "y"), input=pw)
     assert refused.exit_code == 2 and f"单位 {first} 未分配给操作员 zhang" in refused.output
-    assert month(home, "export", "--all", "--operator", "nobody", "--out", str(tmp_path / "z")).exit_code == 2
+    unknown = month(home, "export", "--all", "--operator", "nobody", "--out", str(tmp_path / "z"), input=pw)
+    assert unknown.exit_code == 4 and "登录名或密码不正确" in unknown.output
 
 
 def test_good_rows_of_a_bad_file_submitted_after_review(home: Path, live: LiveTaxSide, prepared: list[Any],
