@@ -4,11 +4,14 @@ Chinese, never 500; writes need the CSRF token; 只读 is not refused what is on
 
 from __future__ import annotations
 
+import io
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from client.api.server import UIServer
 from client.core import operators, permissions
@@ -165,3 +168,59 @@ def test_readonly_may_compute_and_print_the_annuity_notice(client: httpx.Client,
     # and still nothing that changes data
     refused = client.post("/api/payment/debits", json={})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+
+# -- formulas from the tax side's data reach no cell as a formula ----------------------------------------
+FORMULAS = ('=HYPERLINK("http://evil.example","点我")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1+1", "-2+3")
+
+
+def _cells(response: httpx.Response) -> list[Any]:
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    found = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula: {cell.value!r}"
+                found.append(cell.value)
+    return found
+
+
+def test_formula_names_from_the_tax_side_stay_text_in_every_new_export(
+    services: Services, taxside_factory: Any, browser_client: httpx.Client
+) -> None:
+    taxside = taxside_factory(units=1, employees=10, seed=5)
+    taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0, "arrival_delay_seconds": 0})
+    con = sqlite3.connect(taxside.db_path)
+    try:  # the tax side's own data, as another client or a hostile answer could leave it
+        ids = [r[0] for r in con.execute("SELECT id FROM employee ORDER BY id LIMIT ?", (len(FORMULAS),))]
+        for pk, name in zip(ids, FORMULAS, strict=True):
+            con.execute("UPDATE employee SET name = ? WHERE id = ?", (name, pk))
+        con.commit()
+    finally:
+        con.close()
+    unit = log_in(services, taxside, index=0)
+    services.session.popups_shown = True
+    declared_elsewhere(taxside, unit.unit_id)
+    con = sqlite3.connect(taxside.db_path)
+    try:  # the declared details keep the name as declared: hostile there too
+        for pk, name in zip(ids, FORMULAS, strict=True):
+            con.execute("UPDATE fee_detail SET name = ? WHERE employee_pk = ?", (name, pk))
+        con.commit()
+    finally:
+        con.close()
+    api = Api(browser_client)
+    rows = api.get("/api/enrollment", size=50).json()["rows"]
+    chosen = [r for r in rows if r["name"] in FORMULAS]
+    assert len(chosen) == len(FORMULAS)
+    body = {"employee_ids": [r["employee_id"] for r in chosen], "period_from": "2025-01", "period_to": "2025-06"}
+    exported = _cells(api.post("/api/certificate/export", body))
+    assert set(FORMULAS) <= set(exported)
+    job_result(api, api.post("/api/queries/bases/sync", {}))
+    assert set(FORMULAS) <= set(_cells(api.get("/api/queries/bases/export")))
+    job_result(api, api.post("/api/queries/details/sync", {"period_from": "202501", "period_to": "202506"}))
+    export_job = api.post("/api/queries/details/export", {})
+    job = job_result(api, export_job)
+    assert job["rows"] > 0
+    details = _cells(api.get(f"/api/queries/details/export/{export_job.json()['job']['id']}"))
+    assert set(FORMULAS) <= set(details)
