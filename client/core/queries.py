@@ -217,26 +217,38 @@ def save_bases(db: peewee.SqliteDatabase, unit_pk: int, items: Iterable[Mapping[
     return len(rows)
 
 
-def apply_base_changes(db: peewee.SqliteDatabase, unit_pk: int, items: Sequence[Mapping[str, Any]]) -> int:
+def _held(db: peewee.SqliteDatabase, unit_pk: int, ids: Sequence[str]) -> tuple[int, int, int]:
+    """(employees, rows, employees without person elements here) among ``ids``."""
+    out = [0, 0, 0]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found = db.execute_sql(
+            "SELECT count(DISTINCT b.employee_id), count(*), count(DISTINCT CASE WHEN e.id IS NULL "
+            "THEN b.employee_id END) FROM query_base b LEFT JOIN enrollment_employee e "
+            "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id "
+            f"WHERE b.unit_id = ? AND b.employee_id IN ({', '.join('?' * len(chunk))})", (unit_pk, *chunk),
+        ).fetchone()
+        out = [a + int(b) for a, b in zip(out, found, strict=True)]
+    return out[0], out[1], out[2]
+
+
+def apply_base_changes(db: peewee.SqliteDatabase, unit_pk: int,
+                       items: Sequence[Mapping[str, Any]]) -> tuple[int, int, int]:
     """One page of the incremental feed: each changed employee's rows are replaced by what
-    the tax side holds now (none when removed: ``deleted``). Returns the rows written."""
+    the tax side holds now (none when removed: ``deleted``). Returns how the unit's
+    employees, rows and employees without person elements changed (read for these
+    employees only, not the whole table)."""
     ids = [str(e["employee_id"]) for e in items]
+    before = _held(db, unit_pk, ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         db.execute_sql(f"DELETE FROM query_base WHERE unit_id = ? AND employee_id IN ({', '.join('?' * len(chunk))})",
                        (unit_pk, *chunk))
     (generation,) = db.execute_sql("SELECT coalesce(max(generation), 1) FROM query_base WHERE unit_id = ?",
                                    (unit_pk,)).fetchone()
-    return save_bases(db, unit_pk, [e for e in items if not e.get("deleted")], int(generation))
-
-
-def base_counts(db: peewee.SqliteDatabase, unit_pk: int) -> tuple[int, int]:
-    """(employees, rows) held here: both read the narrow (unit, item) index."""
-    (rows,) = db.execute_sql("SELECT count(*) FROM query_base WHERE unit_id = ?", (unit_pk,)).fetchone()
-    (employees,) = db.execute_sql(
-        "SELECT count(*) FROM (SELECT DISTINCT employee_id FROM query_base WHERE unit_id = ?)", (unit_pk,)
-    ).fetchone()
-    return int(employees), int(rows)
+    save_bases(db, unit_pk, [e for e in items if not e.get("deleted")], int(generation))
+    after = _held(db, unit_pk, ids)
+    return after[0] - before[0], after[1] - before[1], after[2] - before[2]
 
 
 def finish_bases(db: peewee.SqliteDatabase, unit_pk: int, generation: int) -> int:
@@ -309,18 +321,33 @@ def _enrollment_mark(store: Store, unit_pk: int) -> list[int]:
 
 
 def remember_without_person(store: Store, unit_pk: int) -> int:
-    """After an update: the count kept with the state, for the enrollment it was made from."""
+    """After an update: the count kept with the state, for the enrollment it was made from
+    (an update that kept a count for the enrollment as it is now is not counted again)."""
+    mark = _enrollment_mark(store, unit_pk)
+    found = state(store, unit_pk, BASES)
+    if found is not None and "without_person" in found.detail and found.detail.get("enrollment_mark") == mark:
+        return int(found.detail["without_person"])
     missing = without_person(store, unit_pk)
     with store.write() as db:
         found = state(store, unit_pk, BASES)
         if found is not None:
             db.execute_sql(
                 "UPDATE query_state SET detail = ? WHERE unit_id = ? AND query = ?",
-                (json.dumps({**found.detail, "without_person": missing,
-                             "enrollment_mark": _enrollment_mark(store, unit_pk)}, ensure_ascii=False),
-                 unit_pk, BASES),
+                (json.dumps({**found.detail, "without_person": missing, "enrollment_mark": mark},
+                            ensure_ascii=False), unit_pk, BASES),
             )
     return missing
+
+
+def kept_counts(store: Store, unit_pk: int) -> dict[str, Any]:
+    """The kept without_person count and its mark, if made from the enrollment as it is now."""
+    found = state(store, unit_pk, BASES)
+    if found is None or "without_person" not in found.detail:
+        return {}
+    mark = _enrollment_mark(store, unit_pk)
+    if found.detail.get("enrollment_mark") != mark:
+        return {}
+    return {"without_person": int(found.detail["without_person"]), "enrollment_mark": mark}
 
 
 def without_person_now(store: Store, unit_pk: int) -> int:

@@ -229,17 +229,20 @@ class QueryService:
                 raise malformed(ValueError("mode"))
             with self.store.write() as db:
                 found = q.state(self.store, pk, q.BASES)
-                # The kept without_person count is for the rows before this page: counted again after.
                 detail = {k: v for k, v in (found.detail if found else {}).items()
                           if k not in ("without_person", "enrollment_mark")}
+                # A kept without_person count moves with the changed employees (else counted after).
+                kept = q.kept_counts(self.store, pk)
+                employees, rows = int(detail.get("employees", 0)), int(detail.get("rows", 0))
                 if page.items:
-                    q.apply_base_changes(db, pk, page.items)
-                    employees, rows = q.base_counts(db, pk)
-                else:
-                    employees, rows = int(detail.get("employees", 0)), int(detail.get("rows", 0))
+                    d_employees, d_rows, d_missing = q.apply_base_changes(db, pk, page.items)
+                    employees, rows = employees + d_employees, rows + d_rows
+                    if kept:
+                        kept["without_person"] += d_missing
                 changed += len(page.items)
-                q.set_state(db, pk, q.BASES, {**detail, "employees": employees, "rows": rows, "removed": 0,
-                                              "mode": "incremental", "changed": changed, "cursor": page.cursor})
+                q.set_state(db, pk, q.BASES, {**detail, **kept, "employees": employees, "rows": rows,
+                                              "removed": 0, "mode": "incremental", "changed": changed,
+                                              "cursor": page.cursor})
             progress(changed, changed, f"已更新 {changed} 名职工的缴费基数")
             cursor = page.cursor
             if not page.more:

@@ -146,6 +146,9 @@ def test_bases_updated_with_only_the_changes(svc: QueryService, live: LiveTaxSid
     assert changes["mode"] == "incremental" and 5 < changes["changed"] <= 11
     assert local_bases(svc, pk) == taxside_bases(live, unit_id)
     assert changes["employees"] == first["employees"] + 5 - 1
+    # The hires are not in this PC's enrollment yet: counted from the changes, as a recount says.
+    assert changes["without_person"] == q.without_person(svc.store, pk) == 5
+    assert q.without_person_now(svc.store, pk) == 5
     state = q.state_dict(svc.store, pk, q.BASES)
     assert state["rows"] == len(taxside_bases(live, unit_id)) and "cursor" not in state
 
