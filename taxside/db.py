@@ -406,10 +406,11 @@ def build_models(db: pw.Database) -> SimpleNamespace:
         late_days = pw.IntegerField()
         late_fee = pw.TextField()
         total = pw.TextField()
-        paid_at = pw.TextField()
+        paid_at = pw.TextField()  # the clock (arrival delays count from it)
         arrival = pw.TextField()
         stored_at = pw.TextField(null=True)
         seq = pw.IntegerField()
+        paid_on = pw.TextField(null=True)  # the business date (缴款日期); null on rows made before it
 
         class Meta:
             indexes = ((("unit_pk", "seq", "id"), False), (("arrival", "paid_at"), False))
@@ -479,6 +480,8 @@ class Store:
     def create(self) -> None:
         with self._init_lock, self.db.connection_context():
             self.db.create_tables(self.m.all, safe=True)
+            if "paid_on" not in {c.name for c in self.db.get_columns("payment")}:  # a file made before it
+                self.db.execute_sql("ALTER TABLE payment ADD COLUMN paid_on TEXT")
             if self.get_meta("schema_version") is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
                 self.set_meta("today", DEFAULT_TODAY)

@@ -150,16 +150,18 @@ def load_arrears(st: Store, unit_pk: int, pks: list[int]) -> dict[int, tuple[Any
 def insert_payments(st: Store, rows: list[tuple[Any, ...]], seq: int) -> list[int]:
     """Payment records (unit_pk, tax_ticket, method, debit_pk, voucher_pk, agreement_pk,
     arrear_pk, amount, late_days, late_fee, total, paid_at) and their arrears paid, in one
-    go (caller holds the write); returns the payments' ids in order."""
+    go (caller holds the write); returns the payments' ids in order. ``paid_on`` is the
+    business date (``today``), which the simulation moves apart from the clock."""
     if not rows:
         return []
     (last,) = st.db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM payment").fetchone()
     cur = st.db.cursor()
+    today = st.today().isoformat()
     cur.executemany(
         "INSERT INTO payment(id, unit_pk, tax_ticket, method, debit_pk, voucher_pk, agreement_pk,"
-        " arrear_pk, amount, late_days, late_fee, total, paid_at, arrival, seq)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(last + k, *r, NOT_STORED, seq) for k, r in enumerate(rows, 1)],
+        " arrear_pk, amount, late_days, late_fee, total, paid_at, arrival, seq, paid_on)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(last + k, *r, NOT_STORED, seq, today) for k, r in enumerate(rows, 1)],
     )
     cur.executemany(
         "UPDATE arrear SET state = 'paid', payment_pk = ?, paid_at = ?, seq = ? WHERE id = ?",
@@ -171,7 +173,7 @@ def insert_payments(st: Store, rows: list[tuple[Any, ...]], seq: int) -> list[in
 PAYMENT_COLUMNS = (
     "p.id, p.tax_ticket, p.method, p.debit_pk, p.voucher_pk, g.agreement_no, g.bank, p.arrear_pk,"
     " a.unit_number, a.agency, a.item, s.item_name, a.part, a.period_from, a.period_to,"
-    " p.amount, p.late_fee, p.total, p.paid_at, p.arrival, p.stored_at"
+    " p.amount, p.late_fee, p.total, p.paid_at, p.arrival, p.stored_at, p.paid_on"
 )
 PAYMENT_FROM = (
     "payment p JOIN arrear a ON a.id = p.arrear_pk JOIN fee_summary s ON s.id = a.summary_pk"
@@ -181,7 +183,7 @@ PAYMENT_FROM = (
 
 def payment_json(row: tuple[Any, ...]) -> dict[str, Any]:
     (pk, ticket, method, debit, voucher, agreement_no, bank, arrear, number, agency, item,
-     item_name, part, p_from, p_to, amount, fee, total, paid_at, arrival, stored_at) = row
+     item_name, part, p_from, p_to, amount, fee, total, paid_at, arrival, stored_at, paid_on) = row
     return {
         "payment_id": payment_id(pk), "tax_ticket": ticket, "method": method,
         "debit_id": debit_id(debit) if debit else None,
@@ -190,7 +192,7 @@ def payment_json(row: tuple[Any, ...]) -> dict[str, Any]:
         "unit_number": number, "agency": agency, "item": item, "item_name": item_name,
         "part": part, "part_name": fees.PART_NAMES.get(part, part), "period_from": p_from,
         "period_to": p_to, "amount": amount, "late_fee": fee, "total": total,
-        "paid_at": paid_at, "arrival": arrival, "stored_at": stored_at,
+        "paid_at": paid_at, "paid_on": paid_on or paid_at[:10], "arrival": arrival, "stored_at": stored_at,
     }
 
 

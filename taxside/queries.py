@@ -232,36 +232,65 @@ def payable_list(unit_id: str) -> Response:
 
 
 # -- 到账信息 ------------------------------------------------------------------------------------------
+def _date_arg(name: str) -> str | None:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "bad_date", f"{name} 应为 YYYY-MM-DD 格式的缴款日期，如 2025-03-15") from None
+    return text
+
+
 @bp.get("/units/<unit_id>/payment-arrivals")
 @require_token()
 def payment_arrivals(unit_id: str) -> Response:
-    """Payment records whose 费款所属期 range meets ``from``-``to`` (default the twelve months
-    up to the current period) with their arrival state, paged by payment id; arrivals due
-    are settled first."""
+    """Payment records whose 费款所属期 range meets ``from``-``to`` and / or whose 缴款日期
+    (the business date of the payment) is within ``paid_from``-``paid_to``, with their
+    arrival state, paged by payment id; arrivals due are settled first. Without any of
+    them: the twelve months of fee periods up to the current one."""
     st = store()
     current = fees.current_period(st.today())
-    end = _period_arg("to", current)
-    start = _period_arg("from", end.add_months(-11))
-    if start.index > end.index or end.index - start.index >= MAX_PAYABLE_MONTHS:
-        raise ApiError(400, "bad_period_range",
-                       f"费款所属期范围无效：起应不晚于止，且不超过{MAX_PAYABLE_MONTHS}个月")
+    paid_from, paid_to = _date_arg("paid_from"), _date_arg("paid_to")
+    if paid_from and paid_to and paid_from > paid_to:
+        raise ApiError(400, "bad_date_range", "缴款日期范围无效：起应不晚于止")
+    by_date = bool(paid_from or paid_to)
+    where, params = ["p.unit_pk = ?", "p.id > ?"], [g.unit_pk]
+    start = end = None
+    if not by_date or request.args.get("from") or request.args.get("to"):
+        end = _period_arg("to", current)
+        start = _period_arg("from", end.add_months(-11))
+        if start.index > end.index or end.index - start.index >= MAX_PAYABLE_MONTHS:
+            raise ApiError(400, "bad_period_range",
+                           f"费款所属期范围无效：起应不晚于止，且不超过{MAX_PAYABLE_MONTHS}个月")
+        where += ["a.period_to >= ?", "a.period_from <= ?"]
+        params += [str(start), str(end)]
+    # Rows made before paid_on was recorded answer by their clock's date.
+    for bound, op in ((paid_from, ">="), (paid_to, "<=")):
+        if bound:
+            where.append(f"coalesce(p.paid_on, substr(p.paid_at, 1, 10)) {op} ?")
+            params.append(bound)
     limit = parse_limit()
     text = request.args.get("cursor")
     cur = decode_cursor(text, "arrivals") if text else {"f": "arrivals", "u": g.unit_pk, "k": 0}
     if cur.get("u") != g.unit_pk or not isinstance(cur.get("k"), int):
         raise ApiError(400, "bad_cursor", "查询游标与本单位不符，请重新查询")
+    params.insert(1, cur["k"])
     settle(g.unit_pk)
     rows = st.query(
-        f"SELECT {pay.PAYMENT_COLUMNS} FROM {pay.PAYMENT_FROM} WHERE p.unit_pk = ? AND p.id > ?"
-        " AND a.period_to >= ? AND a.period_from <= ? ORDER BY p.id LIMIT ?",
-        (g.unit_pk, cur["k"], str(start), str(end), limit + 1),
+        f"SELECT {pay.PAYMENT_COLUMNS} FROM {pay.PAYMENT_FROM} WHERE {' AND '.join(where)} ORDER BY p.id LIMIT ?",
+        (*params, limit + 1),
     )
     more = len(rows) > limit
     rows = rows[:limit]
     return json_response({
         "items": [pay.payment_json(r) for r in rows],
         "next_cursor": encode_cursor({**cur, "k": rows[-1][0]}) if more else None,
-        "has_more": more, "from": str(start), "to": str(end), "current_period": str(current),
+        "has_more": more, "from": str(start) if start else None, "to": str(end) if end else None,
+        "paid_from": paid_from, "paid_to": paid_to, "current_period": str(current),
     })
 
 

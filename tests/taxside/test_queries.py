@@ -5,6 +5,7 @@ arrivals differ from a client's records."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -188,6 +189,30 @@ def test_arrivals_and_the_sim_controls(env: Env) -> None:
     assert next(a for a in env.arrears() if a["arrear_id"] == first["arrear_id"])["state"] == "unpaid"
     resp = env.cl.post(f"/sim/units/{env.unit.unit_id}/payments/PM99999999/reversal", json={})
     assert_error(resp, 404, "payment_not_found")
+
+
+def test_arrivals_by_the_business_date_of_the_payment(env: Env) -> None:
+    env.declare()
+    arrears = [a["arrear_id"] for a in env.arrears()]
+    assert env.debit(arrears[:2]).status_code == 201
+    day = env.ok("/payment-arrivals")["items"][0]["paid_on"]
+    later = (dt.date.fromisoformat(day) + dt.timedelta(days=3)).isoformat()
+    env.sim("PUT", "/settings", {"today": later})  # the business date moves, the clock does not
+    assert env.debit(arrears[2:3]).status_code == 201
+    every = env.ok("/payment-arrivals")["items"]
+    assert [i["paid_on"] for i in every] == [day, day, later] and day == "2025-03-15"
+    assert {i["paid_at"][:10] for i in every} == {every[0]["paid_at"][:10]}  # the clock's date is one
+    on_later = env.ok(f"/payment-arrivals?paid_from={later}&paid_to={later}")
+    assert [i["payment_id"] for i in on_later["items"]] == [every[2]["payment_id"]]
+    assert on_later["from"] is None and on_later["paid_from"] == later  # no fee period limit then
+    assert len(env.ok(f"/payment-arrivals?paid_to={day}")["items"]) == 2
+    period = every[0]["period_from"]
+    both = env.ok(f"/payment-arrivals?paid_from={day}&from={period}&to={period}")["items"]
+    assert both and all(i["period_from"] == period for i in both)
+    assert env.ok(f"/payment-arrivals?paid_from={later}&from=202001&to=202001")["items"] == []
+    assert_error(env.get("/payment-arrivals?paid_from=2025-02-30"), 400, "bad_date")
+    assert_error(env.get("/payment-arrivals?paid_from=20250301"), 400, "bad_date")
+    assert_error(env.get(f"/payment-arrivals?paid_from={later}&paid_to={day}"), 400, "bad_date_range")
 
 
 def test_queries_need_a_token(env: Env) -> None:
