@@ -12,7 +12,7 @@ from collections.abc import Callable
 import peewee
 
 from client.core.certificate_schema import create_certificate_tables
-from client.core.queries_schema import create_query_tables
+from client.core.queries_schema import add_arrival_paid_on, create_query_tables
 from client.core.query_details_schema import create as create_query_detail_tables
 
 Step = Callable[[peewee.SqliteDatabase], None]
@@ -562,5 +562,6 @@ MIGRATIONS: tuple[Step, ...] = (
     create_query_detail_tables,  # v11: client/core/query_details_schema.py
     _v12_home_status,
     _v13_operator_must_change,
+    add_arrival_paid_on,  # v14: client/core/queries_schema.py
 )
 LATEST = len(MIGRATIONS)

@@ -112,3 +112,11 @@ def create_query_tables(db: peewee.SqliteDatabase) -> None:
         """
     )
     db.execute_sql("CREATE INDEX query_arrival_paid ON query_arrival (unit_id, paid_at)")
+
+
+def add_arrival_paid_on(db: peewee.SqliteDatabase) -> None:
+    # 缴款日期: the business date the tax side records on a payment (its paid_at is a clock),
+    # so 到账信息 can be queried by it. Rows stored before it take their clock's date.
+    db.execute_sql("ALTER TABLE query_arrival ADD COLUMN paid_on TEXT")
+    db.execute_sql("UPDATE query_arrival SET paid_on = substr(paid_at, 1, 10)")
+    db.execute_sql("CREATE INDEX query_arrival_paid_on ON query_arrival (unit_id, paid_on)")
