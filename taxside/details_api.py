@@ -28,7 +28,8 @@ bp = Blueprint("declaration_details", __name__, url_prefix="/v1")
 sim_bp = Blueprint("sim_details", __name__, url_prefix="/sim")
 FEED = "declaration_details"
 MAX_MONTHS = 60
-_PERIOD = re.compile(r"\d{6}")
+_PERIOD = re.compile(r"[0-9]{6}")  # ASCII only: \d and isdigit() take full-width and superscripts
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 def _period(name: str, text: object) -> Period:
@@ -53,7 +54,7 @@ def _limit() -> int:
     text = request.args.get("limit")
     if text is None:
         return details.DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= details.MAX_LIMIT:
+    if not _LIMIT.fullmatch(text) or not 1 <= int(text) <= details.MAX_LIMIT:
         raise ApiError(400, "bad_limit", f"每页条数应为1到{details.MAX_LIMIT}之间的整数")
     return int(text)
 

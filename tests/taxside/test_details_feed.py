@@ -201,6 +201,8 @@ def test_bounds(env: Env) -> None:
     for query, code in [
         ("?from=202501&to=202501&limit=0", "bad_limit"),
         ("?from=202501&to=202501&limit=10001", "bad_limit"),
+        ("?from=202501&to=202501&limit=²", "bad_limit"),
+        ("?from=２０２５01&to=202501", "bad_period"),
         ("?from=2025-01&to=202501", "bad_period"),
         ("?to=202501", "bad_period"),
         ("?from=202513&to=202501", "bad_period"),
