@@ -85,10 +85,11 @@ from client.sync.payment import PaymentService
 
 bp = Blueprint("payment", __name__)
 REFRESH_JOB, VOUCHERS_JOB, RECORDS_JOB = "payment_refresh", "payment_vouchers_sync", "payment_records_sync"
-# A refresh of a few hundred arrears ends in well under this: its answer then carries the
-# result, and the page on entry needs no poll (two round trips and their waits, ~70 ms).
-# A slow tax side answers with the running job after this long, and the page polls it.
-REFRESH_WAIT_SECONDS = 0.25
+# A refresh of a few hundred arrears ends in well under this (~40 ms; 330 ms on a PC busy
+# with other work): its answer then carries the result, and the page on entry needs no poll
+# (two round trips and their waits, ~70 ms). A slow tax side answers with the running job
+# after this long, and the page shows its progress and polls it.
+REFRESH_WAIT_SECONDS = 1.0
 SETTLE_POLLS = 100
 
 
