@@ -8,7 +8,8 @@ on entry (and on 更新 / 查询 with a range); offline they say so and show wha
 - ``GET  /api/queries/bases?name&id_type&id_number&item&page&size`` -> a page, ``state``,
   ``without_person`` (employees whose person elements are not on this PC)
 - ``GET  /api/queries/payable?from&to&item`` -> ``{"items", "totals", "state"}``
-- ``GET  /api/queries/arrival?from&to`` -> ``{"items", "counts", "flagged", "summary", "state"}``
+- ``GET  /api/queries/arrival?from&to&paid_from&paid_to`` (费款所属期 YYYY-MM, 缴款日期 YYYY-MM-DD)
+  -> ``{"items", "counts", "flagged", "summary", "state"}``
 - ``POST /api/queries/<query>/sync`` ``{"from"?, "to"?, "full"?}`` -> 202 ``{"job"}`` (result
   ``{"message", ...}``); 职工缴费基数 brings only the changes since its last update unless ``full``
 - ``GET  /api/queries/<query>/export?<the filters>`` -> xlsx of what the filters match
@@ -135,8 +136,7 @@ def payable_list() -> ResponseReturnValue:
 @requires_unit
 def arrival_list() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    start, end = _months()
-    view = qp.arrivals(store, pk, start, end)
+    view = qp.arrivals(store, pk, qp.ArrivalRange.parse(request.args))
     return jsonify({"ok": True, **view.to_dict(), "state": q.state_dict(store, pk, q.ARRIVAL)})
 
 
@@ -151,13 +151,14 @@ def start_sync(query: str) -> ResponseReturnValue:
     body = _json()
     if query in (q.PAYABLE, q.ARRIVAL):
         start, end = qp.check_months(body.get("from"), body.get("to"))
+    asked = qp.ArrivalRange.parse(body) if query == q.ARRIVAL else qp.ArrivalRange()
     full = body.get("full") is True  # 职工缴费基数: every base again, not only the changes
 
     def work(ctx: Any) -> dict[str, Any]:
         if query == q.PAYABLE:
             return service.sync_payables(start, end)
         if query == q.ARRIVAL:
-            return service.sync_arrivals(start, end)
+            return service.sync_arrivals(asked)
         if query == q.BASES:
             return service.sync_bases(ctx.progress, ctx.check_cancelled, full=full)
         return service.sync_registrations()
@@ -198,5 +199,5 @@ def payable_export() -> ResponseReturnValue:
 @requires_unit
 def arrival_export() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    start, end = _months()
-    return send_xlsx(lambda target: qp.export_arrivals(store, pk, start, end, target), "社保费到账信息.xlsx")
+    asked = qp.ArrivalRange.parse(request.args)
+    return send_xlsx(lambda target: qp.export_arrivals(store, pk, asked, target), "社保费到账信息.xlsx")

@@ -119,25 +119,37 @@ def fetch_payables(client: TaxClient, unit_id: str, start: str, end: str) -> tup
         raise malformed(exc) from None
 
 
-def fetch_arrivals(client: TaxClient, unit_id: str, start: str, end: str) -> tuple[list[dict[str, Any]], str, str]:
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def fetch_arrivals(client: TaxClient, unit_id: str, asked: qp.ArrivalRange) -> tuple[list[dict[str, Any]],
+                                                                                      qp.ArrivalRange]:
+    """Every page of the payments asked for, and the range the tax side answered for (its
+    default 费款所属期 range filled in)."""
     out: list[dict[str, Any]] = []
     cursor: str | None = None
+    params = {"from": asked.start or None, "to": asked.end or None, "paid_from": asked.paid_from or None,
+              "paid_to": asked.paid_to or None}
     while True:
-        data = client._get(f"/v1/units/{unit_id}/payment-arrivals", cursor=cursor, limit=5000,
-                           **{"from": start or None, "to": end or None})
+        data = client._get(f"/v1/units/{unit_id}/payment-arrivals", cursor=cursor, limit=5000, **params)
         try:
             for r in _items(data):
                 row = {n: _text(r, n) for n in qp.ARRIVAL_FIELDS if n not in ("amount", "late_fee", "total",
                                                                                 "stored_at")}
                 row.update({n: _money(r, n) for n in ("amount", "late_fee", "total")})
                 row["stored_at"] = _text(r, "stored_at", null=True)
+                if not DAY.fullmatch(row["paid_on"]):
+                    raise ValueError("paid_on")
                 out.append(row)
-            first_from, first_to = _text(data, "from"), _text(data, "to")
+            answered = qp.ArrivalRange(_text(data, "from", null=True) or "", _text(data, "to", null=True) or "",
+                                       asked.paid_from, asked.paid_to)
+            if not answered.by_date and not (answered.start and answered.end):
+                raise ValueError("from")
             more, cursor = bool(data["has_more"]), _text(data, "next_cursor", null=True)
         except _BAD as exc:
             raise malformed(exc) from None
         if not more or not cursor:
-            return out, first_from, first_to
+            return out, answered
 
 
 # -- the service the pages call ------------------------------------------------------------------------
@@ -261,16 +273,29 @@ class QueryService:
         return {"count": count, "from": s_from, "to": s_to,
                 "message": f"已从税务端更新 {s_from}-{s_to} 的应缴信息 {count} 条"}
 
-    def sync_arrivals(self, start: str = "", end: str = "") -> dict[str, Any]:
+    def sync_arrivals(self, asked: qp.ArrivalRange | None = None) -> dict[str, Any]:
         pk, unit_id = self.unit()
-        start, end = qp.check_months(start, end)
-        rows, s_from, s_to = self.session.call(lambda c: fetch_arrivals(c, unit_id, start, end))
+        asked = asked or qp.ArrivalRange()
+        rows, answered = self.session.call(lambda c: fetch_arrivals(c, unit_id, asked))
         with self.store.write() as db:
             # Records written here after this point were not there to compare: 待核对, not missing.
             (upto,) = db.execute_sql("SELECT coalesce(max(id), 0) FROM payment_record WHERE unit_id = ?",
                                      (pk,)).fetchone()
-            now = q.set_state(db, pk, q.ARRIVAL, {"from": s_from, "to": s_to, "local_upto": int(upto)})
-            count = qp.save_arrivals(db, pk, s_from, s_to, rows, now)
-        view = qp.arrivals(self.store, pk, s_from, s_to)
-        return {"count": count, "from": s_from, "to": s_to, "flagged": view.to_dict()["flagged"],
-                "message": f"已从税务端更新 {s_from}-{s_to} 的到账信息 {count} 笔"}
+            now = q.set_state(db, pk, q.ARRIVAL, {
+                "from": answered.start or None, "to": answered.end or None, "paid_from": answered.paid_from or None,
+                "paid_to": answered.paid_to or None, "local_upto": int(upto)})
+            count = qp.save_arrivals(db, pk, answered, rows, now)
+        view = qp.arrivals(self.store, pk, answered)
+        return {"count": count, "from": answered.start, "to": answered.end, "paid_from": answered.paid_from,
+                "paid_to": answered.paid_to, "flagged": view.to_dict()["flagged"],
+                "message": f"已从税务端更新{describe(answered)}的到账信息 {count} 笔"}
+
+
+def describe(asked: qp.ArrivalRange) -> str:
+    """费款所属期 202501-202503、缴款日期 2025-03-01 至 2025-03-31 (what an update covered)."""
+    parts = []
+    if asked.start or asked.end:
+        parts.append(f"费款所属期 {asked.start or '…'}-{asked.end or '…'}")
+    if asked.by_date:
+        parts.append(f"缴款日期 {asked.paid_from or '…'} 至 {asked.paid_to or '…'}")
+    return " " + "、".join(parts) + " " if parts else ""

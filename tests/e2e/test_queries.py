@@ -142,7 +142,24 @@ def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], liv
     header, rows = export(page, "社保费到账信息")
     assert len(rows) == 3 and all(isinstance(r[header.index("电子税票号码")], str)
                                   and len(r[header.index("电子税票号码")]) == 18 for r in rows)
+    # 缴款日期 of a payment the tax side shows: its business date (a record only here: its clock's date).
+    day = next(r[header.index("缴款日期")] for r in rows if r[header.index("核对结果")] == "一致")
+    assert len(day) == 10 and any(r[7].startswith(day) for r in body_rows(page))
     screenshot(page, "queries_arrival")
+    # By 缴款日期 alone: the tax side asked for that day, not limited by 费款所属期.
+    page.fill("input[name=from]", "")
+    page.fill("input[name=to]", "")
+    page.fill("input[name=paid_from]", day)
+    page.fill("input[name=paid_to]", day)
+    page.click("#query button[type=submit]")
+    page.wait_for_function("d => (document.querySelector('#sync-state').dataset.result || '').includes('缴款日期 ' + d)",
+                           arg=day)
+    assert body_rows(page) and all(r[7].startswith(day) for r in body_rows(page))
+    assert "一致" in [r[6] for r in body_rows(page)]
+    page.fill("input[name=paid_from]", "2000-01-01")
+    page.fill("input[name=paid_to]", "2000-01-02")
+    page.click("#query button[type=submit]")
+    page.wait_for_selector("text=没有符合条件的到账信息")
 
     # Offline: the page says so and shows what this PC holds.
     services.session._offline = True  # the session's offline mode after a lost connection

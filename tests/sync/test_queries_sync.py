@@ -5,6 +5,7 @@ payment and a changed amount are flagged), and broken answers stored nowhere."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from client.core import queries as q
 from client.core import queries_pay as qp
 from client.core.paging import PageRequest
-from client.errors import NetworkError
+from client.errors import NetworkError, ValidationError
 from client.sync import queries as sync
 from client.sync.queries import QueryService
 from tests.conftest import log_in
@@ -241,6 +242,43 @@ def test_payables_and_arrivals_reconciled(services: Any, svc: QueryService, live
     with pytest.raises(NetworkError):
         svc.sync_arrivals()
     assert qp.arrivals(svc.store, pk).to_dict() == view.to_dict()
+
+
+def test_arrivals_by_the_business_date_of_the_payment(services: Any, svc: QueryService, live: LiveTaxSide) -> None:
+    pk, unit_id = svc.unit()
+    live.sim("PUT", "/settings", {"arrival_delay_seconds": 0})
+    declared_elsewhere(live, unit_id)
+    payment = refreshed_service(services)
+    arrears = [a.arrear.arrear_id for a in payment.arrears_view().items]
+    assert pay(payment, arrears[:2]).ok
+    svc.sync_arrivals()
+    (day,) = {r.paid_on for r in qp.arrivals(svc.store, pk).rows}
+    later = (dt.date.fromisoformat(day) + dt.timedelta(days=3)).isoformat()
+    live.sim("PUT", "/settings", {"today": later})  # the tax side's business date, not the clock
+    assert pay(refreshed_service(services), arrears[2:3]).ok
+
+    on_later = qp.ArrivalRange(paid_from=later, paid_to=later)
+    synced = svc.sync_arrivals(on_later)
+    assert synced["count"] == 1 and f"缴款日期 {later} 至 {later}" in synced["message"]
+    view = qp.arrivals(svc.store, pk, on_later)
+    assert [(r.paid_on, r.check) for r in view.rows] == [(later, qp.SAME)]
+    assert view.to_dict()["synced_paid_from"] == later and view.to_dict()["synced_from"] is None
+    assert [r.paid_on for r in qp.arrivals(svc.store, pk, qp.ArrivalRange(paid_to=day)).rows] == [day, day]
+    # The fee period query still lists the three, each with its 缴款日期.
+    svc.sync_arrivals()
+    assert sorted(r.paid_on for r in qp.arrivals(svc.store, pk).rows) == [day, day, later]
+
+    # An update for one day replaces only that day's rows: a reversed payment of it goes.
+    first = next(r for r in qp.arrivals(svc.store, pk).rows if r.paid_on == day)
+    live.sim("POST", f"/units/{unit_id}/payments/{first.payment_id}/reversal")
+    svc.sync_arrivals(qp.ArrivalRange(paid_from=day, paid_to=day))
+    stored = svc.store.db.execute_sql("SELECT payment_id, paid_on FROM query_arrival WHERE unit_id = ?",
+                                      (pk,)).fetchall()
+    assert sorted(p for _, p in stored) == [day, later] and first.payment_id not in {i for i, _ in stored}
+
+    for bad in ({"paid_from": "2025-02-30"}, {"paid_from": "20250301"}, {"paid_from": later, "paid_to": day}):
+        with pytest.raises(ValidationError):
+            qp.ArrivalRange.parse(bad)
 
 
 @pytest.mark.parametrize("value", ["1E+5", "NaN", "Infinity", "8000.001", " 8000", "8,000.00", 8000, None])

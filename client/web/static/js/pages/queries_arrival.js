@@ -8,6 +8,7 @@ import { dateTime, money } from "../format.js";
 const minute = (value) => dateTime(value).slice(0, 16); // seconds make the row too wide
 import { toast, toastError } from "../toast.js";
 import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import { dateParam } from "./payment_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -38,6 +39,18 @@ function arrivalCell(row) {
   return cell;
 }
 
+// 缴款日期 (the tax side's business date) with the time it recorded the payment under it.
+function paidCell(row) {
+  const cell = document.createElement("span");
+  cell.textContent = row.paid_on;
+  const when = document.createElement("span");
+  when.className = "sub-line muted";
+  when.textContent = minute(row.paid_at);
+  when.title = "缴款时间";
+  cell.append(when);
+  return cell;
+}
+
 const amount = (value) => (value == null ? "—" : money(value));
 
 const table = new ListTable(document.getElementById("result-table"), {
@@ -52,14 +65,19 @@ const table = new ListTable(document.getElementById("result-table"), {
     { key: "total", label: "税务端实缴金额", className: "num", render: (r) => amount(r.total) },
     { key: "local_total", label: "本机记录金额", className: "num", render: (r) => amount(r.local_total) },
     { key: "check", label: "核对结果", className: "nowrap", render: checkCell },
-    { key: "paid_at", label: "缴款时间", className: "nowrap", render: (r) => minute(r.paid_at) },
+    { key: "paid_on", label: "缴款日期", className: "nowrap", render: paidCell },
     { key: "arrival", label: "到账状态", className: "nowrap", render: arrivalCell },
   ],
 });
 
 function filters() {
   const data = new FormData(form);
-  return { from: monthParam(data.get("from")), to: monthParam(data.get("to")) };
+  const values = {
+    from: monthParam(data.get("from")), to: monthParam(data.get("to")),
+    paid_from: dateParam(data.get("paid_from"), "缴款日期"), paid_to: dateParam(data.get("paid_to"), "缴款日期"),
+  };
+  if (values.paid_from && values.paid_to && values.paid_from > values.paid_to) throw new Error("缴款日期起不能晚于止");
+  return values;
 }
 
 async function reload(values = shown) {
