@@ -152,29 +152,6 @@ class _Query:
             params.extend(self.refs)
         return " AND ".join(where), params
 
-    def rows_by_groups(self, offset: int, limit: int) -> list[tuple[Any, ...]]:
-        """A page without person elements, found through the cached counts: the rows are
-        ordered by (period, summary, id), so the (period, summary) groups before the page
-        are skipped by their counts and each group on the page is one exact index range."""
-        where, params = self._total_where()
-        groups = self._all(
-            "SELECT t.period, t.summary_ref, t.rows FROM query_detail_total t JOIN query_detail_summary s"
-            f" ON s.id = t.summary_ref WHERE {where} ORDER BY t.period, t.summary_ref", tuple(params))
-        out: list[tuple[Any, ...]] = []
-        for period, ref, rows in groups:
-            if offset >= rows:
-                offset -= rows
-                continue
-            out += self._all(
-                "SELECT d.summary_ref, d.period, d.employee_id, d.id_type, d.id_number, d.name, d.base_fen,"
-                " d.rate, d.amount_fen FROM query_detail d INDEXED BY query_detail_period"
-                " WHERE d.unit_id = ? AND d.period = ? AND d.summary_ref = ? ORDER BY d.id LIMIT ? OFFSET ?",
-                (self.unit_pk, period, ref, limit - len(out), offset))
-            offset = 0
-            if len(out) >= limit:
-                break
-        return out
-
     def totals(self) -> Totals:
         if self.empty:
             return Totals(0, False, "0.00", "0.00")
@@ -242,9 +219,12 @@ def _row_dict(s: tuple[Any, ...], r: tuple[Any, ...]) -> dict[str, Any]:
 def search(store: Store, unit_pk: int, request: PageRequest, flt: DetailFilter) -> DetailPage:
     if request.sort is not None:
         raise ValidationError("申报明细按费款所属期排列，不能另行排序", field="sort")
-    query = _Query(store, unit_pk, flt)
     offset = (request.page - 1) * request.size
     summaries = _Summaries(store)
+    if not flt.by_person and not flt.id_type:
+        totals, found = _group_page(store, unit_pk, flt, offset, request.size, summaries)
+        return DetailPage([_row_dict(summaries.get(r[0]), r) for r in found], totals, request.page, request.size)
+    query = _Query(store, unit_pk, flt)
     if query.empty:
         return DetailPage([], query.totals(), request.page, request.size)
     if flt.by_person:
@@ -259,15 +239,58 @@ def search(store: Store, unit_pk: int, request: PageRequest, flt: DetailFilter) 
             found = every[offset:offset + request.size] if offset + request.size <= COUNT_CAP else (
                 store.db.execute_sql(f"{query.rows_sql()} LIMIT ? OFFSET ?",
                                      (*query.params, request.size, offset)).fetchall())
-    elif flt.id_type:
+    else:  # 证件类型 alone
         totals = query.totals()
         found = store.db.execute_sql(
             f"{query.rows_sql()} LIMIT ? OFFSET ?", (*query.params, request.size, offset)).fetchall()
-    else:
-        totals = query.totals()
-        found = query.rows_by_groups(offset, request.size)
     summaries.load({r[0] for r in found})
     return DetailPage([_row_dict(summaries.get(r[0]), r) for r in found], totals, request.page, request.size)
+
+
+def _group_page(
+    store: Store, unit_pk: int, flt: DetailFilter, offset: int, limit: int, summaries: _Summaries
+) -> tuple[Totals, list[tuple[Any, ...]]]:
+    """A page without person elements, placed by the cached counts. One statement reads
+    the (month, summary) groups of the filter with their counts, sums and summary fields:
+    the totals are theirs; rows are ordered by (period, summary, id), so the groups before
+    the page are skipped by count and each group on the page is one exact index range."""
+    where, params = ["s.unit_id = ?"], [unit_pk]
+    for name in _SUMMARY_FIELDS:
+        if getattr(flt, name):
+            where.append(f"s.{name} = ?")
+            params.append(getattr(flt, name))
+    if flt.period_from:
+        where.append("t.period >= ?")
+        params.append(flt.period_from)
+    if flt.period_to:
+        where.append("t.period <= ?")
+        params.append(flt.period_to)
+    columns = ", ".join(f"s.{c.strip()}" for c in _SUMMARY_COLUMNS.split(","))
+    groups = store.db.execute_sql(
+        f"SELECT t.period, t.rows, t.amount_fen, {columns} FROM query_detail_total t"
+        f" JOIN query_detail_summary s ON s.id = t.summary_ref WHERE {' AND '.join(where)}"
+        " ORDER BY t.period, t.summary_ref", tuple(params)).fetchall()
+    count = employer = employee = 0
+    found: list[tuple[Any, ...]] = []
+    for period, rows, amount, *summary in groups:
+        count += rows
+        if summary[8] == "employer":
+            employer += amount
+        else:
+            employee += amount
+        summaries.known[summary[0]] = tuple(summary)
+        if len(found) >= limit:
+            continue
+        if offset >= rows:
+            offset -= rows
+            continue
+        found += store.db.execute_sql(
+            "SELECT d.summary_ref, d.period, d.employee_id, d.id_type, d.id_number, d.name, d.base_fen,"
+            " d.rate, d.amount_fen FROM query_detail d INDEXED BY query_detail_period"
+            " WHERE d.unit_id = ? AND d.period = ? AND d.summary_ref = ? ORDER BY d.id LIMIT ? OFFSET ?",
+            (unit_pk, period, summary[0], limit - len(found), offset)).fetchall()
+        offset = 0
+    return Totals(count, False, yuan(employer), yuan(employee)), found
 
 
 def _sum(rows: list[tuple[Any, ...]], summaries: _Summaries) -> Totals:
