@@ -187,7 +187,13 @@ function openButton(record) {
 async function loadRecords() {
   try {
     const data = await get(endpoints.certificateRecords);
-    document.querySelector("#records tbody").replaceChildren(...data.items.map((r) => el("tr", {},
+    const body = document.querySelector("#records tbody");
+    if (!data.items.length) { // an empty table says nothing to a new clerk
+      body.replaceChildren(el("tr", { id: "records-empty" }, el("td", {
+        colSpan: 9, className: "muted", textContent: "本机还没有打印过缴费证明或年金缴款通知单。打印后，记录和核验码会列在这里。" })));
+      return;
+    }
+    body.replaceChildren(...data.items.map((r) => el("tr", {},
       el("td", { className: "nowrap", textContent: dateTime(r.printed_at) }), el("td", { textContent: r.name }),
       el("td", { textContent: r.id_number }), el("td", { className: "nowrap", textContent: `${r.period_from}-${r.period_to}` }),
       el("td", { className: "num", textContent: String(r.rows) }), el("td", { className: "num", textContent: money(r.total) }),
