@@ -25,6 +25,8 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from rules.item_names import DEFAULT_NAMES, ORDER, item_names
+from rules.model import PackError
 from rules.periods import Period, parse_period
 from taxside import fee_decisions as fd
 from taxside import fees
@@ -33,6 +35,7 @@ from taxside.data import STATUS_NORMAL
 from taxside.decisions import decide_due
 from taxside.jsonutil import loads
 from taxside.payment_api import settle
+from taxside.regionrules import find_pack
 from taxside.web import (
     ApiError,
     body_json,
@@ -48,11 +51,8 @@ from taxside.web import (
 
 bp = Blueprint("queries", __name__, url_prefix="/v1")
 sim_bp = Blueprint("sim_queries", __name__, url_prefix="/sim")
-ITEM_NAMES = {
-    "pension": "企业职工基本养老保险", "medical": "职工基本医疗保险", "unemployment": "失业保险",
-    "injury": "工伤保险", "maternity": "生育保险",
-}
-ITEM_ORDER = tuple(ITEM_NAMES)
+ITEM_NAMES = DEFAULT_NAMES  # the codes; a unit's names come from its pack (unit_item_names)
+ITEM_ORDER = ORDER
 REGISTERED, SUSPENDED = "正常参保", "暂停缴费"
 MAX_PAYABLE_MONTHS = 120
 ZERO = Decimal("0.00")
@@ -66,6 +66,15 @@ def registered_on(number: str, item: str) -> str:
     return (dt.date(2005, 1, 1) + dt.timedelta(days=digest % 5844)).replace(day=1).isoformat()
 
 
+def unit_item_names(unit: dict[str, Any]) -> dict[str, str]:
+    """The names the unit's fee summaries carry: its region's pack, current period."""
+    try:
+        pack = find_pack(unit["region"])
+    except PackError:
+        pack = None
+    return item_names(pack, fees.current_period(store().today()))
+
+
 def registrations(unit_pk: int, unit: dict[str, Any]) -> list[dict[str, Any]]:
     """One registration per unit number and item it covers; 暂停缴费 while no employee of
     that number with 正常缴费 pays the item (so leavers and hires change it)."""
@@ -75,12 +84,13 @@ def registrations(unit_pk: int, unit: dict[str, Any]) -> list[dict[str, Any]]:
         " AND status = ?", (unit_pk, STATUS_NORMAL),
     ):
         paying.update((number, i) for i in loads(items))
+    names = unit_item_names(unit)
     out = []
     for n in unit_numbers(unit_pk):
         for item in sorted(n["items"], key=lambda i: ITEM_ORDER.index(i) if i in ITEM_ORDER else 99):
             out.append({
                 "unit_number": n["number"], "kind": n["kind"], "item": item,
-                "item_name": ITEM_NAMES.get(item, item),
+                "item_name": names.get(item, item),
                 "status": REGISTERED if (n["number"], item) in paying else SUSPENDED,
                 "registered_on": registered_on(n["number"], item), "agency": n["agency"],
                 "tax_authority": unit["tax_authority"], "collection_mode": unit["collection_mode"],

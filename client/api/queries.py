@@ -51,6 +51,12 @@ def _pk() -> int:
     return _service().unit()[0]
 
 
+def _names() -> dict[str, str]:
+    """The unit's item names (its rule pack), the same on every query page and export."""
+    session = services().session
+    return q.unit_item_names(session.require_entered().region, session.business_date())
+
+
 def _json() -> dict[str, Any]:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
@@ -69,7 +75,7 @@ def _page(query: str) -> str:
     return render_template(
         PAGES[query], active="queries", tab=query, state=q.state_dict(svc.store, pk, query),
         offline=svc.session.view().offline, page_size=svc.settings.get("page_size"), id_types=ID_TYPES,
-        items=q.ITEM_NAMES, job_kind=job_kind(query),
+        items=_names(), job_kind=job_kind(query),
     )
 
 
@@ -102,7 +108,7 @@ def arrival_page() -> str:
 @requires_unit
 def unit_list() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    found = q.registrations(store, pk, q.RegistrationFilter.parse(request.args))
+    found = q.registrations(store, pk, q.RegistrationFilter.parse(request.args), _names())
     return jsonify({"ok": True, "items": [r.to_dict() for r in found], "count": len(found),
                     "options": q.registration_options(store, pk), "state": q.state_dict(store, pk, q.UNIT)})
 
@@ -113,7 +119,7 @@ def bases_list() -> ResponseReturnValue:
     svc = services()
     pk = _pk()
     page = q.bases(svc.store, pk, PageRequest.parse(request.args, svc.settings.get("page_size")),
-                   q.BaseFilter.parse(request.args))
+                   q.BaseFilter.parse(request.args), _names())
     return jsonify({"ok": True, **page.to_dict(), "state": q.state_dict(svc.store, pk, q.BASES),
                     "without_person": q.without_person_now(svc.store, pk)})
 
@@ -127,7 +133,7 @@ def _months() -> tuple[str, str]:
 def payable_list() -> ResponseReturnValue:
     store, pk = services().store, _pk()
     start, end = _months()
-    found = qp.payables(store, pk, start, end, request.args.get("item", ""))
+    found = qp.payables(store, pk, start, end, request.args.get("item", ""), _names())
     return jsonify({"ok": True, "items": [r.to_dict() for r in found], "count": len(found),
                     "totals": qp.payable_totals(found), "state": q.state_dict(store, pk, q.PAYABLE)})
 
@@ -136,7 +142,7 @@ def payable_list() -> ResponseReturnValue:
 @requires_unit
 def arrival_list() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    view = qp.arrivals(store, pk, qp.ArrivalRange.parse(request.args))
+    view = qp.arrivals(store, pk, qp.ArrivalRange.parse(request.args), _names())
     return jsonify({"ok": True, **view.to_dict(), "state": q.state_dict(store, pk, q.ARRIVAL)})
 
 
@@ -173,16 +179,16 @@ def start_sync(query: str) -> ResponseReturnValue:
 @requires_unit
 def unit_export() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    filters = q.RegistrationFilter.parse(request.args)
-    return send_xlsx(lambda target: q.export_registrations(store, pk, filters, target), "单位参保信息.xlsx")
+    filters, names = q.RegistrationFilter.parse(request.args), _names()
+    return send_xlsx(lambda target: q.export_registrations(store, pk, filters, target, names), "单位参保信息.xlsx")
 
 
 @bp.get("/api/queries/bases/export")
 @requires_unit
 def bases_export() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    filters = q.BaseFilter.parse(request.args)
-    return send_xlsx(lambda target: q.export_bases(store, pk, filters, target), "职工缴费基数.xlsx")
+    filters, names = q.BaseFilter.parse(request.args), _names()
+    return send_xlsx(lambda target: q.export_bases(store, pk, filters, target, names), "职工缴费基数.xlsx")
 
 
 @bp.get("/api/queries/payable/export")
@@ -192,12 +198,14 @@ def payable_export() -> ResponseReturnValue:
     start, end = _months()
     item = request.args.get("item", "")
     qp.payables(store, pk, start, end, item)  # a bad item is refused before a file is made
-    return send_xlsx(lambda target: qp.export_payables(store, pk, start, end, item, target), "社保费应缴信息.xlsx")
+    names = _names()
+    return send_xlsx(lambda target: qp.export_payables(store, pk, start, end, item, target, names),
+                     "社保费应缴信息.xlsx")
 
 
 @bp.get("/api/queries/arrival/export")
 @requires_unit
 def arrival_export() -> ResponseReturnValue:
     store, pk = services().store, _pk()
-    asked = qp.ArrivalRange.parse(request.args)
-    return send_xlsx(lambda target: qp.export_arrivals(store, pk, asked, target), "社保费到账信息.xlsx")
+    asked, names = qp.ArrivalRange.parse(request.args), _names()
+    return send_xlsx(lambda target: qp.export_arrivals(store, pk, asked, target, names), "社保费到账信息.xlsx")

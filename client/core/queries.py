@@ -8,27 +8,36 @@ Plain mappings in the protocol's shape in, frozen dataclasses out.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import peewee
 
-from client.core import journal, queries_order, xlsx
+from client.core import journal, queries_order, rulecache, xlsx
 from client.core.enrollment import ID_TYPES, PREFIX_END
 from client.core.paging import Page, PageRequest
 from client.core.store import Store
 from client.errors import ValidationError
 from rules.codes import normalize_id_number, normalize_name
+from rules.item_names import DEFAULT_NAMES, ORDER, item_names
 
 UNIT, BASES, PAYABLE, ARRIVAL = "unit", "bases", "payable", "arrival"
-ITEM_NAMES = {
-    "pension": "企业职工基本养老保险", "medical": "职工基本医疗保险", "unemployment": "失业保险",
-    "injury": "工伤保险", "maternity": "生育保险",
-}
-ITEM_ORDER = tuple(ITEM_NAMES)
+ITEM_NAMES = DEFAULT_NAMES  # the codes; what a unit's pages show comes from unit_item_names
+ITEM_ORDER = ORDER
+Names = Mapping[str, str]
+
+
+def unit_item_names(region: str | None, today: dt.date | None = None) -> dict[str, str]:
+    """The item names of the unit's rule pack in force (downloaded, else bundled), as its fee
+    declarations, payments and certificates show them: one name per code on every query
+    page and export, whatever name a row was stored with."""
+    found = rulecache.in_force(region) if region else None
+    day = today or dt.date.today()
+    return item_names(found.pack if found else None, f"{day.year}{day.month:02d}")
 
 
 def item_no(item: str) -> int:
@@ -110,8 +119,9 @@ def save_registrations(db: peewee.SqliteDatabase, unit_pk: int, rows: Iterable[M
     return len(values)
 
 
-def registrations(store: Store, unit_pk: int, filters: RegistrationFilter = RegistrationFilter()) -> list[Registration]:
-    """精准查询: each filter given matches exactly."""
+def registrations(store: Store, unit_pk: int, filters: RegistrationFilter = RegistrationFilter(),
+                  names: Names | None = None) -> list[Registration]:
+    """精准查询: each filter given matches exactly; items named by ``names`` when given."""
     where, params = ["unit_id = ?"], [unit_pk]
     for name in ("tax_authority", "unit_number", "agency"):
         if getattr(filters, name):
@@ -120,7 +130,8 @@ def registrations(store: Store, unit_pk: int, filters: RegistrationFilter = Regi
     rows = store.db.execute_sql(
         f"SELECT {', '.join(REG_FIELDS)} FROM query_registration WHERE {' AND '.join(where)} ORDER BY id", params
     ).fetchall()
-    return [Registration(*r) for r in rows]
+    found = [Registration(*r) for r in rows]
+    return [replace(r, item_name=names.get(r.item, r.item_name)) for r in found] if names else found
 
 
 def registration_options(store: Store, unit_pk: int) -> dict[str, list[str]]:
@@ -140,11 +151,12 @@ REG_COLUMNS = (
 )
 
 
-def export_registrations(store: Store, unit_pk: int, filters: RegistrationFilter, target: Path) -> int:
+def export_registrations(store: Store, unit_pk: int, filters: RegistrationFilter, target: Path,
+                         names: Names | None = None) -> int:
     rows = (
         (r.unit_number, r.item_name, r.status, r.registered_on, r.agency, r.tax_authority, r.collection_mode,
          "" if r.industry_risk_class is None else str(r.industry_risk_class))
-        for r in registrations(store, unit_pk, filters)
+        for r in registrations(store, unit_pk, filters, names)
     )
     return xlsx.write_xlsx(target, "单位参保信息", REG_COLUMNS, rows)
 
@@ -270,16 +282,16 @@ BASE_COLUMNS_SQL = ("b.employee_id, e.name, e.id_type, e.id_number, b.unit_numbe
                    "b.taxside_updated_at")
 
 
-def _base_row(row: Sequence[Any]) -> dict[str, Any]:
+def _base_row(row: Sequence[Any], names: Names) -> dict[str, Any]:
     employee_id, name, id_type, id_number, number, item, status, base, updated = row
     # Not downloaded in 职工参保信息: the person elements stay empty (manual 3.1.8.2).
     return {"key": f"{employee_id}:{item}", "employee_id": employee_id, "name": name or "",
             "id_type": id_type or "", "id_type_name": ID_TYPES.get(id_type or "", id_type or ""),
             "id_number": id_number or "", "unit_number": number, "item": item,
-            "item_name": ITEM_NAMES.get(item, item), "status": status, "base": base, "updated_at": updated}
+            "item_name": names.get(item, item), "status": status, "base": base, "updated_at": updated}
 
 
-def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter) -> Page:
+def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter, names: Names = ITEM_NAMES) -> Page:
     where, params = filters.where(unit_pk)
     offset = (request.page - 1) * request.size
     if filters.person:  # from the matching employees: a few rows, OFFSET and count are cheap
@@ -288,7 +300,7 @@ def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter)
             f"SELECT {BASE_COLUMNS_SQL} FROM {filters.source()} WHERE {where} "
             "ORDER BY b.employee_id, b.item_no LIMIT ? OFFSET ?", [*params, request.size, offset],
         ).fetchall()
-        return Page([_base_row(r) for r in rows], int(total), request.page, request.size)
+        return Page([_base_row(r, names) for r in rows], int(total), request.page, request.size)
     # Every row, or one item's: the kept order gives the total and a key near the page.
     kept = queries_order.order(store, unit_pk, item_no(filters.item) if filters.item else queries_order.ALL_ITEMS)
     start = kept.start(offset)
@@ -299,7 +311,7 @@ def bases(store: Store, unit_pk: int, request: PageRequest, filters: BaseFilter)
         f"SELECT {BASE_COLUMNS_SQL} FROM {filters.source()} WHERE {where} AND (b.employee_id, b.item_no) >= (?, ?) "
         "ORDER BY b.employee_id, b.item_no LIMIT ? OFFSET ?", [*params, employee_id, number, request.size, skip],
     ).fetchall()
-    return Page([_base_row(r) for r in rows], kept.total, request.page, request.size)
+    return Page([_base_row(r, names) for r in rows], kept.total, request.page, request.size)
 
 
 def without_person(store: Store, unit_pk: int) -> int:
@@ -366,7 +378,7 @@ BASE_COLUMNS = (
 )
 
 
-def export_bases(store: Store, unit_pk: int, filters: BaseFilter, target: Path) -> int:
+def export_bases(store: Store, unit_pk: int, filters: BaseFilter, target: Path, names: Names = ITEM_NAMES) -> int:
     where, params = filters.where(unit_pk)
 
     def rows() -> Iterable[Sequence[Any]]:
@@ -376,6 +388,6 @@ def export_bases(store: Store, unit_pk: int, filters: BaseFilter, target: Path) 
         for name, id_type, id_number, number, item, base, status, employee_id in cursor:
             # The bases are exact decimal text with two places: a REAL holds each to the cent.
             yield (name or "", ID_TYPES.get(id_type or "", id_type or ""), id_number or "", number,
-                   ITEM_NAMES.get(item, item), base, status, employee_id)
+                   names.get(item, item), base, status, employee_id)
 
     return xlsx.write_xlsx(target, "职工缴费基数", BASE_COLUMNS, rows())

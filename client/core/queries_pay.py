@@ -139,7 +139,8 @@ def save_payables(db: peewee.SqliteDatabase, unit_pk: int, start: str, end: str,
     return len(values)
 
 
-def payables(store: Store, unit_pk: int, start: str = "", end: str = "", item: str = "") -> list[Payable]:
+def payables(store: Store, unit_pk: int, start: str = "", end: str = "", item: str = "",
+             names: Mapping[str, str] | None = None) -> list[Payable]:
     if item and item not in ITEM_NAMES:
         raise ValidationError("征收项目不正确", field="item")
     where, params = ["unit_id = ?"], [unit_pk]
@@ -156,7 +157,9 @@ def payables(store: Store, unit_pk: int, start: str = "", end: str = "", item: s
         f"SELECT {', '.join(PAYABLE_FIELDS)} FROM query_payable WHERE {' AND '.join(where)} "
         "ORDER BY period_from DESC, period_to DESC, unit_number, item", params,
     ).fetchall()
-    return [Payable(*r[:6], Decimal(r[6]), Decimal(r[7]), Decimal(r[8]), *r[9:]) for r in rows]
+    # One name per item code (the unit's pack), whatever name a period's summaries carried.
+    return [Payable(*r[:5], (names or {}).get(r[4], r[5]), Decimal(r[6]), Decimal(r[7]), Decimal(r[8]), *r[9:])
+            for r in rows]
 
 
 def payable_totals(rows: list[Payable]) -> dict[str, str]:
@@ -170,10 +173,11 @@ PAYABLE_COLUMNS = (
 )
 
 
-def export_payables(store: Store, unit_pk: int, start: str, end: str, item: str, target: Path) -> int:
+def export_payables(store: Store, unit_pk: int, start: str, end: str, item: str, target: Path,
+                    names: Mapping[str, str] | None = None) -> int:
     rows = ((r.period_from, r.period_to, r.unit_number, r.agency, r.item_name, xlsx.amount_cell(str(r.payable)),
              xlsx.amount_cell(str(r.paid)), xlsx.amount_cell(str(r.unpaid)), r.state, r.deadline or "")
-            for r in payables(store, unit_pk, start, end, item))
+            for r in payables(store, unit_pk, start, end, item, names))
     return xlsx.write_xlsx(target, "社保费应缴信息", PAYABLE_COLUMNS, rows)
 
 
@@ -267,7 +271,7 @@ class ArrivalView:
                 "synced_paid_from": self.synced_paid_from, "synced_paid_to": self.synced_paid_to}
 
 
-_LOCAL = "payment_id, tax_ticket, method, item_name, part_name, period_from, period_to, paid_at, total, id"
+_LOCAL = "payment_id, tax_ticket, method, item_name, part_name, period_from, period_to, paid_at, total, id, item"
 
 
 def _covered(detail: Mapping[str, Any], record: Any) -> bool:
@@ -282,7 +286,8 @@ def _covered(detail: Mapping[str, Any], record: Any) -> bool:
     return bool(detail.get("from") or detail.get("paid_from") or detail.get("paid_to"))
 
 
-def arrivals(store: Store, unit_pk: int, asked: ArrivalRange = ArrivalRange()) -> ArrivalView:
+def arrivals(store: Store, unit_pk: int, asked: ArrivalRange = ArrivalRange(),
+             names: Mapping[str, str] | None = None) -> ArrivalView:
     """The tax side's payments of what is asked (费款所属期 and / or 缴款日期 range) beside
     this PC's records of them."""
     clauses, params = asked.where()
@@ -305,6 +310,10 @@ def arrivals(store: Store, unit_pk: int, asked: ArrivalRange = ArrivalRange()) -
         f"SELECT {_LOCAL} FROM payment_record WHERE {' AND '.join(['unit_id = ?', *own])}", [unit_pk, *own_params])}
     found = state(store, unit_pk, ARRIVAL)
     detail = found.detail if found else {}
+
+    def name(code: str, stored: str) -> str:  # one name per item code (the unit's pack)
+        return (names or {}).get(code, stored)
+
     out: list[ArrivalRow] = []
     for r in taxside:
         f = dict(zip(ARRIVAL_FIELDS, r, strict=True))
@@ -320,7 +329,8 @@ def arrivals(store: Store, unit_pk: int, asked: ArrivalRange = ArrivalRange()) -
             else:
                 check, text = DIFFERENT, (f"金额不一致：本机记录实缴 {money(local_total)} 元，"
                                           f"税务端为 {money(total)} 元")
-        out.append(ArrivalRow(f["payment_id"], f["tax_ticket"], f["method"], f["item_name"], f["part_name"],
+        out.append(ArrivalRow(f["payment_id"], f["tax_ticket"], f["method"], name(f["item"], f["item_name"]),
+                              f["part_name"],
                               f["period_from"], f["period_to"], f["paid_at"], f["paid_on"] or f["paid_at"][:10],
                               total, local_total, f["arrival"], f["stored_at"], check, text))
     for mine in in_range.values():  # recorded here, not shown by the tax side
@@ -328,7 +338,7 @@ def arrivals(store: Store, unit_pk: int, asked: ArrivalRange = ArrivalRange()) -
                    and int(mine[9]) <= int(detail.get("local_upto", 0)))
         check, text = (MISSING, "税务端未查到该笔缴款：本机有缴款记录，请联系主管税务机关核实") if checked else (
             UNCHECKED, "本机缴款记录晚于上次更新，请点击更新后核对")
-        out.append(ArrivalRow(mine[0], mine[1], mine[2], mine[3], mine[4], mine[5], mine[6], mine[7],
+        out.append(ArrivalRow(mine[0], mine[1], mine[2], name(mine[10], mine[3]), mine[4], mine[5], mine[6], mine[7],
                               str(mine[7])[:10], None, Decimal(mine[8]), "", None, check, text))
     out.sort(key=lambda r: (r.paid_at, r.payment_id))
     return ArrivalView(tuple(out), found.synced_at if found else None, detail.get("from"), detail.get("to"),
@@ -343,10 +353,11 @@ ARRIVAL_COLUMNS = (
 )
 
 
-def export_arrivals(store: Store, unit_pk: int, asked: ArrivalRange, target: Path) -> int:
+def export_arrivals(store: Store, unit_pk: int, asked: ArrivalRange, target: Path,
+                    names: Mapping[str, str] | None = None) -> int:
     rows = ((r.tax_ticket, r.method, r.item_name, r.part_name, r.period_from, r.period_to, r.paid_on, r.paid_at,
              xlsx.amount_cell(None if r.total is None else str(r.total)),
              xlsx.amount_cell(None if r.local_total is None else str(r.local_total)), r.arrival,
              r.stored_at or "", r.check, r.check_text)
-            for r in arrivals(store, unit_pk, asked).rows)
+            for r in arrivals(store, unit_pk, asked, names).rows)
     return xlsx.write_xlsx(target, "社保费到账信息", ARRIVAL_COLUMNS, rows)

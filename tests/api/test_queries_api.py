@@ -155,6 +155,37 @@ def test_payable_and_arrival_reconciliation(api: Api, live: Any, services: Servi
     assert missing[header.index("税务端实缴金额")] is None and is_number(missing[header.index("本机记录实缴金额")])
 
 
+def test_one_name_per_item_code_on_every_page_and_export(api: Api, live: Any, services: Services) -> None:
+    declared = declared_elsewhere(live, live.unit_id)
+    payment = refreshed_service(services)
+    owed = payment.arrears_view().items
+    assert pay(payment, [a.arrear.arrear_id for a in owed[:3]]).ok
+    # What 缴款 (and 社保费申报: the same summaries) call each item.
+    paying = {a.arrear.item: a.arrear.item_name for a in owed}
+    period = declared["summaries"][0]["period_from"]
+    for query, body in (("unit", {}), ("bases", {}), ("payable", {"from": period, "to": period}), ("arrival", {})):
+        job_result(api, api.post(f"/api/queries/{query}/sync", body))
+    # A row stored under another name (an earlier client's 企业职工基本养老保险) reads as the pack names it.
+    with services.store.write() as db:
+        db.execute_sql("UPDATE query_registration SET item_name = '企业职工基本养老保险' WHERE item = 'pension'")
+
+    seen: dict[str, set[str]] = {}
+    for row in [*api.get("/api/queries/unit").json()["items"], *api.get("/api/queries/bases", size=500).json()["rows"],
+                *api.get("/api/queries/payable", **{"from": period, "to": period}).json()["items"]]:
+        seen.setdefault(row["item"], set()).add(row["item_name"])
+    assert all(len(names) == 1 for names in seen.values()), seen
+    names = {code: next(iter(found)) for code, found in seen.items()}
+    assert {c: n for c, n in paying.items() if c in names} == {c: names[c] for c in paying if c in names}
+    assert names["pension"] == paying["pension"] == "基本养老保险"
+    arrival = api.get("/api/queries/arrival").json()["items"]
+    assert arrival and {r["item_name"] for r in arrival} <= set(paying.values())
+    for path, params in (("unit", {}), ("bases", {}), ("payable", {"from": period, "to": period}), ("arrival", {})):
+        header, rows = sheet_of(api.get(f"/api/queries/{path}/export", **params))
+        assert rows and set(column(header, rows, "征收项目")) <= set(names.values()), path
+    page = api.get("/queries/bases").text
+    assert all(f">{n}</option>" in page for c, n in names.items() if c in paying)  # the item filter too
+
+
 def test_offline_and_logged_out(api: Api, services: Services, live: Any) -> None:
     job_result(api, api.post("/api/queries/unit/sync", {}))
     # The tax side goes away: the update fails with the reason, the local rows stay.

@@ -61,7 +61,7 @@ def test_registrations_follow_the_unit_numbers_and_its_employees(env: Env) -> No
         assert row["item"] in number["items"] and row["agency"] == number["agency"]
         assert row["tax_authority"] == unit["tax_registration"]["tax_authority"]
         assert row["status"] in ("正常参保", "暂停缴费") and len(row["registered_on"]) == 10
-        assert row["item_name"].endswith("保险")
+        assert "保险" in row["item_name"]  # the pack's name: 基本医疗保险（含生育保险）
     assert env.ok("/insurance-registrations")["items"] == rows  # the same every call
     one = rows[0]
     only = env.ok(f"/insurance-registrations?unit_number={one['unit_number']}")["items"]
@@ -213,6 +213,14 @@ def test_arrivals_by_the_business_date_of_the_payment(env: Env) -> None:
     assert_error(env.get("/payment-arrivals?paid_from=2025-02-30"), 400, "bad_date")
     assert_error(env.get("/payment-arrivals?paid_from=20250301"), 400, "bad_date")
     assert_error(env.get(f"/payment-arrivals?paid_from={later}&paid_to={day}"), 400, "bad_date_range")
+
+
+def test_one_name_per_item_as_the_fee_summaries_carry(env: Env) -> None:
+    env.declare()
+    names = {r["item"]: r["item_name"] for r in env.ok("/insurance-registrations")["items"]}
+    payables = env.ok("/payables")["items"]
+    assert payables and all(names[p["item"]] == p["item_name"] for p in payables)
+    assert names["pension"] == "基本养老保险"  # the pack's name, as 社保费申报 and 缴款 show it
 
 
 def test_queries_need_a_token(env: Env) -> None:
