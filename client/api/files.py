@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,11 @@ def send_xlsx(write: Callable[[Path], object], name: str, *, stamp: bool = True)
     """Write to a temporary file (exports can be large), send it, then remove it."""
     folder = Path(tempfile.mkdtemp(prefix="sf-export-"))
     target = folder / name
-    write(target)
+    try:
+        write(target)
+    except BaseException:  # a refused or failed export leaves no half-written file behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
     @after_this_request
     def _cleanup(response):  # type: ignore[no-untyped-def]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -224,3 +226,20 @@ def test_formula_names_from_the_tax_side_stay_text_in_every_new_export(
     assert job["rows"] > 0
     details = _cells(api.get(f"/api/queries/details/export/{export_job.json()['job']['id']}"))
     assert set(FORMULAS) <= set(details)
+
+
+def test_a_failed_export_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    from client.api.files import send_xlsx
+    from client.errors import ValidationError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def half_written(target: Path) -> None:
+        target.write_bytes(b"PK half a workbook")
+        raise ValidationError("导出的行数超过 Excel 的上限", field="rows")
+
+    with Flask(__name__).test_request_context(), pytest.raises(ValidationError):
+        send_xlsx(half_written, "职工缴费基数.xlsx")
+    assert list(tmp_path.iterdir()) == []
