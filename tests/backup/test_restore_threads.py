@@ -1,5 +1,6 @@
-"""The unpacking writes from its hashing thread: what it writes and every write error reach
-the restoring thread (archive._Hasher with an output file)."""
+"""Restore work done by helper threads: the unpacking writes from its hashing thread (what
+it writes and every write error reach the restoring thread), and the replaced database is
+deleted after the restore has returned (gone soon after, or at the next start)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import errno
 import hashlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
+from client.app import build_services
 from client.backup import archive, service
 from client.core.store import DB_FILE
 from client.services import Services
@@ -55,3 +58,28 @@ def test_a_restore_unpacks_what_the_backup_holds(services: Services, tmp_path: P
     _header, manifest = archive.extract(Path(info.path), target, None)
     for rel, entry in manifest["files"].items():
         assert hashlib.sha256((target / rel).read_bytes()).hexdigest() == entry["sha256"]
+
+
+def _cleanups() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "restore-cleanup"]
+
+
+def test_the_replaced_database_is_deleted_after_the_restore(services: Services, tmp_path: Path) -> None:
+    add_unit(services.home, "甲公司", "U1")
+    fill(services.home, 3000)
+    info = service.create_backup(services.home, tmp_path / "b")
+    service.restore(services, Path(info.path))
+    assert not (services.home / service.STAGING).exists()  # complete at once
+    for thread in _cleanups():
+        thread.join(30)
+    assert not list(services.home.glob(f"{service.TMP_PREFIX}*"))
+    assert unit_names(services.home) == ["甲公司"]
+
+
+def test_a_replaced_database_left_by_a_crash_is_deleted_at_the_next_start(home: Path) -> None:
+    build_services(home).close()
+    left = home / f"{service.TMP_PREFIX}replaced-0123"
+    (left / "old").mkdir(parents=True)
+    (left / "old" / DB_FILE).write_bytes(bytes(4096))
+    build_services(home).close()
+    assert not left.exists()
