@@ -118,10 +118,16 @@ def can(permission: str) -> bool:
     return permissions.allowed(granted, is_admin, permission)
 
 
+def page_perm(path: str) -> str:
+    """What opening ``path`` needs, for a link's data-perm ("" when every operator may)."""
+    return permissions.required_permission(path.split("?")[0], "GET")
+
+
 @bp.app_context_processor
 def _inject() -> dict[str, object]:
     granted, is_admin = current_permissions()
-    shown = {"can": can, "operator": g.get("operator"), "perms_attr": " ".join(sorted(granted)) if not is_admin else "*"}
+    shown = {"can": can, "operator": g.get("operator"), "page_perm": page_perm,
+             "perms_attr": " ".join(sorted(granted)) if not is_admin else "*"}
     nav = _filtered_nav()
     if nav is not None:
         shown["nav"] = nav

@@ -133,12 +133,15 @@ RULES: tuple[Rule, ...] = (
     R("/api/wage-base/*/template", "wage_base.view", "wage_base.view"),
     R("/api/wage-base/*/import-report", "wage_base.view", "wage_base.view"),
     R("/api/wage-base/records/send", "wage_base.view", "wage_base.submit"),
+    R("/api/wage-base/records/feedback", "wage_base.view", "wage_base.view"),
     R("/fee-declaration", "fee_declaration.view", "fee_declaration.edit"),
     R("/api/fee-declaration", "fee_declaration.view", "fee_declaration.edit"),
     R("/api/fee-declaration/check", "fee_declaration.view", "fee_declaration.view"),
     # Asking the tax side for the current figures is looking, not changing (pages do it on entry).
     R("/api/fee-declaration/*/refresh", "fee_declaration.view", "fee_declaration.view"),
     R("/api/fee-declaration/records/sync", "fee_declaration.view", "fee_declaration.view"),
+    # 获取反馈 only learns what the tax side already decided (the records page asks on entry).
+    R("/api/fee-declaration/records/feedback", "fee_declaration.view", "fee_declaration.view"),
     R("/api/fee-declaration/submit", "fee_declaration.view", "fee_declaration.submit"),
     R("/api/fee-declaration/records/send", "fee_declaration.view", "fee_declaration.submit"),
     R("/api/fee-declaration/records/*/void", "fee_declaration.view", "fee_declaration.void"),

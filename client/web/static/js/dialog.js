@@ -43,8 +43,9 @@ export async function confirm(message, { title = "请确认", ok = "确定", dan
   return answer === true;
 }
 
-export function el(tag, props = {}, ...children) {
+export function el(tag, { perm, ...props } = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
+  if (perm) node.dataset.perm = perm; // hidden by operator_bar.js when the role lacks it
   node.append(...children);
   return node;
 }

@@ -11,9 +11,10 @@ function cell(text, className = "") {
   return td;
 }
 
-function button(label, onClick, extra = "") {
+function button(label, onClick, extra = "", perm = "") {
   const b = document.createElement("button");
   b.type = "button";
+  if (perm) b.dataset.perm = perm; // hidden by operator_bar.js when the role lacks it
   b.className = `btn small ${extra}`;
   b.textContent = label;
   b.addEventListener("click", onClick);
@@ -91,7 +92,7 @@ export async function openUnitManager({ onChoose = null } = {}) {
             else await render();
           }
         } catch (err) { toastError(err); }
-      }));
+      }, "", "units.edit"));
       tr.append(cell(unit.name), cell(unit.taxpayer_id), cell(unit.region_label), cell(unit.last_login_at || "—"), actions);
       table.append(tr);
     }

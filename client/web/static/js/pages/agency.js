@@ -37,7 +37,7 @@ function deadlineText(row) {
 }
 
 function unitCell(row) {
-  const name = el("button", { type: "button", className: "link-button unit-switch", textContent: row.name, title: "切换到该单位" });
+  const name = el("button", { type: "button", className: "link-button unit-switch", textContent: row.name, title: "切换到该单位", perm: "agency.view" });
   name.dataset.unitId = row.unit_id;
   name.addEventListener("click", () => switchTo(row).catch(toastError));
   const wrap = el("span", {}, name);

@@ -97,7 +97,7 @@ async function load() {
   paused.hidden = !state.paused;
   if (state.paused) {
     const entries = state.paused.journal_entries || [];
-    const button = el("button", { class: "btn small primary", type: "button", text: "已查看：我已核对，恢复自动同步与发送" });
+    const button = el("button", { class: "btn small primary", type: "button", text: "已查看：我已核对，恢复自动同步与发送", "data-perm": "system.backup" });
     button.addEventListener("click", async () => {
       try {
         await post(endpoints.backupPauseClear, {});
@@ -124,8 +124,8 @@ function renderList() {
   }
   const rows = state.backups.map((b) => {
     if (b.problem) return [b.name, "—", size(b.size), "—", el("span", { class: "error-text", text: b.problem }), ""];
-    const verify = el("button", { class: "btn small", type: "button", text: "校验", "data-action": "verify" });
-    const restore = el("button", { class: "btn small", type: "button", text: "恢复", "data-action": "restore" });
+    const verify = el("button", { class: "btn small", type: "button", text: "校验", "data-action": "verify", "data-perm": "system.backup" });
+    const restore = el("button", { class: "btn small", type: "button", text: "恢复", "data-action": "restore", "data-perm": "system.restore" });
     verify.addEventListener("click", () => verifyBackup(b));
     restore.addEventListener("click", () => restoreBackup(b));
     const kind = b.kind === "manual" ? "手动" : "自动";

@@ -21,6 +21,7 @@ function nameLink(row) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "link-button";
+  button.dataset.perm = "enrollment.view";
   button.textContent = row.name;
   button.addEventListener("click", () => showDetail(row.employee_id));
   return button;

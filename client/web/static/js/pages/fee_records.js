@@ -22,13 +22,13 @@ const STATUS_CLASS = {
 };
 
 function payLink() {
-  return el("a", { href: "/payment", className: "pay-link", textContent: "去缴款", title: "到费款缴纳页面缴款" });
+  return el("a", { href: "/payment", className: "pay-link", textContent: "去缴款", title: "到费款缴纳页面缴款", perm: "payment.view" });
 }
 
 function statusCell(r) {
   if (r.status === "rejected") {
     const button = el("button", { type: "button", className: "link-button error-text",
-      textContent: `${r.status_label}（查看原因）` });
+      textContent: `${r.status_label}（查看原因）`, perm: "fee_declaration.view" });
     button.addEventListener("click", () => showReasons(r));
     return button;
   }
@@ -62,7 +62,7 @@ function actionCell(r) {
   details.addEventListener("click", () => showDetails(r));
   wrap.append(details);
   if (r.can_void) {
-    const voidButton = el("button", { type: "button", className: "link-button", textContent: "作废" });
+    const voidButton = el("button", { type: "button", className: "link-button", textContent: "作废", perm: "fee_declaration.void" });
     voidButton.dataset.void = r.declaration_id;
     voidButton.addEventListener("click", () => voidRecord(r));
     wrap.append(voidButton);

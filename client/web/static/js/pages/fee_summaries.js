@@ -22,7 +22,7 @@ const seen = new Map(); // summary_id -> row, for the confirmation's total acros
 function headcountCell(row) {
   const text = String(row.headcount);
   if (!row.has_details || !row.headcount) return text;
-  const link = el("button", { type: "button", className: "link-button", textContent: text, title: "查看人员明细" });
+  const link = el("button", { type: "button", className: "link-button", textContent: text, title: "查看人员明细", perm: "fee_declaration.view" });
   link.dataset.details = row.summary_id;
   link.addEventListener("click", () => showDetails(row));
   return link;
@@ -226,7 +226,7 @@ function showCheck(result) {
   const parts = [el("div", { className: "check-head" }, heading, close), line];
   if (result.stale) {
     const update = el("button", { type: "button", className: "btn small", id: "update-enrollment",
-      textContent: "更新职工参保信息" });
+      textContent: "更新职工参保信息", perm: "enrollment.edit" });
     update.addEventListener("click", () => updateEnrollment(update));
     parts.push(el("p", { className: "warn-text stale-note" },
       `本机参保数据较旧（最后更新：${result.last_update ? dateTime(result.last_update) : "从未更新"}，税务端汇总计算于 ${dateTime(result.computed_at)}）。 `,

@@ -28,6 +28,7 @@ function render() {
     tr.dataset.noticeId = n.notice_id;
     const title = document.createElement("td");
     const link = Object.assign(document.createElement("button"), { type: "button", className: "notice-title", textContent: n.title });
+    link.dataset.perm = "notices.view";
     link.addEventListener("click", () => open(n).catch(toastError));
     title.append(link);
     const importance = document.createElement("td");

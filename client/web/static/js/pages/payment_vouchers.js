@@ -14,16 +14,17 @@ const STATE_CLASS = { open: "warn-text", paid: "ok-text", voided: "muted", expir
 
 function actionCell(v) {
   const wrap = el("span", { className: "row-actions" });
-  const add = (label, action, data) => {
-    const b = el("button", { type: "button", className: "link-button", textContent: label });
+  // perm: what the server asks of the call behind the button (client/core/permissions.py).
+  const add = (label, action, data, perm = "payment.view") => {
+    const b = el("button", { type: "button", className: "link-button", textContent: label, perm });
     b.dataset.action = data;
     b.addEventListener("click", () => action(v).catch(toastError));
     wrap.append(b);
   };
   add("详情", showDetails, "details");
-  if (v.pdf_path && v.state === "open") add("打开凭证", (x) => handOver(x, "open"), "open");
-  if (v.can_print) add("重新打印", reprint, "reprint");
-  if (v.can_void) add("作废", voidVoucher, "void");
+  if (v.pdf_path && v.state === "open") add("打开凭证", (x) => handOver(x, "open"), "open", "payment.pay");
+  if (v.can_print) add("重新打印", reprint, "reprint", "payment.pay");
+  if (v.can_void) add("作废", voidVoucher, "void", "payment.void");
   return wrap;
 }
 

@@ -36,7 +36,7 @@ function monthInput(value = "") {
 }
 
 function editLink(row) {
-  const button = el("button", { type: "button", className: "link-button", textContent: "修改" });
+  const button = el("button", { type: "button", className: "link-button", textContent: "修改", perm: "wage_base.edit" });
   button.disabled = !open;
   button.addEventListener("click", () => editRow(row));
   return button;
@@ -116,7 +116,7 @@ function showSummary(s) {
   if (s.out_of_range) {
     // The business date moved on since these months were typed: the tax side would refuse
     // the whole declaration, so say it here and offer the one fix.
-    const fix = el("button", { type: "button", className: "btn small", id: "fix-months", textContent: "调整生效年月" });
+    const fix = el("button", { type: "button", className: "btn small", id: "fix-months", textContent: "调整生效年月", perm: "wage_base.edit" });
     fix.addEventListener("click", fixMonths);
     summaryLine.append(el("span", { className: "warn-text", textContent: `；${s.out_of_range} 人的生效年月不在允许范围（${s.month_range[0]}-${s.month_range[1]}）内 ` }), fix);
   }

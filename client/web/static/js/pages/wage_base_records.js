@@ -24,6 +24,7 @@ function stateCell(entry) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "link-button error-text";
+  button.dataset.perm = "wage_base.view";
   button.textContent = `${entry.state_label}（查看原因）`;
   button.addEventListener("click", () => showReasons(entry));
   return button;
