@@ -59,7 +59,8 @@ def page_ms(services: Any, page: int) -> float:
     server = start_server(services)
     try:
         with httpx.Client(base_url=server.base_url, follow_redirects=True, timeout=60, trust_env=False) as http:
-            assert http.get(server.launch_url).status_code == 200
+            opened = http.get(server.launch_url)
+            assert opened.status_code == 200, (opened.status_code, opened.url, opened.text[:300])
             params = {"size": PAGE_SIZE, "page": page}
             http.get("/api/queries/bases", params=params).raise_for_status()  # warm up
             times = []

@@ -22,7 +22,7 @@ import peewee
 from client.core import journal
 from client.core.store import Store
 
-STEP = 1000
+STEP = 100  # a page steps over fewer than this many rows (each joined to its person)
 VERSION = "bases_version"  # a query_state row: {"v": n}, bumped by every write of query_base
 ALL_ITEMS = -1
 
