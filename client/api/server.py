@@ -23,10 +23,11 @@ import socket
 import threading
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, redirect, request
+from flask import Flask, Request, Response, g, redirect, request
+from werkzeug.exceptions import BadRequest
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from client import logs
@@ -89,12 +90,26 @@ def key_cookie(port: int) -> str:
     return f"{KEY_COOKIE_PREFIX}{port}"
 
 
+class _Request(Request):
+    """JSON nested a hundred thousand deep makes json.loads raise RecursionError, which
+    get_json does not catch (a 500 on every JSON endpoint): it is bad JSON like any other."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            raise BadRequest("请求内容不是有效的 JSON") from None
+
+
 def create_app(services: Services, secret: str, port: int) -> Flask:
     app = Flask(
         "socialfee",
         template_folder=str(WEB_DIR / "templates"),
         static_folder=str(WEB_DIR / "static"),
     )
+    app.request_class = _Request
     app.config.update(
         MAX_CONTENT_LENGTH=200 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=0,

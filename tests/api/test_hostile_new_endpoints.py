@@ -243,3 +243,13 @@ def test_a_failed_export_leaves_no_temporary_file(tmp_path: Path, monkeypatch: p
     with Flask(__name__).test_request_context(), pytest.raises(ValidationError):
         send_xlsx(half_written, "职工缴费基数.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["/api/certificate/verify", "/api/certificate/preview", "/api/queries/details/sync",
+                                  "/api/operators/roles", "/api/payment/annuity/preview"])
+def test_json_nested_too_deep_is_bad_json_not_a_crash(api: Api, path: str) -> None:
+    # json.loads raises RecursionError here, which Flask's get_json did not turn into bad JSON: a 500.
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    answer = api.client.post(path, content=deep, headers={**api.headers, "content-type": "application/json"})
+    assert answer.status_code in (400, 404), answer.text  # 404: this 北京 unit has no 年金缴款通知单
+    assert answer.json()["ok"] is False and answer.json()["error"]["code"] != "internal"
