@@ -48,12 +48,12 @@ def role_use(store: Store) -> dict[int, int]:
 
 
 def get_role(store: Store, role_id: object) -> Role:
-    # Past SQLite's 64-bit range no role can match (and the driver would raise OverflowError).
-    if not isinstance(role_id, int) or isinstance(role_id, bool) or not 0 < role_id < 2**63:
+    if not isinstance(role_id, int) or isinstance(role_id, bool):
         raise ValidationError("请选择角色", field="role_id")
+    # Past SQLite's 64-bit range no role can match (and the driver would raise OverflowError).
     row = store.db.execute_sql(
         "SELECT id, key, name, permissions FROM operator_role WHERE id = ?", (role_id,)
-    ).fetchone()
+    ).fetchone() if 0 < role_id < 2**63 else None
     if row is None:
         raise NotFoundError("没有这个角色，可能已被删除", code="role_not_found")
     return _role(row)

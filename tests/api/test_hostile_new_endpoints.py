@@ -132,12 +132,14 @@ def _operator(client: httpx.Client, login_name: str) -> None:
 
 
 @pytest.mark.parametrize("role_id", [10**30, 2**63, -(2**70), 0])
-def test_a_role_id_out_of_range_is_refused(client: httpx.Client, services: Services, role_id: int) -> None:
+def test_a_role_id_out_of_range_is_not_found(client: httpx.Client, services: Services, role_id: int) -> None:
     _multi(services)
     _operator(client, "admin")
     answer = client.post("/api/operators", json={"name": "丙", "login_name": "bing", "password": PASSWORD,
                                                  "confirm_password": PASSWORD, "role_id": role_id})
-    assert error_of(answer, 400)["field"] == "role_id"
+    assert error_of(answer, 404)["code"] == "role_not_found"
+    gone = client.post(f"/api/operators/roles/{abs(role_id)}/delete", json={})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "role_not_found"
 
 
 @pytest.mark.parametrize("next_path", ["/\\evil.example", "/\t/evil.example", "/\n/evil.example"])
