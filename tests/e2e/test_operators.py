@@ -3,6 +3,8 @@ cannot pay, a frozen operator, the lock after wrong passwords, the log filtered 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from client.core import operators, permissions
@@ -179,3 +181,46 @@ def test_readonly_sees_the_pages_without_their_buttons(logged_in, app_page, serv
     )
     assert refused == [403, "当前操作员无权执行此操作：费款缴纳-缴款"]
     assert problems.unexpected(401, 403) == []
+
+
+def test_a_reset_password_is_changed_at_the_next_login(app_page, services, ui) -> None:
+    """The administrator's 重置密码, then the operator's next login: the change form first,
+    nothing else until changed (a page typed in the address bar comes back to it)."""
+    page, problems = app_page
+    operators.start_multi(services.store, "王管理", "admin", PASSWORD, PASSWORD)
+    operators.add_operator(services.store, "李人事", "hr", PASSWORD, PASSWORD,
+                           role_by_key(services.store, permissions.HR).id, [])
+    operator_login(page, "admin")
+    page.wait_for_url("**/login**")
+    page.goto(ui.base_url + "/settings/operators")
+    page.locator('#operator-table tr[data-login="hr"] button', has_text="重置密码").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator('input[type="password"]').nth(0).fill("Chongzhi2025")
+    dialog.locator('input[type="password"]').nth(1).fill("Chongzhi2025")
+    dialog.locator("button", has_text="重置密码").click()
+    page.locator(".toast", has_text="下次登录时须先修改密码").wait_for()
+    assert "待修改密码" in page.inner_text('#operator-table tr[data-login="hr"]')
+    logout(page)
+
+    operator_login(page, "hr", "Chongzhi2025")
+    page.wait_for_url("**/operator-password**")
+    assert "管理员已重置您的密码" in page.inner_text("#must-change-note")
+    assert page.locator("nav.sidenav").count() == 0
+    screenshot(page, "operators_must_change")
+    page.goto(ui.base_url + "/wage-base/daily")
+    page.wait_for_url("**/operator-password?next=**")  # nothing else until changed
+    page.fill("#own-old", "Chongzhi2025")
+    page.fill("#own-new", "short")
+    page.fill("#own-confirm", "short")
+    page.click("#own-password-form button[type=submit]")
+    weak = page.locator('#own-password-form .field-error:not(:empty)')
+    weak.first.wait_for()
+    assert "长度应为8-32位" in weak.first.inner_text()
+    page.fill("#own-old", "Chongzhi2025")
+    page.fill("#own-new", "Ziji2025ok")
+    page.fill("#own-confirm", "Ziji2025ok")
+    page.click("#own-password-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fwage-base%2Fdaily$"))  # where they were going (its unit first)
+    assert operators.get_operator(services.store, 2).must_change is False
+    screenshot(page, "operators_must_change_done")
+    assert problems.unexpected(400, 401, 403) == []

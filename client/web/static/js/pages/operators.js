@@ -61,7 +61,7 @@ function resetPassword(op) {
   formDialog(`重置密码：${op.name}`, body, async () => {
     data = await post(`/api/operators/${op.id}/password`, { password: password.value, confirm_password: again.value });
     render();
-    toast("密码已重置，锁定已解除", "success");
+    toast(`密码已重置，锁定已解除；${op.name}下次登录时须先修改密码`, "success");
   }, "重置密码");
 }
 
