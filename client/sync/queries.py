@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from client.core import queries as q
-from client.core import queries_order
 from client.core import queries_pay as qp
 from client.errors import TaxSideRejection, ValidationError
 from client.sync.taxclient import TaxClient
@@ -194,7 +193,7 @@ class QueryService:
         else:
             result = self._bases_full(pk, progress, cancelled)
         missing = q.remember_without_person(self.store, pk)
-        queries_order.order(self.store, pk)  # in the job: the page read after it finds the order made
+        q.order(self.store, pk)  # in the job: the page read after it finds the order made
         result["without_person"] = missing
         if missing:
             result["message"] += f"；其中 {missing} 名职工尚未下载职工参保信息，姓名和证件信息显示为空"

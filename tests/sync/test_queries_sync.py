@@ -291,10 +291,8 @@ def test_an_amount_that_is_not_decimal_text_is_a_broken_answer(value: Any) -> No
 
 def test_deep_pages_follow_the_kept_order(svc: QueryService, live: LiveTaxSide,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from client.core import queries_order
-
     pk, unit_id = svc.unit()
-    monkeypatch.setattr(queries_order, "STEP", 7)  # many kept keys for 60 employees
+    monkeypatch.setattr(q, "STEP", 7)  # many kept keys for 60 employees
     svc.sync_bases(lambda *_: None)
 
     def reference(item: str) -> list[tuple[str, str]]:
