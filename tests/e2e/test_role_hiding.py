@@ -15,6 +15,7 @@ from client.core.operators_roles import role_by_key
 from client.sync.payment import PaymentService
 from tests.conftest import NEW_PASSWORD, log_in
 from tests.e2e.conftest import screenshot
+from tests.e2e.test_wage_base import log_in_again
 from tests.sync.test_payment import declared_elsewhere, settle
 
 pytestmark = pytest.mark.e2e
@@ -99,12 +100,16 @@ def prepared(services: Any, taxside_factory: Any) -> Any:
     taxside = taxside_factory(units=1, employees=20, seed=5)
     taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0})
     unit = log_in(services, taxside, index=0)
-    declared_elsewhere(taxside, unit.unit_id)
+    declared_elsewhere(taxside, unit.unit_id)  # last month: its arrears get a voucher
+    taxside.sim("POST", "/advance-month")
+    declared_elsewhere(taxside, unit.unit_id)  # this month: no voucher, so it may be voided
+    log_in_again(services, unit.unit_id)
     service = PaymentService(services.session)
     service.refresh()
     settle(services)
     arrears = payment.arrears(services.store, services.session.view().unit.local_id)
-    issued = service.issue_voucher([arrears[0].arrear_id], "王管理")
+    oldest = min(a.period_from for a in arrears)
+    issued = service.issue_voucher([next(a.arrear_id for a in arrears if a.period_from == oldest)], "王管理")
     assert issued.voucher is not None
     operators.start_multi(services.store, "王管理", "admin", PASSWORD, PASSWORD)
     for name, login, key in (("钱只读", "ro", permissions.READONLY), ("李人事", "hr", permissions.HR)):
@@ -134,6 +139,8 @@ def test_no_visible_action_the_role_may_not_use(app_page: Any, ui: Any, services
         page.goto(ui.base_url + "/fee-declaration/records")
         page.locator("#record-table tbody tr", has_text="申报成功").first.wait_for()
         assert page.locator("#record-table .pay-link").first.is_visible()  # 只读 may look at 费款缴纳
+        assert page.locator("#record-table [data-void]").count() >= 1  # built for the row, and hidden
+        assert page.locator("#record-table [data-void]").first.is_hidden()
         wrong += [f"申报记录 rows: {w}" for w in page.evaluate(CHECK, [granted, NEUTRAL])]
         page.goto(ui.base_url + "/payment/vouchers")
         page.locator('#voucher-table [data-action="details"]').first.wait_for()
@@ -142,6 +149,10 @@ def test_no_visible_action_the_role_may_not_use(app_page: Any, ui: Any, services
         assert page.locator('#voucher-table [data-action="reprint"]').first.is_hidden()
         wrong += [f"缴款凭证 rows: {w}" for w in page.evaluate(CHECK, [granted, NEUTRAL])]
         screenshot(page, f"role_hiding_{login}_voucher_rows")
+        page.locator('#voucher-table [data-action="details"]').first.click()
+        page.locator("dialog[open]").wait_for()
+        wrong += [f"缴款凭证 详情: {w}" for w in page.evaluate(CHECK, [granted, NEUTRAL])]
+        screenshot(page, f"role_hiding_{login}_voucher_details")
 
     # 单位管理 (the top bar's dialog): 删除 is 单位信息-编辑.
     page.goto(ui.base_url + "/")

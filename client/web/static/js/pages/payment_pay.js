@@ -188,7 +188,8 @@ export async function handOver(voucher, action) {
 
 export function voucherActions(voucher) {
   const make = (label, action, primary) => {
-    const b = el("button", { type: "button", className: `btn${primary ? " primary" : ""}`, textContent: label });
+    const b = el("button", { type: "button", className: `btn${primary ? " primary" : ""}`, textContent: label,
+      perm: "payment.pay" });
     b.dataset[action] = voucher.voucher_id;
     b.addEventListener("click", async () => {
       b.disabled = true;
