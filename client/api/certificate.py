@@ -12,7 +12,11 @@ Routes (all need an entered unit; writes need the page's CSRF header):
 - ``POST /api/certificate/print`` (the same body) -> 202 ``{"job"}`` (kind ``certificate_print``); result
   ``{"pdf_name", "pdf_path", "printed_at", "certificates": [{"name", "id_number", "sha256", "qr_text",
   "total", "rows"}], "message"}``.
-- ``GET  /api/certificate/pdf/<pdf_name>`` -> the saved PDF (``application/pdf``).
+- ``GET  /api/certificate/employees?q=`` (a name or ID number, prefix) -> ``{"ok", "rows": [{"employee_id",
+  "name", "id_type", "id_number", "status"}] (the first 20), "total", "size"}``: 查找职工 under this page's
+  permission.
+- ``GET  /api/certificate/pdf/<pdf_name>`` -> the saved PDF (``application/pdf``), only one this unit printed
+  (its print record); another unit's is 404 ``certificate_not_found``.
 - ``POST /api/certificate/pdf/<pdf_name>/open`` ``{"action": "open" | "print"}`` -> ``{"ok", "opened",
   "pdf_path", "message"}`` (the system's viewer or printer, as for vouchers).
 - ``POST /api/certificate/export`` (the same body) -> xlsx (ID numbers and months text, amounts numbers).
@@ -27,7 +31,8 @@ Routes (all need an entered unit; writes need the page's CSRF header):
   (kind ``annuity_notice``); result ``{"notice": {"periods": [{"period", "rows": [{"name", "id_number",
   "base", "employer", "employee", "total"}] (the first 500), "rows_total", "headcount", "employer_total",
   "employee_total", "total"}], "employer_rate", "employee_rate", "source", "employer_total",
-  "employee_total", "total", ...}, "message"}``.
+  "employee_total", "total", ...} | null, "empty", "message"}``; no 机关事业单位 person with a pension base in
+  the periods: ``notice`` null, ``empty`` true and ``message`` says so (a print of that fails, printing nothing).
 - ``POST /api/payment/annuity/print`` (the same body) -> 202 ``{"job"}``; result ``{"pdf_name", "pdf_path",
   "sha256", "qr_text", "notice", "message"}``; the PDF is served and opened by the certificate routes above.
 """
@@ -57,6 +62,7 @@ from client.core import (
     rulecache,
     units,
 )
+from client.core.paging import PageRequest
 from client.errors import NotFoundError, ValidationError
 from client.sync import certificate as remote
 from rules.model import RulePack
@@ -90,7 +96,15 @@ def _chosen(body: dict[str, Any]) -> tuple[list[enrollment.EmployeeDetail], str,
                               field="employee_ids")
     start, end = certificate.check_range(body.get("period_from", ""), body.get("period_to", ""))
     svc, pk = services(), _pk()
-    return [enrollment.detail(svc.store, pk, i) for i in ids], start, end  # NotFound for another unit's id
+    people = []
+    for n, i in enumerate(ids, start=1):
+        try:
+            people.append(enrollment.detail(svc.store, pk, i))
+        except NotFoundError:  # another unit's id, a removed row, or made up: say which one
+            shown = i if len(i) <= 40 else i[:40] + "…"
+            raise NotFoundError(f"所选第 {n} 名职工（{shown}）不在本单位的职工参保信息中，请重新查找职工后选择",
+                                code="employee_not_found", field="employee_ids", row=n) from None
+    return people, start, end
 
 
 def _persons(body: dict[str, Any]) -> list[certificate.PersonContributions]:
@@ -112,6 +126,8 @@ def _folder() -> Path:
 def _saved(name: str) -> Path:
     if not PDF_NAME.fullmatch(name):  # it names a file: only the names print() gives
         raise NotFoundError("没有这份缴费证明", code="certificate_not_found")
+    if not certificate.printed_here(services().store, _pk(), name):  # another unit's print: as if absent
+        raise NotFoundError("本单位没有打印过这份缴费证明", code="certificate_not_found")
     path = _folder() / name
     if not path.is_file():
         raise NotFoundError("这份缴费证明的 PDF 已不在本机", code="certificate_not_found")
@@ -126,6 +142,28 @@ def certificate_page() -> str:
     return render_template("certificate.html", active="certificate", page_size=svc.settings.get("page_size"),
                            period_from=f"{today.year}01", period_to=f"{today:%Y%m}",
                            max_persons=certificate.MAX_PERSONS)
+
+
+SEARCH_SIZE = 20
+ID_LIKE = re.compile(r"[0-9A-Za-z]{4,}")
+
+
+@bp.get("/api/certificate/employees")
+@requires_unit
+def find_employees() -> ResponseReturnValue:
+    """查找职工 for this page: the local enrollment data, under the certificate permission (a
+    role that may only print certificates cannot read /api/enrollment), and only what choosing needs."""
+    q = request.args.get("q", "").strip()
+    if not q:
+        raise ValidationError("请输入姓名或证件号码", field="q")
+    if len(q) > 60:
+        raise ValidationError(f"姓名或证件号码最长 60 个字符，输入了 {len(q)} 个", field="q")
+    key = "id_number" if ID_LIKE.fullmatch(q) else "name"
+    svc = services()
+    page = enrollment.search(svc.store, _pk(), PageRequest(1, SEARCH_SIZE),
+                             enrollment.EnrollmentFilter.parse({key: q}))
+    rows = [{k: r[k] for k in ("employee_id", "name", "id_type", "id_number", "status")} for r in page.rows]
+    return jsonify({"ok": True, "rows": rows, "total": page.total, "size": SEARCH_SIZE})
 
 
 @bp.post("/api/certificate/preview")
@@ -216,7 +254,10 @@ def export() -> ResponseReturnValue:
 @bp.post("/api/certificate/verify")
 @requires_unit
 def verify() -> ResponseReturnValue:
-    digest, found = certificate.verify(services().store, str(_json().get("text", "")))
+    text = _json().get("text", "")
+    if not isinstance(text, str):  # a list or number is not what was printed
+        raise ValidationError("核验码应为一段文本：证明上的 64 位核验码或二维码内容", field="text")
+    digest, found = certificate.verify(services().store, text)
     if found is None:
         message = "本客户端没有打印过这份证明的记录：核验码不符，或证明由其他电脑打印"
     else:
@@ -270,13 +311,16 @@ def _annuity_job(print_it: bool) -> ResponseReturnValue:
             ctx.check_cancelled()
             ctx.progress(done, len(months) + print_it, f"读取费款所属期 {month} 的缴费基数")
             periods.append(annuity.build_period(pack, month, remote.period_records(session, month, base_item)))
+        empty = annuity.empty_reason(periods)
+        if empty and not print_it:  # the preview says so; a print is refused by notice() below
+            return {"notice": None, "empty": True, "message": empty}
         found = annuity.notice(pack, info, periods, operator, dt.datetime.now())
         shown = found.to_dict()
         for period in shown["periods"]:
             period["rows_total"] = len(period["rows"])
             period["rows"] = period["rows"][:PREVIEW_ROWS]
         if not print_it:
-            return {"notice": shown, "message": f"应缴职业年金合计 {found.total} 元"}
+            return {"notice": shown, "empty": False, "message": f"应缴职业年金合计 {found.total} 元"}
         ctx.progress(len(months), len(months) + 1, "生成通知单 PDF")
         return {**_save_notice(store, pk, folder, found), "notice": shown}
 

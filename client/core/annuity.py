@@ -107,7 +107,8 @@ def check_periods(period_from: str, period_to: str) -> list[str]:
     start, end = check_range(period_from, period_to or period_from)
     months = [str(p) for p in period_range(start, end)]
     if len(months) > MAX_MONTHS:
-        raise ValidationError(f"一张年金缴款通知单最多 {MAX_MONTHS} 个费款所属期", field="period_to")
+        raise ValidationError(f"一张年金缴款通知单最多 {MAX_MONTHS} 个费款所属期，已选 {len(months)} 个"
+                              f"（{start} 至 {end}）", field="period_to")
     return months
 
 
@@ -162,10 +163,25 @@ def build_period(pack: RulePack, period: str, records: Iterable[Mapping[str, Any
     return AnnuityPeriod(period, tuple(rows), er_total, ee_total, er_total + ee_total)
 
 
+def empty_reason(periods: Iterable[AnnuityPeriod]) -> str:
+    """Why there is nothing to notify ("" when someone owes): a notice of 0 people and 0.00 would
+    be printed, hashed and recorded as if the unit owed nothing, when nobody was charged at all."""
+    months = [p.period for p in periods]
+    if not months or any(p.rows for p in periods):
+        return "" if months else "没有选择费款所属期"
+    span = months[0] if len(months) == 1 else f"{months[0]} 至 {months[-1]}"
+    return (f"费款所属期 {span} 没有需要通知缴纳的职业年金：税务端没有本单位机关事业单位职工在该期"
+            "已申报的养老保险缴费基数（职业年金按它计算），因此不生成、不打印通知单")
+
+
 def notice(pack: RulePack, unit: Mapping[str, Any], periods: list[AnnuityPeriod], operator: str,
            printed_at: dt.datetime) -> AnnuityNotice:
+    """The notice of ``periods``; refused when nobody in them owes (see ``empty_reason``)."""
     rule = pack.annuity
     assert rule is not None
+    reason = empty_reason(periods)
+    if reason:
+        raise ValidationError(reason, code="annuity_empty", field="period_from")
     er = sum((p.employer_total for p in periods), ZERO)
     ee = sum((p.employee_total for p in periods), ZERO)
     source = rule.provenance.source or ("未核实" if not rule.provenance.verified else "")

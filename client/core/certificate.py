@@ -140,8 +140,9 @@ def check_range(period_from: str, period_to: str) -> tuple[str, str]:
         raise ValidationError("费款所属期应为 YYYYMM 格式，如 202501", field="period_from") from None
     if start > end:
         raise ValidationError("费款所属期起不能晚于费款所属期止", field="period_from")
-    if months_between(start, end) + 1 > MAX_MONTHS:
-        raise ValidationError(f"一次最多打印 {MAX_MONTHS} 个月（10 年）的缴费证明", field="period_to")
+    if (chosen := months_between(start, end) + 1) > MAX_MONTHS:
+        raise ValidationError(f"一次最多打印 {MAX_MONTHS} 个月（10 年）的缴费证明，已选 {chosen} 个月"
+                              f"（{start} 至 {end}）", field="period_to")
     return str(start), str(end)
 
 
@@ -286,6 +287,15 @@ def verify(store: Store, text: str) -> tuple[str, PrintRecord | None]:
         f"SELECT {RECORD_COLUMNS} FROM certificate_record WHERE sha256 = ? ORDER BY id LIMIT 1", (digest,)
     ).fetchone()
     return digest, PrintRecord(*row) if row else None
+
+
+def printed_here(store: Store, unit_pk: int, pdf_name: str) -> bool:
+    """Whether this unit printed ``pdf_name``: the PDFs of all units share one folder, and one
+    unit's operator must not open another's (the record is the tie, also for older prints)."""
+    row = store.db.execute_sql(
+        "SELECT 1 FROM certificate_record WHERE unit_id = ? AND pdf_name = ? LIMIT 1", (unit_pk, pdf_name)
+    ).fetchone()
+    return row is not None
 
 
 def recent(store: Store, unit_pk: int, limit: int = 20) -> list[PrintRecord]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -90,3 +91,36 @@ def test_availability_names_why(government: bool | None, reason: str) -> None:
     assert reason in availability(load_pack("140000"), government).reason
     assert not availability(load_pack("310000"), True).available
     assert "规则" in availability(None, True).reason
+
+
+def test_a_period_nobody_owes_is_said_and_printed_nothing(services: Services, taxside_factory: Any,
+                                                          browser_client: httpx.Client) -> None:
+    """202502: nothing declared, so no 机关事业单位 person has a pension base: no 0-person notice."""
+    _login(services, taxside_factory, 2)
+    api = Api(browser_client)
+    body = {"period_from": "2025-02", "period_to": "2025-02"}
+    preview = job_result(api, api.post("/api/payment/annuity/preview", body))
+    assert preview["empty"] is True and preview["notice"] is None
+    assert "202502" in preview["message"] and "机关事业单位" in preview["message"]
+    assert "养老保险缴费基数" in preview["message"] and "不打印" in preview["message"]
+    job = api.post("/api/payment/annuity/print", body).json()["job"]
+    deadline = time.monotonic() + 30
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = api.get(f"/api/jobs/{job['id']}").json()["job"]
+    assert job["state"] == "failed" and job["error"]["code"] == "annuity_empty"
+    assert job["error"]["message"] == preview["message"]
+    folder = services.home / "certificates"
+    assert not folder.exists() or not list(folder.iterdir())
+    assert api.get("/api/certificate/records").json()["items"] == []
+    # A range with one owed period is a notice (the empty month shows as such inside it).
+    both = job_result(api, api.post("/api/payment/annuity/preview", {"period_from": "2025-02", "period_to": "2025-03"}))
+    assert both["empty"] is False and [p["headcount"] > 0 for p in both["notice"]["periods"]] == [False, True]
+
+
+def test_too_many_periods_says_how_many_were_chosen(services: Services, taxside_factory: Any,
+                                                    browser_client: httpx.Client) -> None:
+    _login(services, taxside_factory, 2)
+    message = error_of(Api(browser_client).post("/api/payment/annuity/preview",
+                                                {"period_from": "2024-07", "period_to": "2025-07"}), 400)["message"]
+    assert "最多 12 个" in message and "已选 13 个" in message and "202407" in message

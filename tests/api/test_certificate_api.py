@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from client.services import Services
 from tests.api.test_fee_declaration_api import job_result
 from tests.api.test_wage_base_api import Api, error_of
-from tests.conftest import log_in
+from tests.conftest import NEW_PASSWORD, log_in
 from tests.sync.test_payment import declared_elsewhere
 
 
@@ -145,3 +145,66 @@ def test_tax_side_faults_print_nothing(api: Api, live: Any, services: Services, 
     assert api.get("/api/certificate/records").json()["items"] == []
     live.clear_faults()
     assert job_result(api, api.post("/api/certificate/print", body(people)))["pdf_name"]
+
+
+def test_employee_search_is_the_pages_own(api: Api, services: Services) -> None:
+    """查找职工 answers from /api/certificate (the certificate permission), with only what choosing needs."""
+    person = employees(api, 1)[0]
+    by_name = api.get("/api/certificate/employees", q=person["name"]).json()
+    assert by_name["ok"] and person["employee_id"] in {r["employee_id"] for r in by_name["rows"]}
+    by_id = api.get("/api/certificate/employees", q=person["id_number"][:10]).json()
+    assert person["id_number"] in {r["id_number"] for r in by_id["rows"]}
+    assert set(by_id["rows"][0]) == {"employee_id", "name", "id_type", "id_number", "status"}
+    assert error_of(api.get("/api/certificate/employees", q=" "), 400)["field"] == "q"
+    assert api.get("/api/certificate/employees", q="没有这个人").json()["rows"] == []
+
+
+def test_a_role_with_only_the_certificate_can_find_employees(live: Any, api: Api, services: Services) -> None:
+    from client.core import operators
+    from client.core.operators_roles import save_role
+
+    person = employees(api, 1)[0]
+    operators.start_multi(services.store, "管理员甲", "admin", "Caozuo2025", "Caozuo2025")
+    role = save_role(services.store, None, "缴费证明查看", ["certificate.view"])
+    unit_id = live.unit(0).unit_id
+    operators.add_operator(services.store, "证明乙", "cert", "Caozuo2025", "Caozuo2025", role.id, [unit_id])
+    login = api.post("/api/operator/login", {"login_name": "cert", "password": "Caozuo2025"})
+    assert login.status_code == 200, login.text
+    # The operator enters the unit, as in the window.
+    assert api.post("/api/session/login", {"unit_id": unit_id, "password": NEW_PASSWORD}).status_code == 200
+    assert api.post("/api/session/confirm", {"confirmed": True}).status_code == 200
+    assert api.get("/api/enrollment", name=person["name"]).status_code == 403  # not this role's
+    found = api.get("/api/certificate/employees", q=person["name"])
+    assert found.status_code == 200, found.text
+    assert person["employee_id"] in {r["employee_id"] for r in found.json()["rows"]}
+
+
+def test_unknown_employee_names_the_field_and_value(api: Api) -> None:
+    people = employees(api, 1)
+    answer = api.post("/api/certificate/preview", {**body(people), "employee_ids": [people[0]["employee_id"], "E999999999"]})
+    error = error_of(answer, 404)
+    assert error["field"] == "employee_ids" and error["code"] == "employee_not_found"
+    assert "职工" in error["message"] and "E999999999" in error["message"] and "第 2 名" in error["message"]
+
+
+@pytest.mark.parametrize("text", [["a" * 64], {"text": "a" * 64}, 7])
+def test_verify_takes_only_text(api: Api, text: Any) -> None:
+    error = error_of(api.post("/api/certificate/verify", {"text": text}), 400)
+    assert error["field"] == "text" and "文本" in error["message"]
+
+
+def test_range_too_long_says_how_many(api: Api) -> None:
+    message = error_of(api.post("/api/certificate/preview", body(employees(api, 1), "2010-01", "2025-06")), 400)["message"]
+    assert "120" in message and "已选 186 个月" in message
+
+
+def test_a_pdf_is_served_only_to_the_unit_that_printed_it(live: Any, api: Api, services: Services,
+                                                         taxside_factory: Any) -> None:
+    printed = job_result(api, api.post("/api/certificate/print", body(employees(api, 1))))["pdf_name"]
+    assert api.get(f"/api/certificate/pdf/{printed}").status_code == 200
+    # The file is on disk in the shared folder, but a record of this unit is what opens it.
+    services.store.db.execute_sql("UPDATE certificate_record SET unit_id = NULL WHERE pdf_name = ?", (printed,))
+    assert (services.home / "certificates" / printed).is_file()
+    assert error_of(api.get(f"/api/certificate/pdf/{printed}"), 404)["code"] == "certificate_not_found"
+    assert error_of(api.post(f"/api/certificate/pdf/{printed}/open", {"action": "open"}), 404)["code"] \
+        == "certificate_not_found"

@@ -89,3 +89,24 @@ def test_pdf_reads_back_with_pages_per_period_and_the_hash() -> None:
     assert [c.text for c in zxingcpp.read_barcodes(image)] == [qr_text(digest)]
     other = annuity.notice(PACK, UNIT, periods[:1], "王会计", notice.printed_at)
     assert annuity.content_hash(other) != digest
+
+
+def test_nobody_owes_is_no_notice() -> None:
+    """0 people and 0.00 is not a notice to print, hash and record: refused, saying why."""
+    empty = [annuity.build_period(PACK, m, []) for m in ("202502", "202503")]
+    reason = annuity.empty_reason(empty)
+    assert "202502 至 202503" in reason and "机关事业单位" in reason and "养老保险缴费基数" in reason
+    with pytest.raises(ValidationError) as refused:
+        annuity.notice(PACK, UNIT, empty, "王会计", dt.datetime(2026, 12, 1, 10, 0, 0))
+    assert refused.value.code == "annuity_empty" and refused.value.message == reason
+    with pytest.raises(ValidationError):
+        annuity.notice(PACK, UNIT, [], "王会计", dt.datetime(2026, 12, 1, 10, 0, 0))
+    one = [empty[0], annuity.build_period(PACK, "202503", records("202503", 1))]
+    assert annuity.empty_reason(one) == ""
+    assert annuity.notice(PACK, UNIT, one, "王会计", dt.datetime(2026, 12, 1, 10, 0, 0)).periods[0].rows == ()
+
+
+def test_too_many_periods_says_how_many() -> None:
+    with pytest.raises(ValidationError) as refused:
+        annuity.check_periods("202401", "202506")
+    assert "最多 12 个" in refused.value.message and "已选 18 个" in refused.value.message

@@ -179,6 +179,7 @@ export const endpoints = {
   certificateExport: "/api/certificate/export",
   certificateVerify: "/api/certificate/verify",
   certificateRecords: "/api/certificate/records",
+  certificateEmployees: "/api/certificate/employees",
   certificatePdf: (name) => `/api/certificate/pdf/${encodeURIComponent(name)}`,
   certificateOpen: (name) => `/api/certificate/pdf/${encodeURIComponent(name)}/open`,
   annuityPreview: "/api/payment/annuity/preview",

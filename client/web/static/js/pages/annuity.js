@@ -63,9 +63,19 @@ async function run(work) {
   }
 }
 
+// Nobody owes in the periods: say why instead of a notice of 0 people and 0.00.
+function nothing(message) {
+  result.hidden = true;
+  area.replaceChildren(el("p", { className: "warn-text", id: "annuity-empty", textContent: message }));
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  run(async () => show((await runJob(endpoints.annuityPreview)).notice));
+  run(async () => {
+    const data = await runJob(endpoints.annuityPreview);
+    if (data.empty) nothing(data.message);
+    else show(data.notice);
+  });
 });
 
 buttons[1].addEventListener("click", () => run(async () => {

@@ -20,8 +20,6 @@ const previewArea = document.getElementById("preview-area");
 const chosen = new Map(); // employee_id -> {name, id_number}
 const progressBox = document.getElementById("print-progress");
 
-const ID_LIKE = /^[0-9A-Za-z]{4,}$/;
-
 function renderChosen() {
   chosenBox.replaceChildren();
   if (!chosen.size) chosenBox.textContent = "（未选择）";
@@ -42,9 +40,9 @@ async function search(event) {
     state.textContent = "请输入姓名或证件号码";
     return;
   }
-  const key = ID_LIKE.test(q) ? "id_number" : "name";
   try {
-    const data = await get(`${endpoints.enrollment}?${key}=${encodeURIComponent(q)}&size=20`);
+    // This page's own search: a role with only 职工缴费证明 may not read 职工参保信息.
+    const data = await get(`${endpoints.certificateEmployees}?q=${encodeURIComponent(q)}`);
     const body = found.tBodies[0];
     body.replaceChildren();
     for (const e of data.rows) {
@@ -63,7 +61,7 @@ async function search(event) {
         el("td", { textContent: e.id_number }), el("td", { textContent: e.status }), el("td", {}, pick)));
     }
     found.hidden = data.rows.length === 0;
-    state.textContent = data.total ? `找到 ${data.total} 名职工${data.total > 20 ? "，显示前 20 名" : ""}` : "本地职工参保信息中没有匹配的职工（可先在「职工参保信息」中更新）";
+    state.textContent = data.total ? `找到 ${data.total} 名职工${data.total > data.size ? `，显示前 ${data.size} 名` : ""}` : "本地职工参保信息中没有匹配的职工（可先在「职工参保信息」中更新）";
   } catch (err) {
     toastError(err);
   }
