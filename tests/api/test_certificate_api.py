@@ -198,13 +198,21 @@ def test_range_too_long_says_how_many(api: Api) -> None:
     assert "120" in message and "已选 186 个月" in message
 
 
-def test_a_pdf_is_served_only_to_the_unit_that_printed_it(live: Any, api: Api, services: Services,
-                                                         taxside_factory: Any) -> None:
+def test_a_pdf_is_served_only_to_the_unit_that_printed_it(services: Services, taxside_factory: Any,
+                                                         browser_client: httpx.Client) -> None:
+    """Two units on this PC share the PDF folder: the other unit's operator gets 404, not the file."""
+    taxside = taxside_factory(units=2, employees=10, seed=5)
+    taxside.sim("PUT", "/settings", {"decision_delay_seconds": 0})
+    first = log_in(services, taxside, index=0)
+    declared_elsewhere(taxside, first.unit_id)
+    api = Api(browser_client)
     printed = job_result(api, api.post("/api/certificate/print", body(employees(api, 1))))["pdf_name"]
     assert api.get(f"/api/certificate/pdf/{printed}").status_code == 200
-    # The file is on disk in the shared folder, but a record of this unit is what opens it.
-    services.store.db.execute_sql("UPDATE certificate_record SET unit_id = NULL WHERE pdf_name = ?", (printed,))
+    log_in(services, taxside, index=1)
+    services.session.popups_shown = True
     assert (services.home / "certificates" / printed).is_file()
-    assert error_of(api.get(f"/api/certificate/pdf/{printed}"), 404)["code"] == "certificate_not_found"
-    assert error_of(api.post(f"/api/certificate/pdf/{printed}/open", {"action": "open"}), 404)["code"] \
-        == "certificate_not_found"
+    refused = error_of(api.get(f"/api/certificate/pdf/{printed}"), 404)
+    assert refused["code"] == "certificate_not_found" and "本单位" in refused["message"]
+    opened = api.post(f"/api/certificate/pdf/{printed}/open", {"action": "open"})
+    assert error_of(opened, 404)["code"] == "certificate_not_found"
+    assert api.get("/api/certificate/records").json()["items"] == []
