@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from client.api import payment as payment_api
 from client.sync.payment import PaymentService
-from tests.conftest import log_in
+from tests.conftest import NEW_PASSWORD, log_in
 from tests.e2e.conftest import ARTIFACTS, PageProblems, screenshot
 from tests.e2e.test_wage_base import log_in_again
 from tests.sync.test_payment import declared_elsewhere, pay
@@ -156,6 +156,21 @@ def test_annuity_notice_for_a_shanxi_government_unit(browser: Any, ui: Any, serv
     page.click("text=年金缴款通知单打印")  # the 首页 common function
     page.wait_for_url("**/payment/annuity")
     assert "单位缴纳 8%" in page.inner_text("#annuity") and "个人缴纳 4%" in page.inner_text("#annuity")
+    # 202502: nothing declared, so nobody owes: the page says why and nothing is printed.
+    page.fill('#annuity-form input[name="period_from"]', "2025-02")
+    page.fill('#annuity-form input[name="period_to"]', "2025-02")
+    page.click("#annuity-preview")
+    page.locator("#annuity-empty").wait_for()
+    said = page.inner_text("#annuity-empty")
+    assert "202502" in said and "机关事业单位" in said and "养老保险缴费基数" in said
+    assert page.locator("#annuity-total").count() == 0
+    screenshot(page, "annuity-nothing-to-notify")
+    page.click("#annuity-print")
+    page.locator(".toast", has_text="没有需要通知缴纳的职业年金").wait_for()
+    assert page.locator("#annuity-result").is_hidden()
+    folder = services.home / "certificates"
+    assert not folder.exists() or not list(folder.iterdir())
+    screenshot(page, "annuity-nothing-printed")
     page.fill('#annuity-form input[name="period_from"]', "2025-03")
     page.fill('#annuity-form input[name="period_to"]', "2025-03")
     page.click("#annuity-preview")
@@ -173,5 +188,38 @@ def test_annuity_notice_for_a_shanxi_government_unit(browser: Any, ui: Any, serv
     total = shown_total.split("合计 ")[1].split(" 元")[0]
     assert total in texts[-1]
     pdf_png(pdf, len(texts), "annuity-pdf-last.png")
+    assert problems.unexpected() == [], problems.items
+    context.close()
+
+
+def test_a_certificate_only_role_finds_employees(browser: Any, ui: Any, services: Any, live: Any) -> None:
+    """A custom role with only 职工缴费证明-查看: 查找职工 works (it is the page's own endpoint)."""
+    from client.core import operators
+    from client.core.operators_roles import save_role
+
+    (name_a, id_a), _ = two_employees(services)
+    unit_id = live.unit(0).unit_id
+    services.session.logout()
+    operators.start_multi(services.store, "管理员甲", "admin", "Caozuo2025", "Caozuo2025")
+    role = save_role(services.store, None, "缴费证明查看", ["certificate.view"])
+    operators.add_operator(services.store, "证明乙", "cert", "Caozuo2025", "Caozuo2025", role.id, [unit_id])
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(ui.launch_url)  # the operator login page; the logins below are the window's, by request
+    headers = {"X-CSRF-Token": ui.csrf_token}
+    assert page.request.post(ui.base_url + "/api/operator/login", headers=headers,
+                             data={"login_name": "cert", "password": "Caozuo2025"}).ok
+    assert page.request.post(ui.base_url + "/api/session/login", headers=headers,
+                             data={"unit_id": unit_id, "password": NEW_PASSWORD}).ok
+    assert page.request.post(ui.base_url + "/api/session/confirm", headers=headers, data={"confirmed": True}).ok
+    services.session.popups_shown = True
+    problems = PageProblems(page)
+    page.goto(ui.base_url + "/certificate")
+    page.fill('#search input[name="q"]', name_a)
+    page.click("#search button[type=submit]")
+    page.locator(f'#found button[data-pick="{id_a}"]').click()
+    assert name_a in page.inner_text("#chosen") and "找到" in page.inner_text("#search-state")
+    assert page.locator(".toast.error").count() == 0
+    screenshot(page, "certificate-only-role-search")
     assert problems.unexpected() == [], problems.items
     context.close()
