@@ -166,12 +166,20 @@ def build_period(pack: RulePack, period: str, records: Iterable[Mapping[str, Any
 def empty_reason(periods: Iterable[AnnuityPeriod]) -> str:
     """Why there is nothing to notify ("" when someone owes): a notice of 0 people and 0.00 would
     be printed, hashed and recorded as if the unit owed nothing, when nobody was charged at all."""
+    periods = list(periods)
+    if not periods:
+        return "没有选择费款所属期"
     months = [p.period for p in periods]
-    if not months or any(p.rows for p in periods):
-        return "" if months else "没有选择费款所属期"
     span = months[0] if len(months) == 1 else f"{months[0]} 至 {months[-1]}"
-    return (f"费款所属期 {span} 没有需要通知缴纳的职业年金：税务端没有本单位机关事业单位职工在该期"
-            "已申报的养老保险缴费基数（职业年金按它计算），因此不生成、不打印通知单")
+    when = "该期" if len(months) == 1 else f"这 {len(months)} 个费款所属期"
+    people = sum(len(p.rows) for p in periods)
+    if not people:
+        return (f"费款所属期 {span} 没有需要通知缴纳的职业年金：税务端没有本单位机关事业单位职工在{when}"
+                "已申报的养老保险缴费基数（职业年金按它计算），因此不生成、不打印通知单")
+    if not any(p.total for p in periods):  # bases of 0.00: people, but nothing owed
+        return (f"费款所属期 {span} 的职业年金合计为 0.00 元：{people} 人次的养老保险缴费基数均为 0，"
+                "没有需要通知缴纳的金额，因此不生成、不打印通知单")
+    return ""
 
 
 def notice(pack: RulePack, unit: Mapping[str, Any], periods: list[AnnuityPeriod], operator: str,

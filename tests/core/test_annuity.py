@@ -95,7 +95,7 @@ def test_nobody_owes_is_no_notice() -> None:
     """0 people and 0.00 is not a notice to print, hash and record: refused, saying why."""
     empty = [annuity.build_period(PACK, m, []) for m in ("202502", "202503")]
     reason = annuity.empty_reason(empty)
-    assert "202502 至 202503" in reason and "机关事业单位" in reason and "养老保险缴费基数" in reason
+    assert "202502 至 202503" in reason and "这 2 个费款所属期" in reason and "机关事业单位" in reason and "养老保险缴费基数" in reason
     with pytest.raises(ValidationError) as refused:
         annuity.notice(PACK, UNIT, empty, "王会计", dt.datetime(2026, 12, 1, 10, 0, 0))
     assert refused.value.code == "annuity_empty" and refused.value.message == reason
@@ -104,6 +104,14 @@ def test_nobody_owes_is_no_notice() -> None:
     one = [empty[0], annuity.build_period(PACK, "202503", records("202503", 1))]
     assert annuity.empty_reason(one) == ""
     assert annuity.notice(PACK, UNIT, one, "王会计", dt.datetime(2026, 12, 1, 10, 0, 0)).periods[0].rows == ()
+
+
+def test_bases_of_zero_owe_nothing() -> None:
+    zero = [annuity.build_period(PACK, "202503", records("202503", 2, base="0.00"))]
+    reason = annuity.empty_reason(zero)
+    assert "0.00 元" in reason and "2 人次" in reason and "不打印" in reason
+    with pytest.raises(ValidationError):
+        annuity.notice(PACK, UNIT, zero, "王会计", dt.datetime(2026, 12, 1, 10, 0, 0))
 
 
 def test_too_many_periods_says_how_many() -> None:
