@@ -11,9 +11,17 @@ from pathlib import Path
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from taxside import auth, contributions_api, enrollment, fee_api, payment_api, public, wage_base_api
+from taxside import (
+    auth,
+    contributions_api,
+    details_api,
+    enrollment,
+    fee_api,
+    payment_api,
+    public,
+    wage_base_api,
+)
 from taxside import queries as queries_api
-from taxside import details_api
 from taxside.db import Store
 from taxside.web import ApiError, json_response
 
