@@ -91,7 +91,7 @@ def _assigned_units() -> list[units.LocalUnit]:
     return [u for u in units.list_units() if operators.may_use_unit(u.unit_id)]
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     # Only local paths: never send the operator to another host after login.
     # The browser reads a backslash as a slash and drops tabs and newlines: "/\\host" and
     # "/\t/host" are another host too.
@@ -118,7 +118,7 @@ def login_page() -> str:
     data = {
         "units": [u.to_dict() | {"saved": passwords.recall_password(u.unit_id) is not None}
                   for u in _assigned_units()],
-        "next": _safe_next(request.args.get("next")),
+        "next": safe_next(request.args.get("next")),
         "preselect": request.args.get("unit", ""),
         "add": request.args.get("add") == "1",
         "session": svc.session.view().to_dict(),

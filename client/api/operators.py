@@ -19,9 +19,10 @@ from flask.typing import ResponseReturnValue
 
 from client.api.context import services
 from client.api.errors import error_body, error_response
+from client.api.login import safe_next
 from client.core import audit, operators, permissions, units
 from client.core.operators_roles import delete_role, get_role, list_roles, role_use, save_role
-from client.errors import AuthError, ConflictError, ValidationError
+from client.errors import AuthError, ConflictError, NotFoundError, ValidationError
 
 bp = Blueprint("operators", __name__)
 _OPEN_WITHOUT_OPERATOR = ("/static/", "/operator-login", "/api/operator/login")
@@ -157,9 +158,20 @@ def _text(body: dict[str, Any], name: str) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and not value.startswith(("/operator-login", "/operator-password")):
-        return value
-    return "/"
+    # Local paths only (login.safe_next), and never back to the login forms themselves.
+    target = safe_next(value)
+    return "/" if target.startswith(("/operator-login", "/operator-password")) else target
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint: str | None, values: dict[str, object] | None) -> None:
+    # Past SQLite's 64-bit range no row can match, and the driver would raise OverflowError.
+    for key in ("operator_id", "role_id"):
+        value = (values or {}).get(key)
+        if isinstance(value, int) and not 0 < value < 2**63:
+            if key == "role_id":
+                raise NotFoundError("没有这个角色，可能已被删除", code="role_not_found")
+            raise NotFoundError("没有这个操作员，可能已被删除", code="operator_not_found")
 
 
 def _log_in(identity: operators.Identity) -> None:
@@ -301,8 +313,13 @@ def overview() -> ResponseReturnValue:
 
 def _unit_ids(body: dict[str, Any]) -> list[str]:
     chosen = body.get("units", [])
-    if not isinstance(chosen, list):
+    if not isinstance(chosen, list) or not all(isinstance(u, str) for u in chosen):
         raise ValidationError("分配的单位格式不正确", field="units")
+    # Only units registered on this PC can be assigned (the form lists them).
+    known = {u.unit_id for u in units.list_units()}
+    unknown = [u for u in dict.fromkeys(chosen) if u and u not in known]
+    if unknown:
+        raise ValidationError(f"本机没有登记单位 {unknown[0][:40]}，请从列表中选择要分配的单位", field="units")
     return chosen
 
 

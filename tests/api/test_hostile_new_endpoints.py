@@ -142,6 +142,34 @@ def test_a_role_id_out_of_range_is_not_found(client: httpx.Client, services: Ser
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "role_not_found"
 
 
+@pytest.mark.parametrize("action", ["", "/password", "/freeze", "/delete"])
+def test_an_operator_id_out_of_range_is_not_found(client: httpx.Client, services: Services, action: str) -> None:
+    _multi(services)
+    _operator(client, "admin")
+    answer = client.post(f"/api/operators/{2**63}{action}", json={"frozen": True, "password": PASSWORD})
+    assert error_of(answer, 404)["code"] == "operator_not_found"
+
+
+def test_only_units_of_this_pc_can_be_assigned(client: httpx.Client, services: Services) -> None:
+    _multi(services)
+    _operator(client, "admin")
+    readonly = role_by_key(services.store, permissions.READONLY)
+    answer = client.post("/api/operators", json={"name": "丙", "login_name": "bing", "password": PASSWORD,
+                                                 "confirm_password": PASSWORD, "role_id": readonly.id,
+                                                 "units": ["x"] * 1000})
+    error = error_of(answer, 400)
+    assert error["field"] == "units" and "本机没有登记单位 x" in error["message"]
+    assert [o.login_name for o in operators.list_operators(services.store)] == ["admin", "readonly"]
+
+
+@pytest.mark.parametrize("next_path", ["/\\evil.example", "/\t/evil.example", "//evil.example"])
+def test_the_operator_login_never_sends_to_another_host(client: httpx.Client, services: Services,
+                                                        next_path: str) -> None:
+    _multi(services)
+    page = client.get("/operator-login", params={"next": next_path})
+    assert page.status_code == 200 and "evil.example" not in page.text
+
+
 @pytest.mark.parametrize("next_path", ["/\\evil.example", "/\t/evil.example", "/\n/evil.example"])
 def test_the_unit_login_never_sends_to_another_host(client: httpx.Client, next_path: str) -> None:
     page = client.get("/login", params={"next": next_path})
