@@ -199,15 +199,46 @@ def _register() -> None:
 _register()
 
 
+def usage_message(exc: click.UsageError) -> str:
+    """click's own usage errors in Chinese (ours are written in Chinese already)."""
+    ctx = exc.ctx
+    if isinstance(exc, click.exceptions.NoSuchOption):
+        return f"未知的选项 {exc.option_name}"
+    if isinstance(exc, click.exceptions.MissingParameter) and exc.param is not None:
+        return f"缺少 {exc.param.get_error_hint(ctx) if ctx else exc.param.name}"
+    if isinstance(exc, click.exceptions.BadParameter) and exc.param is not None:
+        hint = exc.param.get_error_hint(ctx) if ctx else exc.param.name
+        kind = exc.param.type
+        if isinstance(kind, click.Choice):
+            return f"{hint} 只能是 {'、'.join(map(str, kind.choices))}"
+        if isinstance(kind, click.Path):
+            return f"{hint} 的路径不可用（不存在、类型不对或没有权限）"
+        return f"{hint} 的值不正确"
+    if isinstance(exc, click.exceptions.BadOptionUsage):
+        return f"选项 {exc.option_name} 的用法不正确（需要一个值？）"
+    message = exc.format_message().rstrip("。.")
+    if message.isascii():  # click's other English messages (extra arguments, unknown commands)
+        return f"命令行参数不正确（{message}）"
+    return message
+
+
+def _usage_error(exc: click.UsageError, argv: list[str]) -> None:
+    message = usage_message(exc)
+    if "--json" in argv:  # a script asked for JSON: it gets JSON, also for a usage error
+        from client.cli_month import dump_json
+
+        click.echo(dump_json({"ok": False, "exit_code": 2, "units": [],
+                              "error": {"code": "usage", "message": message, "field": None, "row": None}}))
+    click.echo(f"用法错误：{message}。运行 socialfee --help 查看用法。", err=True)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = cli.main(args=argv, prog_name="socialfee", standalone_mode=False)
-    except click.exceptions.NoSuchOption as exc:
-        click.echo(f"错误：未知的选项 {exc.option_name}。运行 socialfee --help 查看用法。", err=True)
-        sys.exit(2)
+        result = cli.main(args=args, prog_name="socialfee", standalone_mode=False)
     except click.UsageError as exc:
-        click.echo(f"用法错误：{exc.format_message()}。运行 socialfee --help 查看用法。", err=True)
-        sys.exit(2)
+        _usage_error(exc, args)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

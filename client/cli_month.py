@@ -306,6 +306,11 @@ def run_units(services: Any, step: Step, chosen: Sequence[units.LocalUnit], secr
             step(run)
         except SocialFeeError as exc:
             run.exit_code, run.error = exit_code_of(exc), exc.to_dict()
+        except OSError as exc:  # e.g. --out on a read-only or full disk: say which file, not "意外失败"
+            run.exit_code = BUSINESS
+            where = exc.filename or "输出文件夹"
+            run.error = {"code": "write_failed", "message": f"无法写入 {where}：{exc.strerror or exc}",
+                         "field": "out", "row": None}
         except Exception:  # a defect: this unit fails, the others still run
             log.exception("month %s failed for unit %s", command, unit.unit_id)
             run.exit_code = BUSINESS

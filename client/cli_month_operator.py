@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from client.core import audit, operators, permissions
+from client.core import audit, operators, passwords, permissions
 from client.errors import AuthError
 
 # What each command needs: every group must be met, a group by any one of its permissions.
@@ -62,9 +62,20 @@ def needs(command: str, options: Mapping[str, Any]) -> tuple[tuple[str, ...], ..
     return tuple(found)
 
 
+STDIN_LIMIT = 256 * 1024
+
+
 def stdin_lines() -> list[str]:
-    """Standard input's lines, read once (the operator's password, then declaration passwords)."""
-    lines = [line.rstrip("\r\n") for line in sys.stdin.read().splitlines()]
+    """Standard input's lines, read once (the operator's password, then declaration passwords).
+    Bounded: passwords are short, and one line per unit is a few KB even for many units."""
+    text = sys.stdin.read(STDIN_LIMIT + 1)
+    if len(text) > STDIN_LIMIT:
+        raise click.UsageError(f"标准输入超过 {STDIN_LIMIT // 1024} KB：这里只应有密码，每行一个")
+    lines = [line.rstrip("\r\n") for line in text.splitlines()]
+    for number, line in enumerate(lines, 1):
+        if len(line) > passwords.MAX_LENGTH:
+            # Never sent to the tax side: a line this long is no password and would spend an attempt.
+            raise click.UsageError(f"标准输入第 {number} 行超过 {passwords.MAX_LENGTH} 个字符，不是密码")
     while lines and not lines[-1]:
         lines.pop()
     return lines

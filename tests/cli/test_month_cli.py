@@ -395,3 +395,41 @@ def test_below_the_floor_needs_yes_then_the_rejection_exits_1(home: Path, live: 
     rejected = month(home, "feedback", "--unit", first, "--password-stdin", input=PASSWORD_LINE)
     assert rejected.exit_code == 1, rejected.output
     assert "申报失败" in rejected.output and "下限" in rejected.output and "被税务端拒绝" in rejected.output
+
+
+def test_click_usage_errors_are_chinese_and_json_when_asked(home: Path, prepared: list[Any],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from client.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as ended:
+            main(["--home", str(home), "month", *args])
+        out, err = capsys.readouterr()
+        return int(ended.value.code or 0), out, err
+
+    code, _out, err = run("export", "--all")
+    assert code == 2 and "缺少 '--out'" in err and "Missing" not in err and "。。" not in err
+    code, _out, err = run("export", "--all", "--out", "x", "--what", "nope")
+    assert code == 2 and "只能是 enrollment" in err and "Invalid" not in err
+    code, out, _err = run("export", "--all", "--json")
+    assert code == 2
+    document = json.loads(out)
+    assert document["ok"] is False and document["exit_code"] == 2 and "缺少" in document["error"]["message"]
+
+
+def test_a_line_too_long_for_a_password_is_never_sent(home: Path, live: LiveTaxSide, prepared: list[Any]) -> None:
+    unit = prepared[0].unit_id
+    huge = month(home, "declare", "--unit", unit, "--password-stdin", input="x" * 5_000_000 + "\n")
+    assert huge.exit_code == 2 and "标准输入超过 256 KB" in huge.output
+    long = month(home, "declare", "--unit", unit, "--password-stdin", input="x" * 5_000 + "\n")
+    assert long.exit_code == 2 and "第 1 行超过 32 个字符，不是密码" in long.output
+    assert taxside_count(live, "fee_declaration") == 0
+
+
+def test_an_output_folder_that_cannot_be_written_is_named(home: Path, prepared: list[Any], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, document = month_json(home, "export", "--all", "--out", str(blocker / "sub"))
+    assert code == 1
+    errors = [u["error"] for u in document["units"]]
+    assert errors and all(e["code"] == "write_failed" and "无法写入" in e["message"] for e in errors)
