@@ -28,7 +28,7 @@ def test_sync_query_detail_export(browser, ui, services, taxside_factory) -> Non
     page.goto(ui.base_url + "/enrollment")
     page.wait_for_function("document.querySelector('[data-count=total]').textContent === '2000'")
     assert count_of(page, "normal") + count_of(page, "stopped") == 2000
-    assert "共 2000 条" in page.inner_text("#employees .pager-info")
+    assert "共 2,000 条" in page.inner_text("#employees .pager-info")
     screenshot(page, "enrollment-list")
 
     # Changes on the tax side, then 增量更新 from the page (runs in the background).
@@ -44,7 +44,7 @@ def test_sync_query_detail_export(browser, ui, services, taxside_factory) -> Non
     page.fill('#query input[name="name"]', first_name[:1])
     page.click("#query >> text=查询")
     page.wait_for_function(
-        "document.querySelector('#employees .pager-info').textContent.indexOf('共 2005 条') < 0"
+        "document.querySelector('#employees .pager-info').textContent.indexOf('共 2,005 条') < 0"
     )
     names = page.locator("#employees tbody tr td:nth-child(2)").all_inner_texts()
     assert names and all(n.startswith(first_name[:1]) for n in names)

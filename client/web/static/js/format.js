@@ -21,6 +21,12 @@ export function money(value) {
   return `${sign}${grouped}.${(frac + "00").slice(0, Math.max(2, frac.length))}`;
 }
 
+// A count: 12,345 (grouped like amounts, whatever the PC's locale).
+export function count(value) {
+  if (value === null || value === undefined || value === "") return "";
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
 // "2025-03-15T08:30:00.123" or "2025-03-15 08:30:00" -> "2025-03-15 08:30:00"
 export function dateTime(value) {
   if (!value) return "";

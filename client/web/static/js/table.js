@@ -4,6 +4,7 @@
 // filter matches, across pages): selection() then says {all: true, filter} instead of ids.
 
 import { get } from "./api.js";
+import { count } from "./format.js";
 
 const PAGE_SIZES = [20, 50, 100, 200, 500];
 
@@ -182,7 +183,7 @@ export class DataTable {
     const info = document.createElement("span");
     info.className = "pager-info";
     const picked = this.selectable ? `，已选 ${this.selectedCount()} 条` : "";
-    info.textContent = `共 ${this.total} 条${picked}`;
+    info.textContent = `共 ${count(this.total)} 条${picked}`;
     if (this.selectable) info.append(this.selectAllLink());
     const button = (label, page, disabled) => {
       const b = document.createElement("button");

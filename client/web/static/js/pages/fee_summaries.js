@@ -3,7 +3,7 @@
 
 import { download, endpoints, get, post } from "../api.js";
 import { confirm, openDialog } from "../dialog.js";
-import { dateTime, money, period } from "../format.js";
+import { count, dateTime, money, period } from "../format.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 import { toast, toastError } from "../toast.js";
@@ -80,7 +80,7 @@ const table = new DataTable(document.getElementById("summaries"), {
 function showTotals(t) {
   const line = document.getElementById("totals");
   line.textContent = t.count
-    ? `共 ${t.count} 条预处理汇总，缴费人次 ${t.headcount}，应缴合计 ${money(t.amount)} 元`
+    ? `共 ${count(t.count)} 条预处理汇总，缴费人次 ${count(t.headcount)}，应缴合计 ${money(t.amount)} 元`
     : "";
   document.getElementById("fetched").textContent = t.fetched_at ? `上次查询：${dateTime(t.fetched_at)}` : "";
 }

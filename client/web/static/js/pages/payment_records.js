@@ -2,7 +2,7 @@
 // only when the query found rows: the file holds exactly what the table shows).
 
 import { endpoints, get } from "../api.js";
-import { dateTime, money } from "../format.js";
+import { count, dateTime, money } from "../format.js";
 import { toast, toastError } from "../toast.js";
 import { ListTable, downloadGet, monthParam, periodRange, syncOnEntry } from "./payment_common.js";
 
@@ -43,7 +43,7 @@ async function reload() {
     table.setItems(data.items);
     await table.load(1);
     exportButton.disabled = data.count === 0;
-    document.getElementById("totals").textContent = data.count ? `共 ${data.count} 条缴款记录，实缴合计 ${money(data.total)} 元` : "";
+    document.getElementById("totals").textContent = data.count ? `共 ${count(data.count)} 条缴款记录，实缴合计 ${money(data.total)} 元` : "";
   } catch (err) {
     exportButton.disabled = true;
     table.error = err;

@@ -3,7 +3,7 @@
 // 职工参保信息 and stay empty for employees not downloaded; 查询 by them; 导出.
 
 import { toast, toastError } from "../toast.js";
-import { money } from "../format.js";
+import { count, money } from "../format.js";
 import { DataTable } from "../table.js";
 import { downloadGet, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
@@ -32,7 +32,7 @@ const table = new DataTable(box, {
     exportButton.disabled = data.total === 0;
     const missing = data.without_person
       ? `；${data.without_person} 名职工尚未下载职工参保信息，姓名和证件信息显示为空` : "";
-    document.getElementById("totals").textContent = data.total ? `共 ${data.total} 条缴费基数${missing}` : "";
+    document.getElementById("totals").textContent = data.total ? `共 ${count(data.total)} 条缴费基数${missing}` : "";
   },
 });
 

@@ -5,7 +5,7 @@
 import { get, post } from "../api.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
-import { dateTime, money, period } from "../format.js";
+import { count, dateTime, money, period } from "../format.js";
 import { toast, toastError } from "../toast.js";
 import { downloadGet, monthParam } from "./payment_common.js";
 
@@ -59,7 +59,7 @@ const table = new DataTable(document.getElementById("detail-table"), {
     if (t.capped) {
       totalsLine.textContent = `符合条件的明细超过 ${t.rows.toLocaleString("zh-CN")} 条（请增加查询条件以显示合计）`;
     } else {
-      totalsLine.textContent = `共 ${t.rows.toLocaleString("zh-CN")} 条；单位缴纳合计 ${money(t.employer)} 元；个人缴纳合计 ${money(t.employee)} 元`;
+      totalsLine.textContent = `共 ${count(t.rows)} 条；单位缴纳合计 ${money(t.employer)} 元；个人缴纳合计 ${money(t.employee)} 元`;
     }
   },
 });

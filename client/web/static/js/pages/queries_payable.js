@@ -2,7 +2,7 @@
 // months from the tax side; 查询 with a range queries that range, then shows the local rows.
 
 import { get } from "../api.js";
-import { money } from "../format.js";
+import { count, money } from "../format.js";
 import { toast, toastError } from "../toast.js";
 import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
@@ -40,7 +40,7 @@ async function reload(values = shown) {
     await table.load(1);
     exportButton.disabled = data.count === 0;
     document.getElementById("totals").textContent = data.count
-      ? `共 ${data.count} 条：应缴合计 ${money(data.totals.payable)} 元，已缴 ${money(data.totals.paid)} 元，未缴 ${money(data.totals.unpaid)} 元` : "";
+      ? `共 ${count(data.count)} 条：应缴合计 ${money(data.totals.payable)} 元，已缴 ${money(data.totals.paid)} 元，未缴 ${money(data.totals.unpaid)} 元` : "";
     return data.state;
   } catch (err) {
     exportButton.disabled = true;

@@ -2,6 +2,7 @@
 // 主管税务机关, 单位编号, 社保经办机构 (exact, from the values the unit has); 导出.
 
 import { get } from "../api.js";
+import { count } from "../format.js";
 import { toast, toastError } from "../toast.js";
 import { ListTable, downloadGet, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
@@ -42,7 +43,7 @@ async function reload() {
     table.setItems(data.items.map((r) => ({ ...r, key: `${r.unit_number}:${r.item}` })));
     await table.load(1);
     exportButton.disabled = data.count === 0;
-    document.getElementById("totals").textContent = data.count ? `共 ${data.count} 条参保信息` : "";
+    document.getElementById("totals").textContent = data.count ? `共 ${count(data.count)} 条参保信息` : "";
     return data.state;
   } catch (err) {
     exportButton.disabled = true;

@@ -2,7 +2,7 @@
 
 import { download, endpoints, get, post, put } from "../api.js";
 import { confirm, el, field, formDialog, openDialog, showError } from "../dialog.js";
-import { money } from "../format.js";
+import { count, money } from "../format.js";
 import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 import { toast, toastError } from "../toast.js";
@@ -108,7 +108,7 @@ const summaryLine = document.getElementById("draft-summary");
 
 function showSummary(s) {
   summary = s;
-  const parts = [`共 ${s.count} 人`];
+  const parts = [`共 ${count(s.count)} 人`];
   if (s.missing) parts.push(`${s.missing} 人未填写${daily ? "新缴费工资或生效年月" : "新缴费工资"}`);
   if (s.zero) parts.push(`${s.zero} 人新缴费工资为 0`);
   if (s.warnings) parts.push(`${s.warnings} 人有提示（超出上下限或上次申报失败）`);
