@@ -19,11 +19,12 @@ from typing import Any
 
 from client.core.home_status import CENT, period_label
 from client.core.store import Store
+from rules.item_names import ORDER as ITEM_ORDER
 from rules.periods import Period
 
 MONTHS = 12
-# Insurance items in the order the tax side lists them; others (a pack's own) follow by name.
-ITEM_ORDER = ("基本养老保险", "基本医疗保险", "失业保险", "工伤保险", "生育保险")
+# Items sort by code in the tax side's order (ITEM_ORDER): names are the pack's and vary
+# (基本医疗保险（含生育保险）); codes outside it (a pack's own) follow by code, then name.
 
 _FEN = "CAST(round(CAST({} AS REAL) * 100) AS INTEGER)"
 _AMOUNT = "json_extract(s.value, '$.amount')"
@@ -60,16 +61,17 @@ def _text(fen: int) -> str:
     return str((Decimal(fen) / 100).quantize(CENT))
 
 
-def _item_key(name: str) -> tuple[int, str]:
-    return (ITEM_ORDER.index(name), "") if name in ITEM_ORDER else (len(ITEM_ORDER), name)
+def _item_key(code: str, name: str) -> tuple[int, str, str]:
+    return (ITEM_ORDER.index(code), "", name) if code in ITEM_ORDER else (len(ITEM_ORDER), code, name)
 
 
 def home_charts(store: Store, unit_pk: int, current: Period, months: int = MONTHS) -> HomeCharts:
     periods = tuple(str(current.add_months(n - months + 1)) for n in range(months))
     first, last = periods[0], periods[-1]
     declared = store.db.execute_sql(
-        "SELECT p, item, sum(fen), max(heads) FROM ("
+        "SELECT p, item, min(code), sum(fen), max(heads) FROM ("
         "SELECT json_extract(s.value, '$.period_from') AS p, json_extract(s.value, '$.item_name') AS item, "
+        "json_extract(s.value, '$.item') AS code, "
         f"{_FEN.format(_AMOUNT)} AS fen, "
         "CASE WHEN coalesce(json_extract(s.value, '$.kind'), 'daily') = 'daily' "
         "THEN json_extract(s.value, '$.headcount') END AS heads "
@@ -84,11 +86,14 @@ def home_charts(store: Store, unit_pk: int, current: Period, months: int = MONTH
     ).fetchall()
     index = {p: n for n, p in enumerate(periods)}
     by_item: dict[str, list[int]] = {}
+    codes: dict[str, str] = {}
     payable = [0] * months
     heads: list[int | None] = [None] * months
-    for period, item, fen, count in declared:
+    for period, item, code, fen, count in declared:
         n = index[str(period)]
-        by_item.setdefault(str(item or "其他"), [0] * months)[n] += int(fen or 0)
+        name = str(item or "其他")
+        by_item.setdefault(name, [0] * months)[n] += int(fen or 0)
+        codes.setdefault(name, str(code or ""))
         payable[n] += int(fen or 0)
         if count is not None:
             heads[n] = max(heads[n] or 0, int(count))
@@ -97,6 +102,6 @@ def home_charts(store: Store, unit_pk: int, current: Period, months: int = MONTH
         paid[index[str(period)]] += int(fen or 0)
     items = tuple(
         ItemSeries(name, tuple(_text(v) for v in values))
-        for name, values in sorted(by_item.items(), key=lambda kv: _item_key(kv[0]))
+        for name, values in sorted(by_item.items(), key=lambda kv: _item_key(codes[kv[0]], kv[0]))
     )
     return HomeCharts(periods, items, tuple(heads), tuple(_text(v) for v in payable), tuple(_text(v) for v in paid))

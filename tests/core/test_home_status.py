@@ -347,6 +347,20 @@ def test_charts_of_the_last_twelve_periods(store: Store) -> None:
     assert home_charts.home_charts(store, 2, current).empty  # another unit's records never show
 
 
+def test_chart_items_sort_by_code_whatever_the_pack_names_them(store: Store) -> None:
+    def named(sid: str, code: str, name: str) -> dict[str, Any]:
+        return {**summary(sid, "202504"), "item": code, "item_name": name}
+
+    with store.write() as db:
+        fees.save_record(db, 1, record("FD1", [
+            named("FS1", "injury", "工伤保险"), named("FS2", "unemployment", "失业保险"),
+            named("FS3", "medical", "基本医疗保险（含生育保险）"), named("FS4", "pension", "基本养老保险"),
+            named("FS5", "long_term_care", "长期护理保险"),  # a pack's own item: after the five
+        ]))
+    names = [s.name for s in home_charts.home_charts(store, 1, Period(2025, 4)).items]
+    assert names == ["基本养老保险", "基本医疗保险（含生育保险）", "失业保险", "工伤保险", "长期护理保险"]
+
+
 def test_the_count_of_employees_without_a_base_reads_only_the_partial_index(store: Store) -> None:
     plan = " ".join(str(r) for r in store.db.execute_sql(
         "EXPLAIN QUERY PLAN " + home_status.WITHOUT_BASE_SQL, (1,)).fetchall())
