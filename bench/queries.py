@@ -6,6 +6,8 @@ FIGURE details_sync_1m: fetching the declaration-details feed of a large unit (a
   inserted by raw sqlite3 executemany into an equivalent table, same indexes, one transaction).
 FIGURE details_query_p95: p95 of filtered pages of those rows through the embedded server
   over HTTP — by person (证件号码 / 姓名), by 费款所属期 range, by 征收项目/品目 — in ms (no floor).
+The issue's two other figures are measured by their own scripts, run from here too (each round):
+FIGURE certificate_pdf_60 (bench/certificate.py) and FIGURE home_status (bench/home.py).
 
 Run from the repo root: python bench/queries.py [--rounds 3]
 DETAILS_ROWS=50000 python bench/queries.py develops on a small unit (default 1,000,000).
@@ -200,10 +202,15 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        if args.keep:
-            print(f"# kept {folder}", flush=True)
-        else:
+        if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)  # a million rows are a few hundred MB
+    from bench import certificate, home
+
+    for _ in range(args.rounds):
+        certificate.certificate_pdf_60()
+        home.main()
+    if args.keep:
+        print(f"# kept {folder}", flush=True)
 
 
 if __name__ == "__main__":
