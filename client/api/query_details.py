@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,51 @@ bp = Blueprint("query_details", __name__)
 EXPORT_KIND = "query_details_export"
 EXPORT_NAME = "社保费申报明细.xlsx"
 
-# Finished export files by job id: sent once, then removed with their folder.
-_exports: dict[str, Path] = {}
+# Finished export files by job id: sent once, then removed with their folder. One never
+# downloaded (the page closed, the download refused) goes after EXPORT_TTL_SECONDS or at
+# the unit's next export, not only when the program exits.
+EXPORT_TTL_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class _Export:
+    target: Path
+    unit_pk: int
+    timer: threading.Timer
+
+
+_exports: dict[str, _Export] = {}
 _exports_lock = threading.Lock()
+
+
+def _remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def discard_export(job_id: str) -> bool:
+    """Drop an undownloaded export's file; False when it was already sent or dropped."""
+    with _exports_lock:
+        entry = _exports.pop(job_id, None)
+    if entry is None:
+        return False
+    entry.timer.cancel()
+    _remove(entry.target.parent)
+    return True
+
+
+def _keep_export(job_id: str, target: Path, unit_pk: int) -> None:
+    timer = threading.Timer(EXPORT_TTL_SECONDS, discard_export, args=(job_id,))
+    timer.daemon = True
+    with _exports_lock:
+        _exports[job_id] = _Export(target, unit_pk, timer)
+    timer.start()
+
+
+def _discard_unit_exports(unit_pk: int) -> None:
+    with _exports_lock:
+        stale = [job_id for job_id, e in _exports.items() if e.unit_pk == unit_pk]
+    for job_id in stale:
+        discard_export(job_id)
 
 
 def _unit_pk() -> int:
@@ -91,6 +134,7 @@ def sync_state() -> ResponseReturnValue:
 def start_export() -> ResponseReturnValue:
     """导出 as a job: a million rows take a while; the page downloads the file when done."""
     svc, pk, flt = services(), _unit_pk(), _filter()
+    _discard_unit_exports(pk)  # an earlier file not downloaded is superseded
 
     def work(ctx: JobContext) -> dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix="sf-details-"))
@@ -100,10 +144,9 @@ def start_export() -> ResponseReturnValue:
                 svc.store, pk, flt, target,
                 lambda n: (ctx.check_cancelled(), ctx.progress(n, 0, f"已导出 {n:,} 条")))
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
             raise
-        with _exports_lock:
-            _exports[ctx.job_id] = target
+        _keep_export(ctx.job_id, target, pk)
         return {"rows": count, "message": f"已导出 {count:,} 条申报明细"}
 
     job = svc.jobs.start(EXPORT_KIND, "导出社保费申报明细", work, unit_id=pk)
@@ -119,13 +162,16 @@ def download_export(job_id: str) -> ResponseReturnValue:
     if job.kind != EXPORT_KIND or job.unit_id != _unit_pk():
         raise ValidationError("没有这个导出任务", field="job_id")
     with _exports_lock:
-        target = _exports.pop(job_id, None)
-    if target is None or not target.exists():
+        entry = _exports.pop(job_id, None)
+    if entry is not None:
+        entry.timer.cancel()
+    if entry is None or not entry.target.exists():
         raise ValidationError("导出文件不存在或已下载，请重新导出", field="job_id")
+    target = entry.target
 
     @after_this_request
     def _cleanup(response):  # type: ignore[no-untyped-def]
-        response.call_on_close(lambda: shutil.rmtree(target.parent, ignore_errors=True))
+        response.call_on_close(lambda: _remove(target.parent))
         return response
 
     return send_file(target, mimetype=XLSX, as_attachment=True, download_name=EXPORT_NAME)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -170,3 +171,36 @@ def test_pages_placed_by_counts_are_the_ordered_rows(api: Api, services: Service
         page += 1
     refs = dict(services.store.db.execute_sql("SELECT id, summary_id FROM query_detail_summary").fetchall())
     assert got == [(p, refs[ref], emp) for p, ref, emp in expected] and len(got) > 37
+
+
+def test_an_export_never_downloaded_is_removed_at_the_next_export_or_after_a_time(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from client.api import query_details as view
+
+    job_result(api, api.post("/api/queries/details/sync", {"period_from": "202412", "period_to": "202502"}))
+    first = api.post("/api/queries/details/export", {"period_from": "202412", "period_to": "202412"})
+    job_result(api, first)
+    first_id = first.json()["job"]["id"]
+    folder = view._exports[first_id].target.parent
+    assert folder.is_dir()
+    # The next export supersedes the file left behind.
+    removed: list[Path] = []
+    remove = view._remove
+    monkeypatch.setattr(view, "_remove", lambda f: (removed.append(f), remove(f)))
+    monkeypatch.setattr(view, "EXPORT_TTL_SECONDS", 0.05)
+    second = api.post("/api/queries/details/export", {"period_from": "202501", "period_to": "202501"})
+    assert not folder.exists() and first_id not in view._exports
+    assert error_of(api.get(f"/api/queries/details/export/{first_id}"), 400)["field"] == "job_id"
+    job_result(api, second)
+    second_id = second.json()["job"]["id"]
+    # Not downloaded: its timer removes it (polled, never timed).
+    for _ in range(200):
+        if second_id not in view._exports:
+            break
+        time.sleep(0.05)
+    assert second_id not in view._exports
+    assert len(removed) == 2 and removed[0] == folder and not removed[1].exists()
+    assert removed[1].name.startswith("sf-details-")
+    assert error_of(api.get(f"/api/queries/details/export/{second_id}"), 400)["field"] == "job_id"
