@@ -15,15 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from reportlab import rl_config
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
-
-from client.core import voucher_pdf
+from client.core import pdf_common
 from client.core.capitals import in_words
 from client.core.certificate import (
     MARK,
@@ -35,12 +27,12 @@ from client.core.certificate import (
     qr_text,
 )
 from client.core.formats import money, when
-from client.core.voucher_pdf import FONT, PAGE_H, _Page, load_font
+from client.core.voucher_pdf import FONT, _Page
 
-LEFT, RIGHT = 12.0, 198.0
+LEFT, RIGHT = pdf_common.LEFT, pdf_common.RIGHT
 TABLE_TOP = 58.0
-HEADER_H, ROW_H = 8.0, 6.0
-ROWS_END = 279.0
+HEADER_H, ROW_H = pdf_common.HEADER_H, pdf_common.ROW_H
+ROWS_END = pdf_common.ROWS_END
 SUMMARY_H = 66.0  # totals line, words, the mark, the verification block with its QR code
 ROWS_FULL = int((ROWS_END - TABLE_TOP - HEADER_H) // ROW_H)
 ROWS_LAST = int((ROWS_END - TABLE_TOP - HEADER_H - SUMMARY_H) // ROW_H)
@@ -62,14 +54,7 @@ ROW_FONT = 7.5
 
 def page_plan(count: int) -> list[int]:
     """Rows on each of one employee's pages; the last also holds the totals (never alone)."""
-    plan: list[int] = []
-    left = count
-    while left > ROWS_LAST:
-        take = min(ROWS_FULL, left - 1)
-        plan.append(take)
-        left -= take
-    plan.append(left)
-    return plan
+    return pdf_common.page_plan(count, ROWS_FULL, ROWS_LAST)
 
 
 def _header(p: _Page, doc: CertificateDoc, person: PersonContributions) -> None:
@@ -92,46 +77,11 @@ def _cells(row_no: int, r: ContributionRow) -> list[str]:
             money(r.employee) if r.employee is not None else "—", money(r.total), state]
 
 
-def _row(p: _Page, y: float, cells: Sequence[str], size: float, skip: int = 0) -> None:
-    x = LEFT
-    for index, ((_title, width, align), value) in enumerate(zip(COLUMNS, cells, strict=True)):
-        if index >= skip and value:
-            at = {"l": x + 1.2, "c": x + width / 2, "r": x + width - 1.2}[align]
-            p.cell(at, y, width - 2.4, value, size, align)
-        x += width
-
-
 def _table(p: _Page, rows: Sequence[tuple[int, ContributionRow]], totals: PersonContributions | None) -> float:
-    y = TABLE_TOP
-    lines = len(rows) + (1 if totals is not None else 0)
-    bottom = y + HEADER_H + lines * ROW_H
-    p.c.setFillGray(0.92)
-    p.c.rect(LEFT * mm, PAGE_H - (y + HEADER_H) * mm, (RIGHT - LEFT) * mm, HEADER_H * mm, stroke=0, fill=1)
-    p.c.setFillGray(0)
-    x = LEFT
-    for title, width, _align in COLUMNS:
-        p.text(x + width / 2, y + 5.3, title, 8.5, "c", width=width - 1)
-        x += width
-    p.line(LEFT, y, RIGHT, y, 0.8)
-    p.line(LEFT, y + HEADER_H, RIGHT, y + HEADER_H, 0.6)
-    y += HEADER_H
-    for n, r in rows:
-        _row(p, y, _cells(n, r), ROW_FONT)
-        y += ROW_H
-        p.line(LEFT, y, RIGHT, y, 0.3)
-    if totals is not None:
-        p.text(LEFT + 2, y + 4.2, f"合计（{len(totals.rows)} 条）", 8.5)
-        _row(p, y, ["", "", "", "", "", money(totals.employer_total), money(totals.employee_total),
-                    money(totals.total), ""], 8, skip=5)
-        y += ROW_H
-    p.line(LEFT, bottom, RIGHT, bottom, 0.8)
-    x = LEFT
-    p.line(x, TABLE_TOP, x, bottom, 0.8)
-    for index, (_title, width, _align) in enumerate(COLUMNS):
-        x += width
-        low = bottom - ROW_H if totals is not None and index < 4 else bottom  # the 合计 label spans them
-        p.line(x, TABLE_TOP, x, low, 0.8 if index == len(COLUMNS) - 1 else 0.4)
-    return bottom
+    total_row = None if totals is None else (
+        f"合计（{len(totals.rows)} 条）",
+        ["", "", "", "", "", money(totals.employer_total), money(totals.employee_total), money(totals.total), ""], 5)
+    return pdf_common.table(p, COLUMNS, TABLE_TOP, [_cells(n, r) for n, r in rows], ROW_FONT, total_row)
 
 
 def _summary(p: _Page, doc: CertificateDoc, person: PersonContributions, digest: str, top: float) -> None:
@@ -160,19 +110,11 @@ def _summary(p: _Page, doc: CertificateDoc, person: PersonContributions, digest:
 
 
 def _qr(p: _Page, digest: str, x: float, top: float) -> None:
-    widget = QrCodeWidget(qr_text(digest), barLevel="M", barBorder=0)
-    x1, y1, x2, y2 = widget.getBounds()
-    size = QR_MM * mm
-    drawing = Drawing(size, size, transform=[size / (x2 - x1), 0, 0, size / (y2 - y1), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, p.c, x * mm, PAGE_H - (top + QR_MM) * mm)
+    pdf_common.qr(p, qr_text(digest), x, top, QR_MM)
 
 
 def _footer(p: _Page, person: PersonContributions, digest: str, page_no: int, pages: int) -> None:
-    p.line(LEFT, 283, RIGHT, 283, 0.3)
-    p.text(LEFT, 288, f"{person.name} {person.id_number}", 8, width=70)
-    p.text(105, 288, f"第 {page_no} 页 共 {pages} 页", 8.5, "c")
-    p.text(RIGHT, 288, f"核验码 {digest[:16]}…", 8, "r")
+    pdf_common.footer(p, f"{person.name} {person.id_number}", 70, page_no, pages, f"核验码 {digest[:16]}…")
 
 
 def render(doc: CertificateDoc) -> bytes:
@@ -181,26 +123,13 @@ def render(doc: CertificateDoc) -> bytes:
         from client.errors import ValidationError
 
         raise ValidationError("请至少选择一名职工", field="employees")
-    buf = io.BytesIO()
-    with voucher_pdf._lock:
-        load_font()
-        a85, rl_config.useA85 = rl_config.useA85, 0
-        try:
-            _draw(buf, doc)
-        finally:
-            rl_config.useA85 = a85
-    return buf.getvalue()
+    return pdf_common.produce(lambda buf: _draw(buf, doc))
 
 
 def _draw(buf: io.BytesIO, doc: CertificateDoc) -> None:
-    c = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1, initialFontName=FONT, initialFontSize=9)
     names = "、".join(p.name for p in doc.persons[:3]) + ("等" if len(doc.persons) > 3 else "")
-    c.setTitle(f"{TITLE} {names}")
-    c.setSubject(f"{doc.unit_name} {len(doc.persons)} 名职工")
-    c.setAuthor(doc.unit_name)
-    c.setCreator("socialfee")
-    stamp = voucher_pdf._pdf_date(doc.printed_at)
-    c.setDateFormatter(lambda *_: stamp)
+    c = pdf_common.canvas(buf, FONT, f"{TITLE} {names}", f"{doc.unit_name} {len(doc.persons)} 名职工", doc.unit_name,
+                          doc.printed_at)
     for person in doc.persons:
         digest = content_hash(doc, person)
         plan = page_plan(len(person.rows))

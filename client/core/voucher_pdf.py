@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from reportlab import rl_config
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -33,6 +32,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from client.core import pdf_common
 from client.core.capitals import in_words
 from client.core.formats import money, when
 from client.errors import StoreError, ValidationError
@@ -46,10 +46,10 @@ MAX_ROWS = 1000  # the tax side's limit for one voucher
 MAX_OFFSET_MM = Decimal(50)
 
 PAGE_W, PAGE_H = A4
-LEFT, RIGHT = 12.0, 198.0  # mm: the drawing area is 186 mm wide
+LEFT, RIGHT = pdf_common.LEFT, pdf_common.RIGHT  # mm: the drawing area is 186 mm wide
 TABLE_TOP = 51.0
-HEADER_H, ROW_H = 8.0, 6.0
-ROWS_END = 279.0  # rows stop here; the page footer sits below
+HEADER_H, ROW_H = pdf_common.HEADER_H, pdf_common.ROW_H
+ROWS_END = pdf_common.ROWS_END  # rows stop here; the page footer sits below
 SUMMARY_H = 58.0  # totals row, words, dates, note and stamp box on the last page
 ROWS_FULL = int((ROWS_END - TABLE_TOP - HEADER_H) // ROW_H)
 ROWS_LAST = int((ROWS_END - TABLE_TOP - HEADER_H - SUMMARY_H) // ROW_H)
@@ -72,6 +72,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 # reportlab's TTFont keeps per-document subset state; load_font() may come from any thread.
 _lock = threading.RLock()
+_pdf_date = pdf_common.pdf_date  # handover_pdf and the older documents date their files with it
 
 
 @dataclass(frozen=True)
@@ -196,16 +197,6 @@ def _offset(value: Decimal | int | str, label: str, field: str) -> Decimal:
     return result
 
 
-def _pdf_date(at: dt.datetime) -> str:
-    text = at.strftime("D:%Y%m%d%H%M%S")
-    offset = at.utcoffset()
-    if offset is None:
-        return text
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    return f"{text}{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
-
-
 def _clean(text: object) -> str:
     """Control characters as spaces; a character the face lacks (a rare 生僻字 outside GBK)
     as a visible □ rather than an invisible gap on the voucher."""
@@ -222,15 +213,7 @@ def _glyphs() -> dict[int, int]:
 
 def page_plan(count: int) -> list[int]:
     """Rows on each page: full pages, then a last page that also holds the totals."""
-    plan: list[int] = []
-    left = count
-    while left > ROWS_LAST:
-        # Leave at least one row for the totals page so it is never a page of totals alone.
-        take = min(ROWS_FULL, left - 1)
-        plan.append(take)
-        left -= take
-    plan.append(left)
-    return plan
+    return pdf_common.page_plan(count, ROWS_FULL, ROWS_LAST)
 
 
 class _Page:
@@ -325,47 +308,10 @@ def _row_cells(n: int, row: VoucherRow) -> list[str]:
 
 def _table(p: _Page, rows: Sequence[tuple[int, VoucherRow]], totals: VoucherDoc | None) -> float:
     """The header row, the rows (and the totals row on the last page); returns the bottom y."""
-    y = TABLE_TOP
-    lines = len(rows) + (1 if totals else 0)
-    bottom = y + HEADER_H + lines * ROW_H
-    p.c.setFillGray(0.92)
-    p.c.rect(LEFT * mm, PAGE_H - (y + HEADER_H) * mm, (RIGHT - LEFT) * mm, HEADER_H * mm,
-             stroke=0, fill=1)
-    p.c.setFillGray(0)
-    x = LEFT
-    for title, width, _align in COLUMNS:
-        p.text(x + width / 2, y + 5.3, title, 8.5, "c", width=width - 1)
-        x += width
-    p.line(LEFT, y, RIGHT, y, 0.8)
-    p.line(LEFT, y + HEADER_H, RIGHT, y + HEADER_H, 0.6)
-    y += HEADER_H
-    for n, row in rows:
-        _cells(p, y, _row_cells(n, row), ROW_FONT)
-        y += ROW_H
-        p.line(LEFT, y, RIGHT, y, 0.3)
-    if totals is not None:
-        p.text(LEFT + 2, y + 4.2, f"合计（{len(totals.arrears)} 条）", 8.5)
-        _cells(p, y, ["", "", "", "", "", "", money(totals.amount_total),
-                      money(totals.late_fee_total), money(totals.total)], 8, skip=6)
-        y += ROW_H
-    p.line(LEFT, bottom, RIGHT, bottom, 0.8)
-    x = LEFT
-    p.line(x, TABLE_TOP, x, bottom, 0.8)
-    for index, (_title, width, _align) in enumerate(COLUMNS):
-        x += width
-        # The totals row spans the text columns: their inner lines stop above it.
-        low = bottom - ROW_H if totals is not None and index < 5 else bottom
-        p.line(x, TABLE_TOP, x, low, 0.8 if index == len(COLUMNS) - 1 else 0.4)
-    return bottom
-
-
-def _cells(p: _Page, y: float, cells: list[str], size: float, skip: int = 0) -> None:
-    x = LEFT
-    for index, ((_title, width, align), value) in enumerate(zip(COLUMNS, cells, strict=True)):
-        if index >= skip and value:
-            at = {"l": x + 1.2, "c": x + width / 2, "r": x + width - 1.2}[align]
-            p.cell(at, y, width - 2.4, value, size, align)
-        x += width
+    total_row = None if totals is None else (
+        f"合计（{len(totals.arrears)} 条）",
+        ["", "", "", "", "", "", money(totals.amount_total), money(totals.late_fee_total), money(totals.total)], 6)
+    return pdf_common.table(p, COLUMNS, TABLE_TOP, [_row_cells(n, row) for n, row in rows], ROW_FONT, total_row)
 
 
 def _summary(p: _Page, doc: VoucherDoc, top: float) -> None:
@@ -391,10 +337,7 @@ def _summary(p: _Page, doc: VoucherDoc, top: float) -> None:
 
 
 def _footer(p: _Page, doc: VoucherDoc, page_no: int, pages: int) -> None:
-    p.line(LEFT, 283, RIGHT, 283, 0.3)
-    p.text(LEFT, 288, f"电子税票号码 {doc.voucher_no}", 8)
-    p.text(105, 288, f"第 {page_no} 页 共 {pages} 页", 8.5, "c")
-    p.text(RIGHT, 288, f"打印日期 {when(doc.printed_at)}", 8, "r")
+    pdf_common.footer(p, f"电子税票号码 {doc.voucher_no}", None, page_no, pages, f"打印日期 {when(doc.printed_at)}")
 
 
 def render(voucher: VoucherDoc, *, offset_right_mm: Decimal | int | str = 0,
@@ -403,28 +346,12 @@ def render(voucher: VoucherDoc, *, offset_right_mm: Decimal | int | str = 0,
     check(voucher)
     dx = float(_offset(offset_right_mm, "打印右平移", "print_offset_right_mm")) * mm
     dy = float(_offset(offset_down_mm, "打印下平移", "print_offset_down_mm")) * mm
-    buf = io.BytesIO()
-    with _lock:
-        load_font()
-        # Binary Flate streams: ASCII85 on top makes the file a quarter bigger and costs time.
-        a85, rl_config.useA85 = rl_config.useA85, 0
-        try:
-            _draw(buf, voucher, dx, dy)
-        finally:
-            rl_config.useA85 = a85
-    return buf.getvalue()
+    return pdf_common.produce(lambda buf: _draw(buf, voucher, dx, dy))
 
 
 def _draw(buf: io.BytesIO, voucher: VoucherDoc, dx: float, dy: float) -> None:
-    c = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1, initialFontName=FONT,
-               initialFontSize=9)
-    c.setTitle(f"{TITLE} {voucher.voucher_no}")
-    c.setSubject(f"{voucher.unit_name} 合计 {money(voucher.total)} 元")
-    c.setAuthor(voucher.unit_name)
-    c.setCreator("socialfee")
-    # Invariant mode would date the file 2000-01-01: the metadata carries the print time.
-    stamp = _pdf_date(voucher.printed_at)
-    c.setDateFormatter(lambda *_: stamp)
+    c = pdf_common.canvas(buf, FONT, f"{TITLE} {voucher.voucher_no}",
+                          f"{voucher.unit_name} 合计 {money(voucher.total)} 元", voucher.unit_name, voucher.printed_at)
     plan = page_plan(len(voucher.arrears))
     numbered = list(enumerate(voucher.arrears, start=1))
     start = 0
