@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from client.core import pdf_common
 from client.core.annuity import MARK, TITLE, AnnuityNotice, AnnuityPeriod, AnnuityRow, content_hash
 from client.core.capitals import in_words
-from client.core.certificate_pdf import QR_MM, _qr
+from client.core.certificate_pdf import verify_box
 from client.core.enrollment import ID_TYPES
 from client.core.formats import money, when
 from client.core.voucher_pdf import FONT, _Page
@@ -71,14 +71,7 @@ def _summary(p: _Page, n: AnnuityNotice, digest: str, top: float) -> None:
     y += 6
     p.text(LEFT, y, f"个人缴纳部分由单位从工资中代扣。计算依据：{n.pack_label}。", 8.5, width=RIGHT - LEFT)
     y += 5
-    p.box(LEFT, y, RIGHT - LEFT, QR_MM + 8)
-    p.text(LEFT + 3, y + 7, MARK, 9.5, width=RIGHT - LEFT - QR_MM - 10)
-    p.text(LEFT + 3, y + 14, f"打印时间：{when(n.printed_at)}    经办人：{n.operator}", 8.5,
-           width=RIGHT - LEFT - QR_MM - 10)
-    p.text(LEFT + 3, y + 21, "核验码（SHA-256）：", 8.5)
-    p.text(LEFT + 3, y + 26.5, digest[:32], 9)
-    p.text(LEFT + 3, y + 31.5, digest[32:], 9)
-    _qr(p, digest, RIGHT - QR_MM - 4, y + 4)
+    verify_box(p, y, (MARK, 9.5), f"打印时间：{when(n.printed_at)}    经办人：{n.operator}", digest)
 
 
 def render(n: AnnuityNotice) -> bytes:

@@ -96,16 +96,20 @@ def _summary(p: _Page, doc: CertificateDoc, person: PersonContributions, digest:
             if person.rows else "该期间税务端没有该职工在本单位已申报的缴费记录。")
     p.text(LEFT, y, note, 8.5, width=RIGHT - LEFT)
     y += 5
-    box_h = QR_MM + 8
-    p.box(LEFT, y, RIGHT - LEFT, box_h)
-    p.text(LEFT + 3, y + 7, MARK, 10.5, width=RIGHT - LEFT - QR_MM - 10)
-    p.text(LEFT + 3, y + 14, f"打印时间：{when(doc.printed_at)}    经办人：{doc.operator}", 8.5,
-           width=RIGHT - LEFT - QR_MM - 10)
+    verify_box(p, y, (MARK, 10.5), f"打印时间：{when(doc.printed_at)}    经办人：{doc.operator}", digest,
+               "核验：在 socialfee「职工缴费证明」页的「核验」栏粘贴核验码或扫描二维码。")
+
+
+def verify_box(p: _Page, y: float, mark: tuple[str, float], printed: str, digest: str, note: str = "") -> None:
+    """The boxed block at y: the mark, who printed it when, the SHA-256 as hex and as a QR code."""
+    p.box(LEFT, y, RIGHT - LEFT, QR_MM + 8)
+    p.text(LEFT + 3, y + 7, mark[0], mark[1], width=RIGHT - LEFT - QR_MM - 10)
+    p.text(LEFT + 3, y + 14, printed, 8.5, width=RIGHT - LEFT - QR_MM - 10)
     p.text(LEFT + 3, y + 21, "核验码（SHA-256）：", 8.5)
     p.text(LEFT + 3, y + 26.5, digest[:32], 9)
     p.text(LEFT + 3, y + 31.5, digest[32:], 9)
-    p.text(LEFT + 3, y + 36, "核验：在 socialfee「职工缴费证明」页的「核验」栏粘贴核验码或扫描二维码。", 7.5,
-           width=RIGHT - LEFT - QR_MM - 10)
+    if note:
+        p.text(LEFT + 3, y + 36, note, 7.5, width=RIGHT - LEFT - QR_MM - 10)
     _qr(p, digest, RIGHT - QR_MM - 4, y + 4)
 
 
