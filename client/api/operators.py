@@ -326,6 +326,8 @@ def _unit_ids(body: dict[str, Any]) -> list[str]:
 @bp.post("/api/operators")
 def add_operator() -> ResponseReturnValue:
     svc = services()
+    if operators.mode(svc.store) != operators.MULTI:  # the administrator is made by the switch
+        raise ConflictError("单人使用时没有操作员，请先切换为多人使用", code="single_mode")
     body = _body()
     role = get_role(svc.store, body.get("role_id"))
     operator_id = operators.add_operator(svc.store, body.get("name"), body.get("login_name"),

@@ -37,6 +37,12 @@ def test_switching_in_settings(client: httpx.Client, services: Services) -> None
     client.post("/api/operator/setup", json={"mode": "single"})
     weak = client.post("/api/operators/mode", json={"mode": "multi", **ADMIN, "password": "abc"})
     assert weak.status_code == 400 and weak.json()["error"]["field"] == "password"
+    roles = {r["key"]: r["id"] for r in client.get("/api/operators").json()["roles"]}
+    solo = client.post("/api/operators", json={"name": "李人事", "login_name": "hr", "password": PASSWORD,
+                                               "confirm_password": PASSWORD, "role_id": roles["hr"], "units": []})
+    assert solo.status_code == 409 and solo.json()["error"]["code"] == "single_mode"  # no operators in 单人使用
+    page = client.get("/settings/operators").text
+    assert 'id="multi-preview"' in page and 'id="operator-form"' not in page and 'id="role-form"' not in page
     switched = client.post("/api/operators/mode", json={"mode": "multi", **ADMIN})
     assert switched.status_code == 200, switched.text
     me = client.get("/api/operator/me").json()
@@ -45,6 +51,8 @@ def test_switching_in_settings(client: httpx.Client, services: Services) -> None
     added = client.post("/api/operators", json={"name": "李人事", "login_name": "hr", "password": PASSWORD,
                                                 "confirm_password": PASSWORD, "role_id": roles["hr"], "units": []})
     hr_id = added.json()["added"]["id"]
+    page = client.get("/settings/operators").text
+    assert 'id="operator-form"' in page and 'id="multi-preview"' not in page
     # 人事专员 may not switch back nor manage operators.
     assert client.post("/api/operator/login", json={"login_name": "hr", "password": PASSWORD}).status_code == 200
     refused = client.post("/api/operators/mode", json={"mode": "single"})

@@ -68,6 +68,11 @@ def test_multi_person_use_end_to_end(app_page) -> None:
     assert rows.count() == 4
     assert "人事专员" in page.inner_text('#operator-table tr[data-login="hr"]')
     screenshot(page, "operators_list")
+    # 内置 is a neutral tag, not text coloured like a link.
+    tag = page.locator("#role-table .badge.builtin").first
+    assert tag.inner_text() == "内置"
+    link_blue = page.evaluate("getComputedStyle(document.querySelector('a')).color")
+    assert tag.evaluate("e => getComputedStyle(e).color") != link_blue
 
     # A role of one's own, ticked on the function tree (submitting implies seeing the module).
     page.fill("#role-name", "社保复核")
@@ -224,3 +229,23 @@ def test_a_reset_password_is_changed_at_the_next_login(app_page, services, ui) -
     assert operators.get_operator(services.store, 2).must_change is False
     screenshot(page, "operators_must_change_done")
     assert problems.unexpected(400, 401, 403) == []
+
+
+def test_single_person_use_shows_the_switch_and_what_multi_gives(app_page, ui) -> None:
+    """单人使用 has no operators: no 新增操作员 nor role editor, only the switch and the
+    built-in roles that 多人使用 would bring."""
+    page, problems = app_page
+    page.wait_for_selector("#operator-setup")
+    page.check('#operator-setup input[value="single"]')
+    page.click("#setup-go")
+    page.wait_for_url("**/login**")
+    page.goto(ui.base_url + "/settings/operators")
+    page.wait_for_selector("#role-table tbody tr")
+    assert page.locator("#operator-form").count() == 0 and page.locator("#role-form").count() == 0
+    assert page.locator("#operator-list").count() == 0
+    assert page.locator("#mode-form #mode-multi").is_visible()
+    assert "切换为多人使用后" in page.inner_text("#multi-preview")
+    roles = page.locator("#role-table tbody tr")
+    assert roles.count() == 4 and "人事专员" in page.inner_text("#role-table")
+    screenshot(page, "operators_single")
+    assert problems.unexpected() == []

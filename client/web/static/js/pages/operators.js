@@ -8,6 +8,8 @@ import { clearErrors, showFieldError, values } from "./operators_form.js";
 
 let data = { operators: [], roles: [], units: [], tree: [] };
 let editingRole = null;
+// 单人使用: no operators; the page shows the switch and the built-in roles 多人使用 would give.
+const single = document.getElementById("mode-panel").dataset.mode === "single";
 
 function unitChecks(box, chosen) {
   box.replaceChildren();
@@ -116,6 +118,13 @@ function renderTree(chosen) {
 function renderRoles() {
   const box = document.getElementById("role-list");
   const table = el("table", { className: "simple", id: "role-table" });
+  if (single) {
+    table.append(el("thead", {}, el("tr", {}, ...["角色", "说明", "权限数"].map((t) => el("th", { textContent: t })))));
+    table.append(el("tbody", {}, ...data.roles.filter((r) => r.builtin).map((role) => el("tr", {},
+      ...[role.name, role.description, String(role.permissions.length)].map((t) => el("td", { textContent: t }))))));
+    box.replaceChildren(table);
+    return;
+  }
   table.append(el("thead", {}, el("tr", {}, ...["角色", "说明", "权限数", "操作员", "操作"].map((t) => el("th", { textContent: t })))));
   const tbody = el("tbody");
   for (const role of data.roles) {
@@ -130,7 +139,7 @@ function renderRoles() {
           },
         }));
     } else {
-      actions.append(el("span", { className: "muted", textContent: "内置" }));
+      actions.append(el("span", { className: "badge builtin", textContent: "内置" }));
     }
     tbody.append(el("tr", {}, ...[role.name, role.description, String(role.permissions.length), String(role.in_use)].map((t) => el("td", { textContent: t })), actions));
   }
@@ -158,12 +167,12 @@ function stopEdit() {
 }
 
 function render() {
-  renderOperators();
+  if (!single) renderOperators();
   renderRoles();
 }
 
 const operatorForm = document.getElementById("operator-form");
-operatorForm.addEventListener("submit", async (event) => {
+operatorForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(operatorForm);
   const body = { ...values(operatorForm), role_id: Number(document.getElementById("op-role").value), units: checkedUnits(document.getElementById("op-units")) };
@@ -180,7 +189,7 @@ operatorForm.addEventListener("submit", async (event) => {
 });
 
 const roleForm = document.getElementById("role-form");
-roleForm.addEventListener("submit", async (event) => {
+roleForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(roleForm);
   const chosen = [...document.querySelectorAll("#role-tree input:checked")].map((i) => i.value);
@@ -194,7 +203,7 @@ roleForm.addEventListener("submit", async (event) => {
     showFieldError(roleForm, err);
   }
 });
-document.getElementById("role-new").addEventListener("click", stopEdit);
+document.getElementById("role-new")?.addEventListener("click", stopEdit);
 
 const modeForm = document.getElementById("mode-form");
 modeForm?.addEventListener("submit", async (event) => {
@@ -220,6 +229,7 @@ document.getElementById("mode-single")?.addEventListener("click", async () => {
 get("/api/operators").then((answer) => {
   data = answer;
   render();
+  if (single) return;
   renderTree([]);
   unitChecks(document.getElementById("op-units"), []);
 }).catch(toastError);
