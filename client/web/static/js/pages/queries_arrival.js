@@ -2,13 +2,13 @@
 // against this PC's 缴款记录: a payment the tax side does not show, or whose amount differs,
 // is flagged in red and counted in the summary line.
 
-import { get } from "../api.js";
 import { dateTime, money } from "../format.js";
+import { dateParam } from "./payment_common.js";
+import {
+  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, periodRange, queryString, syncFromTaxSide,
+} from "./queries_common.js";
 
 const minute = (value) => dateTime(value).slice(0, 16); // seconds make the row too wide
-import { toast, toastError } from "../toast.js";
-import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
-import { dateParam } from "./payment_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -82,43 +82,16 @@ function filters() {
 
 async function reload(values = shown) {
   shown = values;
-  try {
-    const data = await get(`/api/queries/arrival${queryString(shown)}`);
-    table.setItems(data.items);
-    await table.load(1);
-    exportButton.disabled = data.count === 0;
-    totals.textContent = data.count ? data.summary : "";
-    totals.classList.toggle("error-text", data.flagged > 0);
-    return data.state;
-  } catch (err) {
-    exportButton.disabled = true;
-    table.error = err;
-    table.render();
-    return null;
-  }
+  return loadList(table, exportButton, `/api/queries/arrival${queryString(shown)}`, {
+    shown: (data) => {
+      totals.textContent = data.count ? data.summary : "";
+      totals.classList.toggle("error-text", data.flagged > 0);
+    },
+  });
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  let values;
-  try {
-    values = filters();
-  } catch (err) {
-    toastError(err);
-    return;
-  }
-  syncFromTaxSide(values, () => reload(values), [submitButton]);
-});
-form.addEventListener("reset", () => setTimeout(() => reload({}).then((state) => showState(state)), 0));
-exportButton.addEventListener("click", async () => {
-  exportButton.disabled = true;
-  try {
-    toast(`已导出：${await downloadGet(`/api/queries/arrival/export${queryString(shown)}`)}`, "success");
-  } catch (err) {
-    toastError(err);
-  } finally {
-    exportButton.disabled = table.total === 0;
-  }
-});
+bindQuery(form, filters, (values) => syncFromTaxSide(values, () => reload(values), [submitButton]));
+bindReset(form, () => reload({}));
+bindExport(exportButton, () => `/api/queries/arrival/export${queryString(shown)}`, table);
 
 reload({}).then(() => syncFromTaxSide({}, () => reload(), [submitButton], { onEntry: true }));

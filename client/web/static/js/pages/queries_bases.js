@@ -2,10 +2,9 @@
 // progress: a large unit has 100,000 employees); the person elements come from this PC's
 // 职工参保信息 and stay empty for employees not downloaded; 查询 by them; 导出.
 
-import { toast, toastError } from "../toast.js";
 import { count, money } from "../format.js";
 import { DataTable } from "../table.js";
-import { downloadGet, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import { bindExport, bindReset, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -45,17 +44,8 @@ form.addEventListener("submit", (event) => {
   event.preventDefault();
   reload().then((state) => showState(state));
 });
-form.addEventListener("reset", () => setTimeout(() => reload().then((state) => showState(state)), 0));
-exportButton.addEventListener("click", async () => {
-  exportButton.disabled = true;
-  try {
-    toast(`已导出：${await downloadGet(`/api/queries/bases/export${queryString(table.filter)}`)}`, "success");
-  } catch (err) {
-    toastError(err);
-  } finally {
-    exportButton.disabled = table.total === 0;
-  }
-});
+bindReset(form, reload);
+bindExport(exportButton, () => `/api/queries/bases/export${queryString(table.filter)}`, table);
 
 // On entry only what changed since the last update comes; 全部重新下载 reads every base again.
 fullButton.addEventListener("click", () => syncFromTaxSide({ full: true }, reload, [fullButton]));

@@ -2,8 +2,10 @@
 // an update from the tax side as a background job (on entry, 更新, or 查询 with a range),
 // and the GET exports. Every page shows local data at once and again when the job ends.
 
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { JobProgress } from "../job.js";
+import { toast, toastError } from "../toast.js";
+import { downloadGet } from "./payment_common.js";
 
 export { ListTable, downloadGet, monthParam, periodRange } from "./payment_common.js";
 
@@ -55,4 +57,56 @@ export function queryString(values) {
   for (const [k, v] of Object.entries(values)) if (v) params.set(k, v);
   const text = params.toString();
   return text ? `?${text}` : "";
+}
+
+// Read one page's rows from this PC into a ListTable: `keyOf` gives each row its key,
+// `shown(data)` writes the summary line. Returns the sync state (null when the read failed).
+export async function loadList(table, exportButton, url, { keyOf = null, shown = () => {} } = {}) {
+  try {
+    const data = await get(url);
+    table.setItems(keyOf ? data.items.map((r) => ({ ...r, key: keyOf(r) })) : data.items);
+    await table.load(1);
+    exportButton.disabled = data.count === 0;
+    shown(data);
+    return data.state;
+  } catch (err) {
+    exportButton.disabled = true;
+    table.error = err;
+    table.render();
+    return null;
+  }
+}
+
+// 导出: the GET export of what is shown (`url()` at click time), named in a toast.
+export function bindExport(button, url, table) {
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      toast(`已导出：${await downloadGet(url())}`, "success");
+    } catch (err) {
+      toastError(err);
+    } finally {
+      button.disabled = table.total === 0;
+    }
+  });
+}
+
+// 重置 clears the form first (the reset event comes before it), then shows the local rows.
+export function bindReset(form, reload) {
+  form.addEventListener("reset", () => setTimeout(() => reload().then((state) => showState(state)), 0));
+}
+
+// 查询 with filters read by `filters()` (an Error names the bad field), then `run(values)`.
+export function bindQuery(form, filters, run) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    let values;
+    try {
+      values = filters();
+    } catch (err) {
+      toastError(err);
+      return;
+    }
+    run(values);
+  });
 }

@@ -1,10 +1,10 @@
 // 社保费应缴信息查询: 应缴 / 已缴 / 未缴 per 费款所属期 and 征收项目. Entry queries the last 12
 // months from the tax side; 查询 with a range queries that range, then shows the local rows.
 
-import { get } from "../api.js";
 import { count, money } from "../format.js";
-import { toast, toastError } from "../toast.js";
-import { ListTable, downloadGet, monthParam, periodRange, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import {
+  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, periodRange, queryString, syncFromTaxSide,
+} from "./queries_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -34,43 +34,17 @@ function filters() {
 
 async function reload(values = shown) {
   shown = values;
-  try {
-    const data = await get(`/api/queries/payable${queryString(shown)}`);
-    table.setItems(data.items.map((r) => ({ ...r, key: `${r.period_from}-${r.period_to}:${r.unit_number}:${r.item}` })));
-    await table.load(1);
-    exportButton.disabled = data.count === 0;
-    document.getElementById("totals").textContent = data.count
-      ? `共 ${count(data.count)} 条：应缴合计 ${money(data.totals.payable)} 元，已缴 ${money(data.totals.paid)} 元，未缴 ${money(data.totals.unpaid)} 元` : "";
-    return data.state;
-  } catch (err) {
-    exportButton.disabled = true;
-    table.error = err;
-    table.render();
-    return null;
-  }
+  return loadList(table, exportButton, `/api/queries/payable${queryString(shown)}`, {
+    keyOf: (r) => `${r.period_from}-${r.period_to}:${r.unit_number}:${r.item}`,
+    shown: (data) => {
+      document.getElementById("totals").textContent = data.count
+        ? `共 ${count(data.count)} 条：应缴合计 ${money(data.totals.payable)} 元，已缴 ${money(data.totals.paid)} 元，未缴 ${money(data.totals.unpaid)} 元` : "";
+    },
+  });
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  let values;
-  try {
-    values = filters();
-  } catch (err) {
-    toastError(err);
-    return;
-  }
-  syncFromTaxSide({ from: values.from, to: values.to }, () => reload(values), [submitButton]);
-});
-form.addEventListener("reset", () => setTimeout(() => reload({}).then((state) => showState(state)), 0));
-exportButton.addEventListener("click", async () => {
-  exportButton.disabled = true;
-  try {
-    toast(`已导出：${await downloadGet(`/api/queries/payable/export${queryString(shown)}`)}`, "success");
-  } catch (err) {
-    toastError(err);
-  } finally {
-    exportButton.disabled = table.total === 0;
-  }
-});
+bindQuery(form, filters, (values) => syncFromTaxSide({ from: values.from, to: values.to }, () => reload(values), [submitButton]));
+bindReset(form, () => reload({}));
+bindExport(exportButton, () => `/api/queries/payable/export${queryString(shown)}`, table);
 
 reload({}).then(() => syncFromTaxSide({}, () => reload(), [submitButton], { onEntry: true }));

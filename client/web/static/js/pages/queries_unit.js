@@ -1,10 +1,8 @@
 // 单位参保信息查询 (manual 3.1.8.1): synced from the tax side on entry and on 更新; 查询 by
 // 主管税务机关, 单位编号, 社保经办机构 (exact, from the values the unit has); 导出.
 
-import { get } from "../api.js";
 import { count } from "../format.js";
-import { toast, toastError } from "../toast.js";
-import { ListTable, downloadGet, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import { ListTable, bindExport, bindReset, loadList, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -37,37 +35,21 @@ function fillOptions(options) {
 
 async function reload() {
   shown = Object.fromEntries(new FormData(form).entries());
-  try {
-    const data = await get(`/api/queries/unit${queryString(shown)}`);
-    fillOptions(data.options);
-    table.setItems(data.items.map((r) => ({ ...r, key: `${r.unit_number}:${r.item}` })));
-    await table.load(1);
-    exportButton.disabled = data.count === 0;
-    document.getElementById("totals").textContent = data.count ? `共 ${count(data.count)} 条参保信息` : "";
-    return data.state;
-  } catch (err) {
-    exportButton.disabled = true;
-    table.error = err;
-    table.render();
-    return null;
-  }
+  return loadList(table, exportButton, `/api/queries/unit${queryString(shown)}`, {
+    keyOf: (r) => `${r.unit_number}:${r.item}`,
+    shown: (data) => {
+      fillOptions(data.options);
+      document.getElementById("totals").textContent = data.count ? `共 ${count(data.count)} 条参保信息` : "";
+    },
+  });
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   reload().then((state) => showState(state));
 });
-form.addEventListener("reset", () => setTimeout(() => reload().then((state) => showState(state)), 0));
+bindReset(form, reload);
 syncButton.addEventListener("click", () => syncFromTaxSide({}, reload, [syncButton]));
-exportButton.addEventListener("click", async () => {
-  exportButton.disabled = true;
-  try {
-    toast(`已导出：${await downloadGet(`/api/queries/unit/export${queryString(shown)}`)}`, "success");
-  } catch (err) {
-    toastError(err);
-  } finally {
-    exportButton.disabled = table.total === 0;
-  }
-});
+bindExport(exportButton, () => `/api/queries/unit/export${queryString(shown)}`, table);
 
 reload().then(() => syncFromTaxSide({}, reload, [syncButton], { onEntry: true }));
