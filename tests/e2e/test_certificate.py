@@ -139,7 +139,24 @@ def test_print_a_certificate(browser: Any, ui: Any, services: Any, live: Any, mo
     assert {r[header.index("证件号码")] for r in rows} == {id_a, id_b}
     assert all(isinstance(r[header.index("证件号码")], str) for r in rows)
     assert all(isinstance(r[header.index("缴费基数")], int | float) for r in rows if r[header.index("险种")] != "合计")
-    assert problems.unexpected() == [], problems.items
+    # Another period: the earlier preview and PDF go (not left beside a refused print).
+    page.fill('#range input[name="period_from"]', "2025-08")
+    page.fill('#range input[name="period_to"]', "2025-07")
+    assert page.locator(".cert-person").count() == 0 and page.locator("#print-result").is_hidden()
+    assert "请重新预览" in page.inner_text("#preview-stale")
+    page.evaluate("document.querySelectorAll('.toast').forEach((t) => { t.dataset.old = '1'; })")
+    page.click("#print")
+    page.locator(".toast.error:not([data-old])").wait_for()
+    assert page.locator(".cert-person").count() == 0 and page.locator("#print-result").is_hidden()
+    screenshot(page, "certificate-refused-no-stale-preview")
+    # Removing an employee also makes the shown preview stale.
+    page.fill('#range input[name="period_from"]', "2025-01")
+    page.fill('#range input[name="period_to"]', "2025-06")
+    page.click("#preview")
+    page.locator(".cert-person").nth(1).wait_for()
+    page.locator('#chosen button[data-remove]').first.click()
+    assert page.locator(".cert-person").count() == 0
+    assert problems.unexpected(400) == [], problems.items
     context.close()
 
 
@@ -188,6 +205,16 @@ def test_annuity_notice_for_a_shanxi_government_unit(browser: Any, ui: Any, serv
     total = shown_total.split("合计 ")[1].split(" 元")[0]
     assert total in texts[-1]
     pdf_png(pdf, len(texts), "annuity-pdf-last.png")
+    # Back to 202502: the 202503 notice and its PDF do not stay beside the refused print.
+    page.fill('#annuity-form input[name="period_from"]', "2025-02")
+    page.fill('#annuity-form input[name="period_to"]', "2025-02")
+    assert page.locator(".annuity-period").count() == 0 and page.locator("#annuity-result").is_hidden()
+    page.evaluate("document.querySelectorAll('.toast').forEach((t) => { t.dataset.old = '1'; })")
+    page.click("#annuity-print")
+    page.locator(".toast.error:not([data-old])", has_text="没有需要通知缴纳的职业年金").wait_for()
+    assert page.locator(".annuity-period").count() == 0 and page.locator("#annuity-total").count() == 0
+    assert page.locator("#annuity-result").is_hidden()
+    screenshot(page, "annuity-refused-no-stale-notice")
     assert problems.unexpected() == [], problems.items
     context.close()
 

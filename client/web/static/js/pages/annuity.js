@@ -12,6 +12,17 @@ const area = document.getElementById("annuity-area");
 const result = document.getElementById("annuity-result");
 const buttons = [document.getElementById("annuity-preview"), document.getElementById("annuity-print")];
 const progressBox = document.getElementById("annuity-progress");
+let shownFor = null; // the periods the notice and print result on screen belong to
+
+// A notice of other periods must not stay next to a new answer (or a refused print).
+function dropStale() {
+  if (shownFor === null || shownFor === JSON.stringify(request())) return;
+  shownFor = null;
+  area.replaceChildren(el("p", { className: "muted", id: "annuity-stale", textContent: "费款所属期已更改，请重新预览。" }));
+  result.hidden = true;
+  result.replaceChildren();
+  delete result.dataset.pdfName;
+}
 
 // Both run as a job (a large unit's bases come in pages and its PDF has many pages).
 function runJob(endpoint) {
@@ -47,7 +58,8 @@ function periodTable(p) {
     el("table", { className: "simple" }, el("thead", {}, head), el("tbody", {}, ...rows, total)));
 }
 
-function show(notice) {
+function show(notice, asked) {
+  shownFor = asked;
   area.replaceChildren(...notice.periods.map(periodTable), el("p", { className: "draft-summary", id: "annuity-total",
     textContent: `应缴职业年金合计 ${money(notice.total)} 元（单位 ${money(notice.employer_total)} 元，个人 ${money(notice.employee_total)} 元）` }));
 }
@@ -64,7 +76,8 @@ async function run(work) {
 }
 
 // Nobody owes in the periods: say why instead of a notice of 0 people and 0.00.
-function nothing(message) {
+function nothing(message, asked) {
+  shownFor = asked;
   result.hidden = true;
   area.replaceChildren(el("p", { className: "warn-text", id: "annuity-empty", textContent: message }));
 }
@@ -72,15 +85,31 @@ function nothing(message) {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   run(async () => {
-    const data = await runJob(endpoints.annuityPreview);
-    if (data.empty) nothing(data.message);
-    else show(data.notice);
+    const asked = JSON.stringify(request());
+    let data;
+    try {
+      data = await runJob(endpoints.annuityPreview);
+    } catch (err) {
+      dropStale();
+      throw err;
+    }
+    if (data.empty) nothing(data.message, asked);
+    else show(data.notice, asked);
   });
 });
+form.addEventListener("input", () => dropStale());
+form.addEventListener("change", () => dropStale());
 
 buttons[1].addEventListener("click", () => run(async () => {
-  const data = await runJob(endpoints.annuityPrint);
-  show(data.notice);
+  const asked = JSON.stringify(request());
+  let data;
+  try {
+    data = await runJob(endpoints.annuityPrint);
+  } catch (err) {
+    dropStale(); // refused: a notice of other periods does not stay beside the error
+    throw err;
+  }
+  show(data.notice, asked);
   const hand = (action) => async () => {
     const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
     toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);

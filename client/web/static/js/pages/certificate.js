@@ -19,6 +19,17 @@ const result = document.getElementById("print-result");
 const previewArea = document.getElementById("preview-area");
 const chosen = new Map(); // employee_id -> {name, id_number}
 const progressBox = document.getElementById("print-progress");
+let shownFor = null; // the request the preview and print result on screen belong to
+
+// A preview or print of other employees or periods must not stay next to a new answer.
+function dropStale() {
+  if (shownFor === null || shownFor === JSON.stringify(request())) return;
+  shownFor = null;
+  previewArea.replaceChildren(el("p", { className: "muted", id: "preview-stale", textContent: "所选职工或费款所属期已更改，请重新预览。" }));
+  result.hidden = true;
+  result.replaceChildren();
+  delete result.dataset.pdfName;
+}
 
 function renderChosen() {
   chosenBox.replaceChildren();
@@ -30,6 +41,7 @@ function renderChosen() {
     chosenBox.append(el("span", { className: "chosen-person" }, `${e.name}（${e.id_number}）`, remove), " ");
   }
   for (const b of buttons) b.disabled = chosen.size === 0;
+  dropStale();
 }
 
 async function search(event) {
@@ -111,10 +123,19 @@ async function run(button, work) {
 rangeForm.addEventListener("submit", (event) => {
   event.preventDefault();
   run(buttons[0], async () => {
-    const data = await post(endpoints.certificatePreview, request());
-    previewArea.replaceChildren(...data.persons.map(personTable));
+    const asked = JSON.stringify(request());
+    try {
+      const data = await post(endpoints.certificatePreview, request());
+      previewArea.replaceChildren(...data.persons.map(personTable));
+      shownFor = asked;
+    } catch (err) {
+      dropStale();
+      throw err;
+    }
   });
 });
+rangeForm.addEventListener("input", () => dropStale());
+rangeForm.addEventListener("change", () => dropStale());
 
 // Printing runs as a job (many employees over many years are thousands of rows).
 function printJob() {
@@ -128,7 +149,14 @@ function printJob() {
 }
 
 buttons[1].addEventListener("click", () => run(buttons[1], async () => {
-  const data = await printJob();
+  const asked = JSON.stringify(request());
+  let data;
+  try {
+    data = await printJob();
+  } catch (err) {
+    dropStale(); // refused: a table of other employees or periods does not stay beside the error
+    throw err;
+  }
   const hand = (action) => async () => {
     const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
     toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
@@ -146,6 +174,8 @@ buttons[1].addEventListener("click", () => run(buttons[1], async () => {
       el("a", { className: "btn", href: endpoints.certificatePdf(data.pdf_name), download: data.pdf_name, textContent: "下载 PDF" })));
   result.hidden = false;
   result.dataset.pdfName = data.pdf_name;
+  if (shownFor !== asked) previewArea.replaceChildren();
+  shownFor = asked;
   toast("缴费证明已生成", "success");
   loadRecords();
 }));
