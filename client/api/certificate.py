@@ -40,7 +40,6 @@ Routes (all need an entered unit; writes need the page's CSRF header):
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,7 @@ from client.core import (
     certificate,
     certificate_pdf,
     enrollment,
+    pdf_common,
     rulecache,
     units,
 )
@@ -204,13 +204,7 @@ def _save_certificate(store: Any, pk: int, folder: Path, doc: certificate.Certif
     digests = [certificate.content_hash(doc, p) for p in persons]
     name = f"缴费证明_{doc.printed_at:%Y%m%d%H%M%S}_{digests[0][:8]}.pdf"
     target = folder / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    pdf_common.save(target, data)
     certificate.record(store, pk, [certificate.print_record(doc, p, name) for p in persons])
     who = "、".join(p.name for p in persons[:5]) + (f"等 {len(persons)} 人" if len(persons) > 5 else "")
     audit.record(store, "打印职工缴费证明", f"{who} {persons[0].period_from}-{persons[0].period_to}", unit_id=pk)
@@ -231,16 +225,7 @@ def certificate_pdf_file(pdf_name: str) -> ResponseReturnValue:
 @bp.post("/api/certificate/pdf/<pdf_name>/open")
 @requires_unit
 def open_certificate(pdf_name: str) -> ResponseReturnValue:
-    path = _saved(pdf_name)
-    action = "print" if _json().get("action") == "print" else "open"
-    verb = "打印机" if action == "print" else "PDF 阅读器"
-    try:
-        payment_api._launch(path, action)  # through the module: one place to replace in tests
-    except OSError as exc:
-        return jsonify({"ok": True, "opened": False, "pdf_path": str(path),
-                        "message": f"未能调用系统的{verb}（{exc.strerror or exc}），证明已保存在：{path}"})
-    done = "已发送到系统默认打印机" if action == "print" else "已用系统的 PDF 阅读器打开"
-    return jsonify({"ok": True, "opened": True, "pdf_path": str(path), "message": f"缴费证明{done}"})
+    return payment_api.open_pdf(_saved(pdf_name), _json(), "证明", "缴费证明")
 
 
 @bp.post("/api/certificate/export")
@@ -334,13 +319,7 @@ def _save_notice(store: Any, pk: int, folder: Path, found: annuity.AnnuityNotice
     digest = annuity.content_hash(found)
     name = f"年金缴款通知单_{found.printed_at:%Y%m%d%H%M%S}_{digest[:8]}.pdf"
     target = folder / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    pdf_common.save(target, data)
     headcount = sum(len(p.rows) for p in found.periods)
     first, last = found.periods[0].period, found.periods[-1].period
     certificate.record(store, pk, [certificate.PrintRecord(

@@ -293,15 +293,21 @@ def open_voucher(voucher_id: str) -> ResponseReturnValue:
     path = records.pdf_path(svc.home, found)  # only ever the file this PC saved for it
     if not found.pdf_path or not path.is_file():
         raise NotFoundError("该缴款凭证尚未打印", code="voucher_not_printed")
-    action = "print" if _json().get("action") == "print" else "open"
+    return open_pdf(path, _json(), "凭证", f"缴款凭证 {found.voucher_no} ")
+
+
+def open_pdf(path: Path, body: dict[str, Any], saved: str, done: str) -> ResponseReturnValue:
+    """Hand a saved PDF to the system's reader or default printer (body's action); a PC
+    without one still has the file, and the answer says where (saved names the document)."""
+    action = "print" if body.get("action") == "print" else "open"
     verb = "打印机" if action == "print" else "PDF 阅读器"
     try:
-        _launch(path, action)
+        _launch(path, action)  # looked up at call time: tests replace payment._launch
     except OSError as exc:
         return jsonify({"ok": True, "opened": False, "pdf_path": str(path),
-                        "message": f"未能调用系统的{verb}（{exc.strerror or exc}），凭证已保存在：{path}"})
-    done = "已发送到系统默认打印机" if action == "print" else "已用系统的 PDF 阅读器打开"
-    return jsonify({"ok": True, "opened": True, "pdf_path": str(path), "message": f"缴款凭证 {found.voucher_no} {done}"})
+                        "message": f"未能调用系统的{verb}（{exc.strerror or exc}），{saved}已保存在：{path}"})
+    what = "已发送到系统默认打印机" if action == "print" else "已用系统的 PDF 阅读器打开"
+    return jsonify({"ok": True, "opened": True, "pdf_path": str(path), "message": f"{done}{what}"})
 
 
 @bp.post("/api/payment/vouchers/<voucher_id>/void")

@@ -441,9 +441,8 @@ def pdf_path(home: Path, record: VoucherRecord) -> Path:
 def write_pdf(store: Store, unit_pk: int, home: Path, record: VoucherRecord, right_mm: Any, down_mm: Any) -> Path:
     """Render the voucher and save it atomically under <home>/vouchers; counts one print."""
     import datetime as dt
-    import os
 
-    from client.core import voucher_pdf
+    from client.core import pdf_common, voucher_pdf
 
     if not record.can_print:
         label = VOUCHER_STATE_LABELS.get(record.state, record.state)
@@ -451,12 +450,6 @@ def write_pdf(store: Store, unit_pk: int, home: Path, record: VoucherRecord, rig
     data = voucher_pdf.render(voucher_doc(record, dt.datetime.now().replace(microsecond=0)),
                               offset_right_mm=right_mm, offset_down_mm=down_mm)
     target = pdf_path(home, record)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    pdf_common.save(target, data)
     set_printed(store, unit_pk, record.voucher_id, target)
     return target

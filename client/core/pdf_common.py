@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportlab import rl_config
@@ -50,6 +52,17 @@ def produce(draw: Callable[[io.BytesIO], None]) -> bytes:
         finally:
             rl_config.useA85 = a85
     return buf.getvalue()
+
+
+def save(target: Path, data: bytes) -> None:
+    """Write a rendered PDF whole or not at all: a crash mid-write leaves no half file to print."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
 
 
 def canvas(buf: io.BytesIO, font: str, title: str, subject: str, author: str, printed_at: dt.datetime) -> Canvas:
