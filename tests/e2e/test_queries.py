@@ -82,6 +82,16 @@ def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], liv
     shown = body_rows(page)
     header, rows = export(page, "单位参保信息")
     assert [r[header.index("单位编号")] for r in rows] == [r[0] for r in shown]
+    # 社保经办机构 / 主管税务机关 on one line at 1280 px, the whole name as the title.
+    cell = page.locator("#result-table tbody tr").first.locator("td").nth(4)
+    clip = cell.locator(".cell-clip")
+    assert clip.get_attribute("title") == clip.inner_text() and "社会保险" in clip.inner_text()
+    heights = page.eval_on_selector_all(
+        "#result-table tbody tr:first-child td", "cells => cells.map(c => c.getBoundingClientRect().height)")
+    line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#result-table td')).lineHeight)"
+                         " || 20")
+    assert page.evaluate("() => window.innerWidth") == 1280
+    assert max(heights) < 2 * line + 16, heights  # one line plus the cell's padding
     screenshot(page, "queries_unit")
 
     # 职工缴费基数: the person elements from this PC's enrollment; 查询 by 证件号码.
@@ -168,4 +178,26 @@ def test_every_query_filters_and_exports(app_page: tuple[Any, PageProblems], liv
                            " && document.querySelectorAll('#result-table tbody tr').length > 0")
     assert "上次从税务端更新" in page.inner_text("#sync-state")
     screenshot(page, "queries_offline")
+    assert problems.unexpected() == [], problems.items
+
+
+def test_offline_with_nothing_downloaded_says_so(app_page: tuple[Any, PageProblems], ui: Any, services: Any,
+                                                 taxside_factory: Any) -> None:
+    """Offline before any update: each page says nothing was downloaded yet and how it will
+    be, not "没有符合条件的…"."""
+    page, problems = app_page
+    taxside = taxside_factory(units=1, employees=5, seed=5)
+    log_in(services, taxside, index=0)
+    services.session.popups_shown = True
+    services.session._offline = True
+    for tab, what, how in (("unit", "本单位的参保信息", "【更新】"), ("bases", "职工缴费基数", "【全部重新下载】"),
+                           ("payable", "应缴信息", "【查询】"), ("arrival", "到账信息", "【查询】")):
+        page.goto(f"{ui.base_url}/queries/{tab}")
+        page.wait_for_function("() => document.querySelector('#sync-state').textContent.includes('离线模式')")
+        said = page.locator("#result-table", has_text="本机还没有从税务端下载过")
+        said.wait_for()
+        text = said.inner_text()
+        assert what in text and "联网后进入本页会自动下载" in text and how in text, text
+        assert "没有符合条件" not in text and "暂无数据" not in text
+        screenshot(page, f"queries_offline_nothing_{tab}")
     assert problems.unexpected() == [], problems.items

@@ -5,7 +5,8 @@
 import { dateTime, money } from "../format.js";
 import { dateParam } from "./payment_common.js";
 import {
-  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, periodRange, queryString, syncFromTaxSide,
+  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, neverDownloaded, periodRange, queryString,
+  syncFromTaxSide,
 } from "./queries_common.js";
 
 const minute = (value) => dateTime(value).slice(0, 16); // seconds make the row too wide
@@ -83,6 +84,7 @@ function filters() {
 async function reload(values = shown) {
   shown = values;
   return loadList(table, exportButton, `/api/queries/arrival${queryString(shown)}`, {
+    never: neverDownloaded("到账信息", "填写费款所属期或缴款日期后点击【查询】"),
     shown: (data) => {
       totals.textContent = data.count ? data.summary : "";
       totals.classList.toggle("error-text", data.flagged > 0);

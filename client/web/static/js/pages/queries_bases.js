@@ -4,7 +4,7 @@
 
 import { count, money } from "../format.js";
 import { DataTable } from "../table.js";
-import { bindExport, bindReset, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import { bindExport, bindReset, neverDownloaded, queryString, showState, syncFromTaxSide } from "./queries_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -37,6 +37,9 @@ const table = new DataTable(box, {
 
 async function reload() {
   await table.search();
+  if (!table.error && table.total === 0 && lastState && !lastState.synced_at) {
+    table.status.textContent = neverDownloaded("职工缴费基数", "点击【全部重新下载】");
+  }
   return lastState;
 }
 

@@ -5,7 +5,7 @@
 import { get, post } from "../api.js";
 import { JobProgress } from "../job.js";
 import { toast, toastError } from "../toast.js";
-import { downloadGet } from "./payment_common.js";
+import { downloadGet, el } from "./payment_common.js";
 
 export { ListTable, downloadGet, monthParam, periodRange } from "./payment_common.js";
 
@@ -51,6 +51,14 @@ export async function syncFromTaxSide(body, after, buttons = [], { onEntry = fal
   }
 }
 
+// The empty table's words when nothing was ever downloaded here (not "没有符合条件的…").
+export function neverDownloaded(what, how = "点击【更新】") {
+  return `本机还没有从税务端下载过${what}。联网后进入本页会自动下载，也可${how}。`;
+}
+
+// A long name (社保经办机构, 主管税务机关) on one line, cut with … and shown whole on hover.
+export const clipped = (key) => (r) => el("span", { className: "cell-clip", title: r[key] || "", textContent: r[key] || "" });
+
 // Only the filters that are filled in, as a query string.
 export function queryString(values) {
   const params = new URLSearchParams();
@@ -60,10 +68,13 @@ export function queryString(values) {
 }
 
 // Read one page's rows from this PC into a ListTable: `keyOf` gives each row its key,
-// `shown(data)` writes the summary line. Returns the sync state (null when the read failed).
-export async function loadList(table, exportButton, url, { keyOf = null, shown = () => {} } = {}) {
+// `shown(data)` writes the summary line; `never` is the empty text while nothing was ever
+// downloaded. Returns the sync state (null when the read failed).
+export async function loadList(table, exportButton, url, { keyOf = null, shown = () => {}, never = "" } = {}) {
   try {
     const data = await get(url);
+    table.matchText ??= table.emptyText;
+    table.emptyText = never && !data.state?.synced_at ? never : table.matchText;
     table.setItems(keyOf ? data.items.map((r) => ({ ...r, key: keyOf(r) })) : data.items);
     await table.load(1);
     exportButton.disabled = data.count === 0;

@@ -7,7 +7,7 @@ import { JobProgress } from "../job.js";
 import { DataTable } from "../table.js";
 import { count, dateTime, money, period } from "../format.js";
 import { toast, toastError } from "../toast.js";
-import { downloadGet, monthParam } from "./payment_common.js";
+import { downloadGet, el, monthParam } from "./payment_common.js";
 
 const URLS = {
   list: "/api/queries/details",
@@ -40,7 +40,8 @@ const table = new DataTable(document.getElementById("detail-table"), {
   columns: [
     { key: "period", label: "费款所属期", className: "nowrap", render: (r) => period(r.period) },
     { key: "unit_number", label: "单位编号", className: "nowrap" },
-    { key: "agency", label: "社保经办机构" },
+    { key: "agency", label: "社保经办机构", // one line, whole on hover (four lines at 1280 px otherwise)
+      render: (r) => el("span", { className: "cell-clip", title: r.agency || "", textContent: r.agency || "" }) },
     { key: "item_name", label: "征收项目", className: "nowrap" },
     { key: "part_name", label: "征收品目", className: "nowrap" },
     { key: "subitem", label: "征收子目" },

@@ -3,7 +3,8 @@
 
 import { count, money } from "../format.js";
 import {
-  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, periodRange, queryString, syncFromTaxSide,
+  ListTable, bindExport, bindQuery, bindReset, loadList, monthParam, neverDownloaded, periodRange, queryString,
+  syncFromTaxSide,
 } from "./queries_common.js";
 
 const form = document.getElementById("query");
@@ -36,6 +37,7 @@ async function reload(values = shown) {
   shown = values;
   return loadList(table, exportButton, `/api/queries/payable${queryString(shown)}`, {
     keyOf: (r) => `${r.period_from}-${r.period_to}:${r.unit_number}:${r.item}`,
+    never: neverDownloaded("应缴信息", "填写费款所属期后点击【查询】"),
     shown: (data) => {
       document.getElementById("totals").textContent = data.count
         ? `共 ${count(data.count)} 条：应缴合计 ${money(data.totals.payable)} 元，已缴 ${money(data.totals.paid)} 元，未缴 ${money(data.totals.unpaid)} 元` : "";

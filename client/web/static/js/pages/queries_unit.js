@@ -2,7 +2,9 @@
 // 主管税务机关, 单位编号, 社保经办机构 (exact, from the values the unit has); 导出.
 
 import { count } from "../format.js";
-import { ListTable, bindExport, bindReset, loadList, queryString, showState, syncFromTaxSide } from "./queries_common.js";
+import {
+  ListTable, bindExport, bindReset, clipped, loadList, neverDownloaded, queryString, showState, syncFromTaxSide,
+} from "./queries_common.js";
 
 const form = document.getElementById("query");
 const exportButton = document.getElementById("export");
@@ -18,8 +20,8 @@ const table = new ListTable(document.getElementById("result-table"), {
     { key: "item_name", label: "征收项目", className: "nowrap" },
     { key: "status", label: "参保状态", className: "nowrap" },
     { key: "registered_on", label: "参保日期", className: "nowrap" },
-    { key: "agency", label: "社保经办机构" },
-    { key: "tax_authority", label: "主管税务机关" },
+    { key: "agency", label: "社保经办机构", render: clipped("agency") },
+    { key: "tax_authority", label: "主管税务机关", render: clipped("tax_authority") },
     { key: "collection_mode", label: "征收方式", className: "nowrap" },
   ],
 });
@@ -37,6 +39,7 @@ async function reload() {
   shown = Object.fromEntries(new FormData(form).entries());
   return loadList(table, exportButton, `/api/queries/unit${queryString(shown)}`, {
     keyOf: (r) => `${r.unit_number}:${r.item}`,
+    never: neverDownloaded("本单位的参保信息"),
     shown: (data) => {
       fillOptions(data.options);
       document.getElementById("totals").textContent = data.count ? `共 ${count(data.count)} 条参保信息` : "";
