@@ -388,19 +388,19 @@ def delete(operator_id: int) -> ResponseReturnValue:
 
 @bp.post("/api/operators/roles")
 def add_role() -> ResponseReturnValue:
-    svc = services()
-    body = _body()
-    role = save_role(svc.store, None, body.get("name"), body.get("permissions"))
-    audit.record(svc.store, "新增角色", f"{role.name}（{len(role.permissions)} 项权限）")
-    return jsonify(_overview())
+    return _save_role(None, "新增角色")
 
 
 @bp.post("/api/operators/roles/<int:role_id>")
 def change_role(role_id: int) -> ResponseReturnValue:
+    return _save_role(role_id, "修改角色")
+
+
+def _save_role(role_id: int | None, action: str) -> ResponseReturnValue:
     svc = services()
     body = _body()
     role = save_role(svc.store, role_id, body.get("name"), body.get("permissions"))
-    audit.record(svc.store, "修改角色", f"{role.name}（{len(role.permissions)} 项权限）")
+    audit.record(svc.store, action, f"{role.name}（{len(role.permissions)} 项权限）")
     return jsonify(_overview())
 
 
