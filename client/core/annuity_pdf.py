@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from client.core import pdf_common
 from client.core.annuity import MARK, TITLE, AnnuityNotice, AnnuityPeriod, AnnuityRow, content_hash
 from client.core.capitals import in_words
-from client.core.certificate_pdf import verify_box
+from client.core.certificate_pdf import unit_header, verify_box
 from client.core.enrollment import ID_TYPES
 from client.core.formats import money, when
 from client.core.voucher_pdf import FONT, _Page
@@ -40,10 +40,7 @@ def _plan(count: int, last: bool) -> list[int]:
 
 
 def _header(p: _Page, n: AnnuityNotice, period: str) -> None:
-    p.text(105, 20, TITLE, 18, "c")
-    p.text(LEFT, 31, f"单位名称：{n.unit_name}", 10, width=120)
-    p.text(136, 31, f"纳税人识别号：{n.taxpayer_id}", 9, width=RIGHT - 136)
-    p.text(LEFT, 37.5, f"社保单位编号：{'、'.join(n.unit_numbers) or '—'}", 9, width=RIGHT - LEFT)
+    unit_header(p, TITLE, n.unit_name, n.taxpayer_id, n.unit_numbers)
     p.text(LEFT, 45, f"费款所属期：{period}", 10.5)
     p.text(62, 45, f"缴费比例：单位 {_pct(n.employer_rate)}，个人 {_pct(n.employee_rate)}（{n.source}）", 8.5,
            width=RIGHT - 62)

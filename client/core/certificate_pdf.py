@@ -57,11 +57,16 @@ def page_plan(count: int) -> list[int]:
     return pdf_common.page_plan(count, ROWS_FULL, ROWS_LAST)
 
 
+def unit_header(p: _Page, title: str, unit_name: str, taxpayer_id: str, unit_numbers: Sequence[str]) -> None:
+    """The title and the unit's lines at the top of a certificate or notice page."""
+    p.text(105, 20, title, 18, "c")
+    p.text(LEFT, 31, f"单位名称：{unit_name}", 10, width=120)
+    p.text(136, 31, f"纳税人识别号：{taxpayer_id}", 9, width=RIGHT - 136)
+    p.text(LEFT, 37.5, f"社保单位编号：{'、'.join(unit_numbers) or '—'}", 9, width=RIGHT - LEFT)
+
+
 def _header(p: _Page, doc: CertificateDoc, person: PersonContributions) -> None:
-    p.text(105, 20, TITLE, 18, "c")
-    p.text(LEFT, 31, f"单位名称：{doc.unit_name}", 10, width=120)
-    p.text(136, 31, f"纳税人识别号：{doc.taxpayer_id}", 9, width=RIGHT - 136)
-    p.text(LEFT, 37.5, f"社保单位编号：{'、'.join(doc.unit_numbers) or '—'}", 9, width=RIGHT - LEFT)
+    unit_header(p, TITLE, doc.unit_name, doc.taxpayer_id, doc.unit_numbers)
     p.text(LEFT, 45, f"姓名：{person.name}", 10.5, width=60)
     p.text(76, 45, f"证件类型：{person.id_type_name}", 9, width=56)
     p.text(136, 45, f"证件号码：{person.id_number}", 9, width=RIGHT - 136)
