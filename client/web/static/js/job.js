@@ -92,3 +92,15 @@ export class JobProgress {
     if (this.jobId) await post(endpoints.jobCancel(this.jobId), {});
   }
 }
+
+// Start a job with POST endpoint body and resolve with its result when it ends (reject on
+// failure), the progress shown in container meanwhile and hidden after.
+export function runJob(container, endpoint, body) {
+  return new Promise((resolve, reject) => {
+    const progress = new JobProgress(container, {
+      onDone: (job) => { container.hidden = true; resolve(job.result); },
+      onError: (err) => { container.hidden = true; reject(err); },
+    });
+    post(endpoint, body).then((answer) => progress.attach(answer.job), reject);
+  });
+}

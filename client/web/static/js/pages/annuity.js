@@ -3,7 +3,7 @@
 
 import { endpoints, post } from "../api.js";
 import { money } from "../format.js";
-import { JobProgress } from "../job.js";
+import { runJob } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
 
@@ -25,15 +25,7 @@ function dropStale() {
 }
 
 // Both run as a job (a large unit's bases come in pages and its PDF has many pages).
-function runJob(endpoint) {
-  return new Promise((resolve, reject) => {
-    const progress = new JobProgress(progressBox, {
-      onDone: (job) => { progressBox.hidden = true; resolve(job.result); },
-      onError: (err) => { progressBox.hidden = true; reject(err); },
-    });
-    post(endpoint, request()).then((answer) => progress.attach(answer.job), reject);
-  });
-}
+const job = (endpoint) => runJob(progressBox, endpoint, request());
 
 function request() {
   const data = new FormData(form);
@@ -88,7 +80,7 @@ form.addEventListener("submit", (event) => {
     const asked = JSON.stringify(request());
     let data;
     try {
-      data = await runJob(endpoints.annuityPreview);
+      data = await job(endpoints.annuityPreview);
     } catch (err) {
       dropStale();
       throw err;
@@ -104,7 +96,7 @@ buttons[1].addEventListener("click", () => run(async () => {
   const asked = JSON.stringify(request());
   let data;
   try {
-    data = await runJob(endpoints.annuityPrint);
+    data = await job(endpoints.annuityPrint);
   } catch (err) {
     dropStale(); // refused: a notice of other periods does not stay beside the error
     throw err;

@@ -4,7 +4,7 @@
 
 import { download, endpoints, get, post } from "../api.js";
 import { dateTime, money } from "../format.js";
-import { JobProgress } from "../job.js";
+import { runJob } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
 
@@ -138,15 +138,7 @@ rangeForm.addEventListener("input", () => dropStale());
 rangeForm.addEventListener("change", () => dropStale());
 
 // Printing runs as a job (many employees over many years are thousands of rows).
-function printJob() {
-  return new Promise((resolve, reject) => {
-    const progress = new JobProgress(progressBox, {
-      onDone: (job) => { progressBox.hidden = true; resolve(job.result); },
-      onError: (err) => { progressBox.hidden = true; reject(err); },
-    });
-    post(endpoints.certificatePrint, request()).then((answer) => progress.attach(answer.job), reject);
-  });
-}
+const printJob = () => runJob(progressBox, endpoints.certificatePrint, request());
 
 buttons[1].addEventListener("click", () => run(buttons[1], async () => {
   const asked = JSON.stringify(request());
