@@ -1,11 +1,12 @@
 // 年金缴款通知单 (山西): the 职业年金 per fee period from the tax side's declared bases and the
 // rule pack's rates; preview, then print one PDF (saved, hashed and recorded like a certificate).
 
-import { endpoints, post } from "../api.js";
+import { endpoints } from "../api.js";
 import { money } from "../format.js";
 import { runJob } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
+import { pdfToolbar } from "./pdf_actions.js";
 
 const form = document.getElementById("annuity-form");
 const area = document.getElementById("annuity-area");
@@ -102,19 +103,10 @@ buttons[1].addEventListener("click", () => run(async () => {
     throw err;
   }
   show(data.notice, asked);
-  const hand = (action) => async () => {
-    const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
-    toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
-  };
-  const open = el("button", { type: "button", className: "btn", textContent: "打开 PDF" });
-  open.addEventListener("click", () => hand("open")().catch(toastError));
-  const printNow = el("button", { type: "button", className: "btn primary", textContent: "打印" });
-  printNow.addEventListener("click", () => hand("print")().catch(toastError));
   result.replaceChildren(el("p", { className: "ok-text", textContent: "年金缴款通知单已生成" }),
     el("p", { className: "muted pdf-path", textContent: `保存位置：${data.pdf_path}` }),
     el("p", {}, "核验码 ", el("code", { textContent: data.sha256 })),
-    el("div", { className: "toolbar" }, open, printNow,
-      el("a", { className: "btn", href: endpoints.certificatePdf(data.pdf_name), download: data.pdf_name, textContent: "下载 PDF" })));
+    pdfToolbar(data.pdf_name));
   result.hidden = false;
   result.dataset.pdfName = data.pdf_name;
   toast("年金缴款通知单已生成", "success");

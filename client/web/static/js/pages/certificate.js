@@ -7,6 +7,7 @@ import { dateTime, money } from "../format.js";
 import { runJob } from "../job.js";
 import { toast, toastError } from "../toast.js";
 import { el, monthParam } from "./payment_common.js";
+import { pdfToolbar } from "./pdf_actions.js";
 
 const box = document.getElementById("certificate");
 const maxPersons = Number(box.dataset.maxPersons) || 50;
@@ -149,21 +150,12 @@ buttons[1].addEventListener("click", () => run(buttons[1], async () => {
     dropStale(); // refused: a table of other employees or periods does not stay beside the error
     throw err;
   }
-  const hand = (action) => async () => {
-    const answer = await post(endpoints.certificateOpen(data.pdf_name), { action });
-    toast(answer.message, answer.opened ? "success" : "error", answer.opened ? 4000 : 10000);
-  };
-  const open = el("button", { type: "button", className: "btn", textContent: "打开 PDF" });
-  open.addEventListener("click", () => hand("open")().catch(toastError));
-  const printNow = el("button", { type: "button", className: "btn primary", textContent: "打印" });
-  printNow.addEventListener("click", () => hand("print")().catch(toastError));
   const list = el("ul", { className: "cert-hashes" }, ...data.certificates.map((c) =>
     el("li", {}, `${c.name}（${c.id_number}）：${c.rows} 条，合计 ${money(c.total)} 元，核验码 `,
       el("code", { textContent: c.sha256 }))));
   result.replaceChildren(el("p", { className: "ok-text", textContent: `缴费证明已生成（${data.printed_at}）` }),
     el("p", { className: "muted pdf-path", textContent: `保存位置：${data.pdf_path}` }), list,
-    el("div", { className: "toolbar" }, open, printNow,
-      el("a", { className: "btn", href: endpoints.certificatePdf(data.pdf_name), download: data.pdf_name, textContent: "下载 PDF" })));
+    pdfToolbar(data.pdf_name));
   result.hidden = false;
   result.dataset.pdfName = data.pdf_name;
   if (shownFor !== asked) previewArea.replaceChildren();
