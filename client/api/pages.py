@@ -105,6 +105,8 @@ def visible_nav(svc: Services) -> tuple[NavEntry, ...]:
     if registration is not None and registration.collection_mode == "税务代征":
         hidden |= HIDDEN_IN_AGENCY_MODE
     return tuple(e for e in NAV if e.key not in hidden)
+
+
 _BY_KEY = {e.key: e for e in NAV}
 # Rule-pack home-function keys (docs/rules.md) -> the module page that serves them.
 HOME_FUNCTION_PAGES = {

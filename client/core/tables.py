@@ -29,6 +29,19 @@ TABLE_LABELS = {
     "payment_voucher": "缴款凭证打印记录",
     "payment_record": "缴款记录",
     "certificate_record": "缴费证明打印记录",
+    "operator": "操作员",
+    "operator_config": "使用方式（单人/多人）",
+    "operator_role": "角色",
+    "operator_unit": "操作员可操作的单位",
+    "query_registration": "单位参保信息（查询）",
+    "query_base": "职工缴费基数（查询）",
+    "query_payable": "社保费应缴信息（查询）",
+    "query_arrival": "社保费到账信息（查询）",
+    "query_state": "查询更新状态",
+    "query_detail": "社保费申报明细（查询）",
+    "query_detail_summary": "申报明细所属汇总",
+    "query_detail_sync": "申报明细下载进度",
+    "query_detail_total": "申报明细合计",
 }
 
 

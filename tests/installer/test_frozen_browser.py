@@ -4,6 +4,7 @@ the folder (CSP and all), and 关于 says what was installed where."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,7 +25,8 @@ def test_about_page_of_the_frozen_program(
         page = context.new_page()
         problems = PageProblems(page)
         styles: list[str] = []
-        page.on("response", lambda r: r.url.endswith(".css") and styles.append(f"{r.status}"))
+        # Static URLs carry their content hash (?v=...): match on the path.
+        page.on("response", lambda r: urlsplit(r.url).path.endswith(".css") and styles.append(f"{r.status}"))
         page.goto(running.url)
         page.goto(running.url.split("/?", 1)[0] + "/about")
         facts = page.get_by_test_id("about-facts")
