@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -80,3 +81,35 @@ def logged_in(services: Services, taxside_factory: object) -> object:
     log_in(services, live)
     services.session.popups_shown = True  # pop-ups have their own browser test
     return live
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Any]:
+    """A working keyring backend for this test only (the machine has none). Defined when the
+    fixture runs, after keyring chose its backend: a subclass that exists then would be
+    chosen for the whole test process."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    before = keyring.get_keyring()
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 10  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entries: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.entries.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.entries.pop((service, username), None)
+
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 from click.testing import CliRunner, Result
-from keyring.backend import KeyringBackend
 from openpyxl import Workbook, load_workbook
 from pypdf import PdfReader
 
@@ -56,34 +54,6 @@ def local(home: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
         return conn.execute(sql, tuple(params)).fetchall()
     finally:
         conn.close()
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[Any]:
-    """A working keyring for this test only (the machine has none); defined after keyring
-    chose its backend, so it is not chosen for the whole test process."""
-    before = keyring.get_keyring()
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 10  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.entries.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.entries.pop((service, username), None)
-
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
@@ -30,35 +29,6 @@ def no_remembered_passwords() -> Iterator[None]:
     network._memory.clear()
     yield
     network._memory.clear()
-
-
-@pytest.fixture
-def with_keyring() -> Iterator[KeyringBackend]:
-    """A working keyring backend for this test only (the machine has none). Defined after
-    keyring chose its backend: a subclass that exists then would be chosen for the whole
-    test process."""
-    before = keyring.get_keyring()
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 10  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.entries.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.entries.pop((service, username), None)
-
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
 
 
 def old_home(tmp_path: Path) -> Path:
@@ -88,18 +58,18 @@ def test_first_start_moves_proxy_url_to_structured_settings_and_memory(tmp_path:
     assert network.migrate(Settings(home)) is False
 
 
-def test_with_a_keyring_the_password_goes_there(tmp_path: Path, with_keyring: KeyringBackend) -> None:
+def test_with_a_keyring_the_password_goes_there(tmp_path: Path, memory_keyring: KeyringBackend) -> None:
     home = old_home(tmp_path)
     settings = Settings(home)
     assert network.migrate(settings)
     config = network.proxy_config(settings)
-    assert with_keyring.entries == {(network.KEYRING_SERVICE, config.key): "p@ss-w0rd"}
+    assert memory_keyring.entries == {(network.KEYRING_SERVICE, config.key): "p@ss-w0rd"}
     assert network.password_kept(config) == "keyring"
     network._memory.clear()  # a restart: the keyring still has it
     assert network.recall_password(config) == "p@ss-w0rd"
     # Saving direct forgets the password of the proxy no longer used.
     network.save_proxy(settings, network.ProxyConfig(), None)
-    assert with_keyring.entries == {}
+    assert memory_keyring.entries == {}
 
 
 def test_no_backup_carries_the_proxy_password(tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
@@ -23,33 +21,6 @@ from client.sync.agency import AgencyBatches, BatchUnit
 from client.sync.taxclient import TaxClient
 from tests.conftest import NEW_PASSWORD, log_in
 from tests.taxside_fixtures import LiveTaxSide
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[KeyringBackend]:
-    """A working keyring for this test only (the machine has none)."""
-    before = keyring.get_keyring()
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 10  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.entries.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.entries.pop((service, username), None)
-
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
 
 
 @pytest.fixture
