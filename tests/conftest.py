@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,51 @@ import pytest
 
 from client.api.server import UIServer
 from client.app import build_services, start_server
+from client.core.store import Store
 from client.services import Services
+from tests import pg_cluster
 
 pytest_plugins = ["tests.taxside_fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def need_postgres() -> None:
+    """Skip with the reason where PostgreSQL cannot run here; in CI a missing server fails."""
+    reason = pg_cluster.unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI 必须运行 PostgreSQL 测试：{reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Both data engines: modules whose store fixture asks for this run twice."""
+    if request.param == "postgres":
+        need_postgres()
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(engine: str) -> str | None:
+    """None for SQLite; a fresh empty PostgreSQL database (password in the URL) otherwise."""
+    return pg_cluster.fresh_url() if engine == "postgres" else None
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh empty PostgreSQL database, for tests that are about team mode itself."""
+    need_postgres()
+    return pg_cluster.fresh_url()
+
+
+@pytest.fixture
+def engine_store(tmp_path: Path, store_url: str | None) -> Iterator[Store]:
+    """A migrated store on each engine in turn."""
+    s = Store(tmp_path, store_url)
+    yield s
+    s.close()
 
 
 @pytest.fixture

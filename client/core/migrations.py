@@ -1,4 +1,6 @@
-"""Ordered schema migrations. The schema version is SQLite's ``PRAGMA user_version``.
+"""Ordered schema migrations. The schema version is SQLite's ``PRAGMA user_version`` (on
+PostgreSQL the table socialfee_schema). The steps are written once for both engines: the
+store translates column types for PostgreSQL (client/core/store_pg.py).
 
 Each step is plain SQL written for the schema as it was at that version, so an old
 database always upgrades the same way, whatever the models look like today. Append new
@@ -7,6 +9,7 @@ steps; never edit one that has shipped.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import peewee
@@ -15,7 +18,7 @@ from client.core.certificate_schema import create_certificate_tables
 from client.core.queries_schema import add_arrival_paid_on, create_query_tables
 from client.core.query_details_schema import create as create_query_detail_tables
 
-Step = Callable[[peewee.SqliteDatabase], None]
+Step = Callable[[peewee.Database], None]
 
 
 def _v1_units(db: peewee.SqliteDatabase) -> None:
@@ -497,10 +500,10 @@ def _v8_operators(db: peewee.SqliteDatabase) -> None:
         )
         """
     )
+    now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # both engines: no SQL clock
     for key, name in (("admin", "管理员"), ("hr", "人事专员"), ("finance", "财务"), ("readonly", "只读")):
         db.execute_sql(
-            "INSERT INTO operator_role (key, name, created_at) VALUES (?, ?, datetime('now', 'localtime'))",
-            (key, name),
+            "INSERT INTO operator_role (key, name, created_at) VALUES (?, ?, ?)", (key, name, now)
         )
     db.execute_sql(
         """

@@ -1,4 +1,5 @@
-"""The local store: Peewee over SQLite in the data directory.
+"""The store: Peewee over SQLite in the data directory (one desk, the default) or over a
+PostgreSQL database shared by several desks (team mode, client/core/store_pg.py).
 
 - WAL with ``synchronous=FULL``: a commit the UI reported as saved survives a power cut.
 - Foreign keys on; a busy timeout so readers never see "database is locked".
@@ -8,15 +9,21 @@
   thread-local connections and are never blocked in WAL mode.
 - Before anything writes to the file, a read-only look decides whether it may be opened:
   a file that is not a database, or one from a newer schema, is refused and left untouched.
+- Both engines take the same SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``, the
+  JSON helpers); ``db.executemany`` and ``db.copy_rows`` are the bulk paths (COPY on
+  PostgreSQL). On PostgreSQL the writer lock is per process and transactions are ordinary
+  ones; what must happen once across desks takes :meth:`Store.unit_lock`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -85,12 +92,39 @@ class TrackedSqliteDatabase(peewee.SqliteDatabase):
             conn.close()
 
 
-class Store:
-    """One open database with its migrations applied."""
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        cursor = self.cursor()
+        cursor.executemany(sql, rows)
+        return cursor
 
-    def __init__(self, home: Path) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        return self.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows).rowcount
+
+
+def _lock_key(name: str, unit_pk: int) -> int:
+    """A stable signed 64-bit key for an advisory lock on (name, unit)."""
+    digest = hashlib.sha256(f"socialfee:{name}:{unit_pk}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Store:
+    """One open database with its migrations applied.
+
+    ``url`` (a ``postgresql://`` connection URL with its password) selects team mode;
+    without it the database is the SQLite file in ``home``.
+    """
+
+    def __init__(self, home: Path, url: str | None = None) -> None:
         self.path = home / DB_FILE
+        self.url = url
+        self.dialect = "postgres" if url else "sqlite"
         self._write_lock = threading.RLock()
+        self._unit_locks: dict[tuple[str, int], threading.Lock] = {}
+        if url:
+            self._open_postgres(url)
+            return
         if self.path.exists() and self.path.stat().st_size > 0:
             version = inspect_version(self.path)
             if version > migrations.LATEST:
@@ -111,26 +145,110 @@ class Store:
             self.db.close()
             raise StoreError(f"无法打开本地数据库 {self.path}：{exc}", code="store_open") from exc
 
+    def _open_postgres(self, url: str) -> None:
+        from client.core import store_pg
+
+        self.db = store_pg.TeamPostgresDatabase(url)
+        try:
+            self.db.connect(reuse_if_open=True)
+            with self.write() as db:
+                # Two desks starting at once: one creates the helpers and migrates.
+                db.execute_sql("SELECT pg_advisory_xact_lock(?)", (_lock_key("migrate", 0),))
+                db.execute_sql("CREATE TABLE IF NOT EXISTS socialfee_schema (version BIGINT NOT NULL)")
+                db.execute_sql(store_pg.COMPAT_FUNCTIONS)
+            version = self.schema_version
+        except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+            self.db.close()
+            raise StoreError(f"无法连接团队数据库（PostgreSQL）：{exc}", code="store_open") from exc
+        if version > migrations.LATEST:
+            self.db.close()
+            raise StoreError(
+                f"团队数据库由更新版本的 socialfee 创建（数据结构版本 {version}），"
+                f"当前程序只支持到版本 {migrations.LATEST}。数据库未被修改；"
+                f"请安装新版本后再打开。",
+                code="store_too_new",
+            )
+        database_proxy.initialize(self.db)
+        try:
+            self.migrate()
+        except peewee.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"无法升级团队数据库（PostgreSQL）：{exc}", code="store_open") from exc
+
+    @property
+    def team(self) -> bool:
+        return self.dialect == "postgres"
+
+    @property
+    def location(self) -> str:
+        """Where the data are, for the screen: the file, or the server without the password."""
+        if not self.url:
+            return str(self.path)
+        from client.core import db_location
+
+        return db_location.redact(self.url)
+
     @property
     def schema_version(self) -> int:
+        if self.team:
+            row = self.db.execute_sql("SELECT max(version) FROM socialfee_schema").fetchone()
+            return int(row[0] or 0)
         return int(self.db.execute_sql("PRAGMA user_version").fetchone()[0])
+
+    def _set_version(self, version: int) -> None:
+        if self.team:
+            self.db.execute_sql("DELETE FROM socialfee_schema")
+            self.db.execute_sql("INSERT INTO socialfee_schema (version) VALUES (?)", (version,))
+        else:
+            self.db.execute_sql(f"PRAGMA user_version = {version}")
 
     def migrate(self) -> list[int]:
         """Apply the pending steps in order, each in its own transaction; returns them."""
         applied: list[int] = []
-        current = self.schema_version
-        for version in range(current + 1, migrations.LATEST + 1):
+        for version in range(self.schema_version + 1, migrations.LATEST + 1):
             with self.write():
+                if self.team:  # another desk may have applied it meanwhile
+                    self.db.execute_sql("SELECT pg_advisory_xact_lock(?)", (_lock_key("migrate", 0),))
+                    if self.schema_version >= version:
+                        continue
                 migrations.MIGRATIONS[version - 1](self.db)
-                self.db.execute_sql(f"PRAGMA user_version = {version}")
+                self._set_version(version)
             applied.append(version)
         return applied
 
     @contextmanager
-    def write(self) -> Iterator[peewee.SqliteDatabase]:
-        """The single writer: a process-wide lock around one IMMEDIATE transaction."""
+    def write(self) -> Iterator[peewee.Database]:
+        """The single writer of this process: a lock around one transaction (IMMEDIATE on
+        SQLite, so the file has one writer; an ordinary one on PostgreSQL)."""
+        if self.team:
+            with self._write_lock, self.db.atomic():
+                yield self.db
+            return
         with self._write_lock, self.db.atomic(lock_type="IMMEDIATE"):
             yield self.db
+
+    @contextmanager
+    def unit_lock(self, name: str, unit_pk: int, wait: bool = False) -> Iterator[bool]:
+        """Held by one desk at a time for (name, unit): yields whether this caller holds it.
+
+        On PostgreSQL an advisory lock on its own connection (one sender, one enrollment
+        update per unit across all desks; released when the desk goes away); on SQLite,
+        where one process owns the data folder, a lock of this process.
+        """
+        if self.team:
+            from client.core import store_pg
+
+            with store_pg.advisory_lock(self.url or "", _lock_key(name, unit_pk), wait) as held:
+                yield held
+            return
+        with self._write_lock:
+            lock = self._unit_locks.setdefault((name, unit_pk), threading.Lock())
+        held = lock.acquire(blocking=wait)
+        try:
+            yield held
+        finally:
+            if held:
+                lock.release()
 
     @contextmanager
     def writers_held(self) -> Iterator[None]:
@@ -139,6 +257,9 @@ class Store:
             yield
 
     def size_bytes(self) -> int:
+        if self.team:
+            row = self.db.execute_sql("SELECT pg_database_size(current_database())").fetchone()
+            return int(row[0])
         total = 0
         for suffix in ("", "-wal"):
             part = Path(f"{self.path}{suffix}")
@@ -175,6 +296,9 @@ class Store:
 
     def close(self) -> None:
         with self._write_lock:
+            if self.team:
+                self.db.close_all()
+                return
             if not self.db.is_closed():
                 # Fold the WAL back so the file alone is complete when the app is gone.
                 self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,10 +28,9 @@ def client(taxside: LiveTaxSide, unit) -> Iterator[TaxClient]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path)
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    """Every sync test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 @pytest.fixture
@@ -40,7 +38,7 @@ def unit_pk(store: Store, unit) -> int:
     with store.write() as db:
         cursor = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES (?, ?, ?, ?, '2025-03-15 08:00:00')",
+            "VALUES (?, ?, ?, ?, '2025-03-15 08:00:00') RETURNING id",
             (unit.taxpayer_id, unit.unit_id, unit.name, unit.region),
         )
-    return cursor.lastrowid
+        return int(cursor.fetchone()[0])
