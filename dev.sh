@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages: venv support, the browser and virtual screen for the UI tests, Chinese
-# fonts, the X11 libraries Qt's window needs, and makensis for the Windows installer script.
+# fonts, the X11 libraries Qt's window needs, makensis for the Windows installer script, and
+# PostgreSQL for the team-mode tests (they start a throwaway cluster of their own).
 BASE_PKGS=(python3-venv)
 WINDOW_PKGS=(fonts-noto-cjk libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
   libxkbcommon-x11-0 libnss3 libegl1 libgl1 libfontconfig1 libdbus-1-3)
-TEST_PKGS=(chromium xvfb poppler-utils nsis "${WINDOW_PKGS[@]}")
+TEST_PKGS=(chromium xvfb poppler-utils nsis postgresql "${WINDOW_PKGS[@]}")
 
 missing_pkgs() {
   local p

@@ -24,7 +24,7 @@ def need_postgres() -> None:
     """Skip with the reason where PostgreSQL cannot run here; in CI a missing server fails."""
     reason = pg_cluster.unavailable()
     if reason:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("SOCIALFEE_REQUIRE_POSTGRES"):
             pytest.fail(f"CI 必须运行 PostgreSQL 测试：{reason}")
         pytest.skip(reason)
 
