@@ -8,9 +8,10 @@ The enrollment feed's rules, at a million rows:
   (summary, employee, month), never a duplicate;
 - the next page is fetched while the current one is written (the network and SQLite
   overlap; SQLite releases the GIL);
-- rows go in with executemany on the raw connection; money is checked and turned into
-  integer fen once per distinct text (bases and amounts repeat across persons); the totals
-  per (summary, month) are added page by page, recounted only where a row was already here.
+- a page's rows go in as one bulk load (``db.copy_rows``: COPY on PostgreSQL, executemany
+  on SQLite); money is checked and turned into integer fen once per distinct text (bases and
+  amounts repeat across persons); the totals per (summary, month) are added page by page,
+  recounted only where a row was already here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import peewee
 
 from client.core import audit
 from client.core.jobs import JobContext, JobInfo
@@ -217,16 +220,15 @@ class DetailsSync:
             raise malformed(exc) from None
         now = dt.datetime.now().isoformat(sep=" ", timespec="seconds")
         with self.store.write() as db:
-            conn = db.connection()
             removed = 0
             for key in gone:
-                row = conn.execute(
+                row = db.execute_sql(
                     "SELECT id FROM query_detail_summary WHERE unit_id = ? AND summary_id = ? AND declaration_id = ?",
                     key).fetchone()
                 if row is not None:
-                    _drop_summary(conn, row[0])
+                    _drop_summary(db, row[0])
                     removed += 1
-            conn.executemany(
+            db.executemany(
                 "INSERT INTO query_detail_summary (unit_id, summary_id, declaration_id, version, declared_on,"
                 " unit_number, agency, item, item_name, part, part_name, subitem, kind, period_from, period_to)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (unit_id, summary_id, declaration_id)"
@@ -237,12 +239,12 @@ class DetailsSync:
                 " period_to = excluded.period_to", summaries)
             refs = {}
             for t in summaries:  # (unit, summary_id, declaration_id, ...)
-                refs[t[1]] = conn.execute(
+                refs[t[1]] = db.execute_sql(
                     "SELECT id FROM query_detail_summary WHERE unit_id = ? AND summary_id = ? AND declaration_id = ?",
                     t[:3]).fetchone()[0]
             rows = self._rows(page, refs, _months(lo, hi))
-            _insert(conn, rows)
-            conn.execute(
+            _insert(db, rows)
+            db.execute_sql(
                 "INSERT INTO query_detail_sync (unit_id, period_from, period_to, cursor, complete, rows, updated_at)"
                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT (unit_id, period_from, period_to) DO UPDATE SET"
                 " cursor = excluded.cursor, complete = excluded.complete,"
@@ -251,10 +253,10 @@ class DetailsSync:
         return removed
 
 
-def _drop_summary(conn: Any, ref: int) -> None:
-    conn.execute("DELETE FROM query_detail WHERE summary_ref = ?", (ref,))
-    conn.execute("DELETE FROM query_detail_total WHERE summary_ref = ?", (ref,))
-    conn.execute("DELETE FROM query_detail_summary WHERE id = ?", (ref,))
+def _drop_summary(db: peewee.Database, ref: int) -> None:
+    db.execute_sql("DELETE FROM query_detail WHERE summary_ref = ?", (ref,))
+    db.execute_sql("DELETE FROM query_detail_total WHERE summary_ref = ?", (ref,))
+    db.execute_sql("DELETE FROM query_detail_summary WHERE id = ?", (ref,))
 
 
 def _months(lo: str, hi: str) -> frozenset[str]:
@@ -265,46 +267,52 @@ def _months(lo: str, hi: str) -> frozenset[str]:
     return frozenset(out)
 
 
-_INSERT = ("INSERT INTO query_detail (unit_id, summary_ref, period, employee_id, id_type, id_number, name,"
-           " base_fen, rate, amount_fen) VALUES (?,?,?,?,?,?,?,?,?,?)"
+_COLUMNS = ("unit_id", "summary_ref", "period", "employee_id", "id_type", "id_number", "name", "base_fen",
+            "rate", "amount_fen")
+_INSERT = (f"INSERT INTO query_detail ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
            " ON CONFLICT (summary_ref, employee_id, period) DO NOTHING")
+_ADD_TOTALS = ("INSERT INTO query_detail_total (summary_ref, period, rows, base_fen, amount_fen)"
+               " VALUES (?,?,?,?,?) ON CONFLICT (summary_ref, period) DO UPDATE SET"
+               " rows = query_detail_total.rows + excluded.rows,"
+               " base_fen = query_detail_total.base_fen + excluded.base_fen,"
+               " amount_fen = query_detail_total.amount_fen + excluded.amount_fen")
 
 
-def _insert(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert the rows, summary by summary, and keep the totals per (summary, month).
+def _insert(db: peewee.Database, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert the rows and keep the totals per (summary, month).
 
     A declared summary's rows are frozen on the tax side (docs/protocol.md), so a row
-    already here (a range overlapping an earlier one) is the same row: it is left as it is.
-    When every row of a summary's group is new its sums are simply added; when some were
-    here already, that summary's totals are recounted from its rows, so nothing counts twice.
+    already here (a range overlapping an earlier one, a page served again) is the same row:
+    it is left as it is. The page goes in as one bulk load (COPY on PostgreSQL) inside a
+    savepoint; only when that meets a row already here does it go summary by summary with
+    ON CONFLICT DO NOTHING: a summary whose rows were all new has its sums added, one with
+    rows here already has its totals recounted from its rows, so nothing counts twice.
     """
     groups: dict[int, list[tuple[Any, ...]]] = {}
     for row in rows:
         groups.setdefault(row[1], []).append(row)
-    for ref, group in groups.items():
-        before = conn.total_changes
-        conn.executemany(_INSERT, group)
-        if conn.total_changes - before == len(group):
-            sums: dict[str, list[int]] = {}
-            for row in group:
-                acc = sums.get(row[2])
-                if acc is None:
-                    acc = sums[row[2]] = [0, 0, 0]
-                acc[0] += 1
-                acc[1] += row[7]
-                acc[2] += row[9]
-            conn.executemany(
-                "INSERT INTO query_detail_total (summary_ref, period, rows, base_fen, amount_fen)"
-                " VALUES (?,?,?,?,?) ON CONFLICT (summary_ref, period) DO UPDATE SET"
-                " rows = rows + excluded.rows, base_fen = base_fen + excluded.base_fen,"
-                " amount_fen = amount_fen + excluded.amount_fen",
-                [(ref, period, *acc) for period, acc in sums.items()])
-        else:
-            conn.execute("DELETE FROM query_detail_total WHERE summary_ref = ?", (ref,))
-            conn.execute(
-                "INSERT INTO query_detail_total (summary_ref, period, rows, base_fen, amount_fen)"
-                " SELECT summary_ref, period, COUNT(*), SUM(base_fen), SUM(amount_fen) FROM query_detail"
-                " WHERE summary_ref = ? GROUP BY summary_ref, period", (ref,))
+    try:
+        with db.atomic(), peewee.__exception_wrapper__:  # SQLite's bulk path raises sqlite3's own error
+            db.copy_rows("query_detail", _COLUMNS, rows)
+        fresh = set(groups)
+    except peewee.IntegrityError:
+        fresh = {ref for ref, group in groups.items() if db.executemany(_INSERT, group).rowcount == len(group)}
+    sums: dict[tuple[int, str], list[int]] = {}
+    for row in rows:
+        if row[1] in fresh:
+            acc = sums.get((row[1], row[2]))
+            if acc is None:
+                acc = sums[(row[1], row[2])] = [0, 0, 0]
+            acc[0] += 1
+            acc[1] += row[7]
+            acc[2] += row[9]
+    db.executemany(_ADD_TOTALS, [(*key, *acc) for key, acc in sums.items()])
+    for ref in groups.keys() - fresh:
+        db.execute_sql("DELETE FROM query_detail_total WHERE summary_ref = ?", (ref,))
+        db.execute_sql(
+            "INSERT INTO query_detail_total (summary_ref, period, rows, base_fen, amount_fen)"
+            " SELECT summary_ref, period, COUNT(*), SUM(base_fen), SUM(amount_fen) FROM query_detail"
+            " WHERE summary_ref = ? GROUP BY summary_ref, period", (ref,))
 
 
 def start_sync(session: SessionManager, period_from: object, period_to: object) -> JobInfo:

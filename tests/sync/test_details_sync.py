@@ -97,7 +97,7 @@ def test_dropped_connection_mid_feed_then_resume_after_restart(
     taxside.clear_faults()
     # A restart: the store opened again, a new sync of the same range continues at its cursor.
     store.close()
-    reopened = Store(tmp_path)
+    reopened = Store(tmp_path, store.url)
     try:
         result = DetailsSync(reopened, client, unit_pk, unit.unit_id, page_size=100).run("202412", "202502")
         assert result.resumed and result.fetched == len(expected) - len(partial)
