@@ -113,13 +113,28 @@ def add_row(kind: str) -> ResponseReturnValue:
     return jsonify({"ok": True, "row": row}), 201
 
 
+@bp.get("/api/wage-base/<any(daily, annual):kind>/rows/<int:row_id>")
+@requires_unit
+def get_row(kind: str, row_id: int) -> ResponseReturnValue:
+    """One row as it is now (the edit dialog reloads it after a refused save)."""
+    ctx = _context(kind)
+    return jsonify({"ok": True, "row": wage_base.with_month_check(ctx, wage_base.get_row(services().store, ctx, row_id))})
+
+
 @bp.put("/api/wage-base/<any(daily, annual):kind>/rows/<int:row_id>")
 @requires_unit
 def update_row(kind: str, row_id: int) -> ResponseReturnValue:
+    """Save one row with the version the page loaded: another clerk's newer save is kept and
+    this one refused (409 row_version_conflict); the page then reloads the row."""
     body = _json()
+    version = body.get("row_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationError("缺少记录版本，请刷新后再试", field="row_version")
+    employee_id = body.get("employee_id")
     row = wage_base.update_row(
         services().store, _context(kind), row_id, str(body.get("new_base", "")),
         str(body.get("effective_month", "")), body.get("item_bases") or None,
+        row_version=version, employee_id=str(employee_id) if employee_id is not None else None,
     )
     return jsonify({"ok": True, "row": row})
 

@@ -551,6 +551,37 @@ def _v13_operator_must_change(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("ALTER TABLE operator ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
 
 
+def _v15_team_edits(db: peewee.SqliteDatabase) -> None:
+    # Team mode (issue 18). A draft row's version: a save that loaded an older one is
+    # refused instead of silently overwriting another clerk's edit (client/core/wage_base.py).
+    db.execute_sql("ALTER TABLE wage_base_draft ADD COLUMN row_version INTEGER NOT NULL DEFAULT 1")
+    # Who is running a per-unit activity (the enrollment update) and how far it got: a desk
+    # that finds the unit's lock taken shows this instead of failing (client/core/desk_activity.py).
+    db.execute_sql(
+        """
+        CREATE TABLE desk_activity (
+            unit_id INTEGER NOT NULL REFERENCES unit (id) ON DELETE CASCADE,
+            activity TEXT NOT NULL,
+            desk TEXT NOT NULL,
+            operator TEXT NOT NULL DEFAULT '',
+            done INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (unit_id, activity)
+        )
+        """
+    )
+
+
+def _v16_team_state(db: peewee.SqliteDatabase) -> None:
+    # Team-wide flags every desk sees, e.g. senders paused by a restore (client/core/team_state.py).
+    db.execute_sql(
+        "CREATE TABLE team_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL, operator TEXT NOT NULL DEFAULT '')"
+    )
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -566,5 +597,7 @@ MIGRATIONS: tuple[Step, ...] = (
     _v12_home_status,
     _v13_operator_must_change,
     add_arrival_paid_on,  # v14: client/core/queries_schema.py
+    _v15_team_edits,
+    _v16_team_state,
 )
 LATEST = len(MIGRATIONS)

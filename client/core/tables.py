@@ -42,6 +42,8 @@ TABLE_LABELS = {
     "query_detail_summary": "申报明细所属汇总",
     "query_detail_sync": "申报明细下载进度",
     "query_detail_total": "申报明细合计",
+    "desk_activity": "其他电脑正在进行的更新",
+    "team_state": "团队共用状态",
 }
 
 

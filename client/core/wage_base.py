@@ -32,8 +32,9 @@ CENT = Decimal("0.01")
 EXPORT_HEADER = ("姓名", "证件类型", "证件号码", "新缴费工资", "生效年月", "单位编号", "当前缴费工资", "提示")
 COLUMNS = (
     "id, employee_id, name, id_type, id_number, unit_number, current_base, new_base, "
-    "item_bases, effective_month, warning"
+    "item_bases, effective_month, warning, row_version"
 )
+STALE_ROW = "该记录已被其他操作员修改，请刷新后再试"
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def names_of(store: Store, where: str, params: Sequence[Any], limit: int = 3) ->
 
 
 def row_dict(row: Sequence[Any]) -> dict[str, Any]:
-    (pk, employee_id, name, id_type, id_number, unit_number, current, new, item_bases, month, warning) = row
+    (pk, employee_id, name, id_type, id_number, unit_number, current, new, item_bases, month, warning, version) = row
     return {
         "id": pk,
         "employee_id": employee_id,
@@ -184,6 +185,7 @@ def row_dict(row: Sequence[Any]) -> dict[str, Any]:
         "item_bases": json.loads(item_bases) if item_bases else {},
         "effective_month": month,
         "warning": warning,
+        "row_version": int(version),
     }
 
 
@@ -373,15 +375,27 @@ def get_row(store: Store, ctx: DraftContext, row_id: int) -> dict[str, Any]:
 
 def update_row(
     store: Store, ctx: DraftContext, row_id: int, new_base: str, effective_month: str = "",
-    item_bases: dict[str, str] | None = None,
+    item_bases: dict[str, str] | None = None, *, row_version: int | None = None, employee_id: str | None = None,
 ) -> dict[str, Any]:
+    """Save one row. ``row_version`` (and ``employee_id``) are what the page loaded: a row
+    another clerk saved meanwhile is refused with ConflictError and keeps that clerk's values.
+    The employee is checked too because SQLite may give a deleted last row's id to a new row."""
     get_row(store, ctx, row_id)
     base, items, month, warning = _checked_values(ctx, new_base, effective_month, item_bases)
+    where, params = "id = ? AND unit_id = ? AND kind = ?", [row_id, ctx.unit_pk, ctx.kind]
+    for column, value in (("row_version", row_version), ("employee_id", employee_id)):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
     with store.write() as db:
-        db.execute_sql(
-            "UPDATE wage_base_draft SET new_base = ?, item_bases = ?, effective_month = ?, warning = ? WHERE id = ?",
-            (base, items, month, warning, row_id),
+        cur = db.execute_sql(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = ?, effective_month = ?, warning = ?, "
+            f"row_version = row_version + 1 WHERE {where}",
+            (base, items, month, warning, *params),
         )
+        if cur.rowcount != 1:
+            get_row(store, ctx, row_id)  # deleted meanwhile: NotFoundError
+            raise ConflictError(STALE_ROW, code="row_version_conflict", field="row_version")
     return get_row(store, ctx, row_id)
 
 
@@ -453,9 +467,9 @@ def batch_modify(
             if base_text:
                 warning = ctx.check_base(row_month or None, Decimal(base_text)) or ""
             updates.append((base_text, row_month, warning, pk))
-        db.cursor().executemany(
-            "UPDATE wage_base_draft SET new_base = ?, item_bases = CASE WHEN ? THEN '' ELSE item_bases END, "
-            "effective_month = ?, warning = ? WHERE id = ?",
+        db.executemany(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = CASE WHEN ? = 1 THEN '' ELSE item_bases END, "
+            "effective_month = ?, warning = ?, row_version = row_version + 1 WHERE id = ?",
             [(b, fixed is not None or ratio is not None, m, w, pk) for b, m, w, pk in updates],
         )
     return len(updates)
@@ -483,8 +497,9 @@ def collapse_item_bases(store: Store, ctx: DraftContext) -> int:
             base = bases.get("pension") or next(iter(bases.values()), "")
             warning = (ctx.check_base(month or None, Decimal(base)) or "") if base else ""
             updates.append((base, warning, pk))
-        db.cursor().executemany(
-            "UPDATE wage_base_draft SET new_base = ?, item_bases = '', warning = ? WHERE id = ?", updates
+        db.executemany(
+            "UPDATE wage_base_draft SET new_base = ?, item_bases = '', warning = ?, row_version = row_version + 1 "
+            "WHERE id = ?", updates
         )
     return len(updates)
 
@@ -506,7 +521,10 @@ def fix_months(store: Store, ctx: DraftContext) -> int:
             if base:
                 warning = ctx.check_base(moved, Decimal(base)) or ""
             updates.append((moved, warning, pk))
-        db.cursor().executemany("UPDATE wage_base_draft SET effective_month = ?, warning = ? WHERE id = ?", updates)
+        db.executemany(
+            "UPDATE wage_base_draft SET effective_month = ?, warning = ?, row_version = row_version + 1 WHERE id = ?",
+            updates,
+        )
     return len(updates)
 
 
@@ -550,16 +568,23 @@ def save_import(
             for r in result.rows
         ]
     with store.write() as db:
+        # Rows put in get a version above every one a page may hold: SQLite reuses the ids of
+        # replaced rows, and a stale page must not save over the imported values.
+        (version,) = db.execute_sql(
+            "SELECT coalesce(max(row_version), 0) + 1 FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
+            (ctx.unit_pk, ctx.kind),
+        ).fetchone()
         if not merge:
             db.execute_sql("DELETE FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind))
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
-            "current_base, new_base, effective_month, warning, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "current_base, new_base, effective_month, warning, added_at, row_version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (unit_id, kind, employee_id) DO UPDATE SET name = excluded.name, "
             "unit_number = excluded.unit_number, current_base = excluded.current_base, "
             "new_base = excluded.new_base, item_bases = '', effective_month = excluded.effective_month, "
-            "warning = excluded.warning",
-            rows,
+            "warning = excluded.warning, row_version = wage_base_draft.row_version + 1",
+            [(*r, int(version)) for r in rows],
         )
     return len(rows)
 

@@ -156,12 +156,13 @@ def test_single_entry_edit_and_errors(api: Api, services: Services) -> None:
 
     # 修改: a base below the floor is kept with a warning (the tax side decides).
     edited = api.put(
-        f"/api/wage-base/daily/rows/{row['id']}", {"new_base": "100", "effective_month": "202503"}
+        f"/api/wage-base/daily/rows/{row['id']}",
+        {"new_base": "100", "effective_month": "202503", "row_version": row["row_version"]},
     )
     assert edited.status_code == 200 and "低于" in edited.json()["row"]["warning"]
-    bad = error_of(api.put(f"/api/wage-base/daily/rows/{row['id']}", {"new_base": "abc"}), 400)
+    bad = error_of(api.put(f"/api/wage-base/daily/rows/{row['id']}", {"new_base": "abc", "row_version": 2}), 400)
     assert bad["field"] == "new_base" and bad["message"]
-    gone = error_of(api.put("/api/wage-base/daily/rows/999999", {"new_base": "8000"}), 404)
+    gone = error_of(api.put("/api/wage-base/daily/rows/999999", {"new_base": "8000", "row_version": 1}), 404)
     assert gone["code"] == "draft_row_not_found"
     listed = api.rows()
     assert listed["total"] == 1 and listed["summary"]["warnings"] == 1
@@ -362,11 +363,11 @@ def test_submit_checks_and_records(api: Api, live: Any, services: Services) -> N
     blocked = error_of(api.post("/api/wage-base/daily/submit", {"confirmed": True}), 400)
     assert blocked["field"] == "draft" and "未填写" in blocked["message"]
     row_id = row.json()["row"]["id"]
-    api.put(f"/api/wage-base/daily/rows/{row_id}", {"new_base": "8000", "effective_month": ""})
+    api.put(f"/api/wage-base/daily/rows/{row_id}", {"new_base": "8000", "effective_month": "", "row_version": 1})
     assert "生效年月" in error_of(api.post("/api/wage-base/daily/submit", {}), 400)["message"]
 
     # A zero base needs 确认: 409 confirm_submit, then confirmed goes out.
-    api.put(f"/api/wage-base/daily/rows/{row_id}", {"new_base": "0", "effective_month": "202504"})
+    api.put(f"/api/wage-base/daily/rows/{row_id}", {"new_base": "0", "effective_month": "202504", "row_version": 2})
     ask = error_of(api.post("/api/wage-base/daily/submit", {}), 409)
     assert ask["code"] == "confirm_submit" and "为 0" in ask["message"]
     assert api.rows()["total"] == 2

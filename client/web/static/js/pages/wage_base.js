@@ -182,11 +182,38 @@ function baseInputs(row = {}) {
   return { wrap, values };
 }
 
+// What another clerk saved, shown in the edit dialog after a refused save.
+function savedLine(row) {
+  const bases = row.item_bases || {};
+  const items = itemList.filter(([code]) => bases[code]);
+  const base = items.length ? items.map(([code, name]) => `${name} ${money(bases[code])}`).join("，") : (row.new_base ? money(row.new_base) : "未填写");
+  const month = daily ? `，生效年月 ${row.effective_month || "未填写"}` : "";
+  return `其他操作员保存的是：新缴费工资 ${base}${month}。列表已刷新；您填写的内容仍在下方，确认后可再次保存。`;
+}
+
 function editRow(row) {
+  let loaded = row; // the version this save is based on
   const { wrap, values } = baseInputs(row);
-  const body = el("div", {}, el("p", { textContent: `${row.name}（${row.id_number}），当前缴费工资 ${row.current_base || "无"}` }), wrap);
+  const theirs = el("p", { className: "warn-text", id: "row-saved-by-other", hidden: true });
+  const body = el("div", {}, el("p", { textContent: `${row.name}（${row.id_number}），当前缴费工资 ${row.current_base || "无"}` }), theirs, wrap);
   formDialog(`修改：${row.name}`, body, async () => {
-    await put(endpoints.wageBaseRow(kind, row.id), values());
+    try {
+      await put(endpoints.wageBaseRow(kind, row.id), {
+        ...values(), row_version: loaded.row_version, employee_id: loaded.employee_id,
+      });
+    } catch (err) {
+      // Another clerk saved this row (or removed it) since it was loaded: their save stays,
+      // the list and this row are reloaded, and the message is shown in the dialog.
+      if (err.code === "row_version_conflict" || err.code === "draft_row_not_found") {
+        reload();
+        if (err.code === "row_version_conflict") {
+          loaded = (await get(endpoints.wageBaseRow(kind, row.id))).row;
+          theirs.textContent = savedLine(loaded);
+          theirs.hidden = false;
+        }
+      }
+      throw err;
+    }
     toast("已保存", "success");
     reload();
   }, "保存");
