@@ -256,9 +256,7 @@ def export_xlsx(
             raise ValidationError("请先选择要导出的职工", field="ids")
         store.db.execute_sql("CREATE TEMP TABLE IF NOT EXISTS export_ids (employee_id TEXT)")
         store.db.execute_sql("DELETE FROM export_ids")
-        store.db.connection().executemany(
-            "INSERT INTO export_ids VALUES (?)", [(i,) for i in employee_ids]
-        )
+        store.db.executemany("INSERT INTO export_ids VALUES (?)", [(i,) for i in employee_ids])
         sql += " AND employee_id IN (SELECT employee_id FROM export_ids)"
     sql += " ORDER BY name, id"
     rows = map(export_cells, store.db.execute_sql(sql, params))

@@ -102,6 +102,29 @@ class TrackedSqliteDatabase(peewee.SqliteDatabase):
         marks = ", ".join("?" * len(columns))
         return self.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows).rowcount
 
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str], update: Sequence[str],
+    ) -> int:
+        """Insert or update by ``conflict`` (a unique key); a later row of the same key wins.
+        The bulk upsert of both engines (PostgreSQL: COPY into a staging table)."""
+        self.executemany(upsert_sql(table, columns, conflict, update), rows)
+        return len(rows)
+
+
+def upsert_sql(table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    return f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ' + on_conflict(conflict, update)
+
+
+def on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
+    keys = ", ".join(f'"{c}"' for c in conflict)
+    if not update:
+        return f"ON CONFLICT ({keys}) DO NOTHING"
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in update)
+    return f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
+
 
 def _lock_key(name: str, unit_pk: int) -> int:
     """A stable signed 64-bit key for an advisory lock on (name, unit)."""

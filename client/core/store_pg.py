@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -185,6 +186,32 @@ class TeamPostgresDatabase(PooledPostgresqlDatabase):
                 copy.write_row(tuple(int(v) if isinstance(v, bool) else v for v in row))
                 count += 1
         return count
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str], update: Sequence[str],
+    ) -> int:
+        """Insert or update by ``conflict``: COPY into a temporary staging table, then one
+        INSERT ... SELECT ... ON CONFLICT. DISTINCT ON keeps the last row of a key, as
+        SQLite's row-by-row upsert does (PostgreSQL refuses to update a row twice)."""
+        from client.core.store import on_conflict
+
+        if not rows:
+            return 0
+        names = ", ".join(f'"{c}"' for c in columns)
+        keys = ", ".join(f'"{c}"' for c in conflict)
+        stage = f"stage_{table}_{zlib.crc32(names.encode()):08x}"
+        self.execute_sql(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS '
+            f'SELECT {names}, 0::bigint AS stage_seq FROM "{table}" WITH NO DATA'
+        )
+        self.copy_rows(stage, [*columns, "stage_seq"], ((*row, i) for i, row in enumerate(rows)))
+        self.execute_sql(
+            f'INSERT INTO "{table}" ({names}) SELECT DISTINCT ON ({keys}) {names} FROM "{stage}" '
+            f"ORDER BY {keys}, stage_seq DESC " + on_conflict(conflict, update)
+        )
+        self.execute_sql(f'TRUNCATE "{stage}"')  # a second load in the same transaction starts empty
+        return len(rows)
 
     def close_all(self) -> None:
         """Every pooled and thread connection closed; each reconnects at its next query."""

@@ -10,8 +10,8 @@ from client.sync.enrollment import EnrollmentSync
 from client.sync.taxclient import TaxClient
 
 
-def main(home: str, url: str, unit_pk: int, unit_id: str, password: str) -> None:
-    store = Store(Path(home))
+def main(home: str, url: str, unit_pk: int, unit_id: str, password: str, store_url: str = "") -> None:
+    store = Store(Path(home), store_url or None)  # the test's engine: SQLite or PostgreSQL
     with TaxClient(url) as client:
         client.login(unit_id, password)
         EnrollmentSync(store, client, unit_pk, unit_id, page_size=7).run("full")
@@ -19,4 +19,4 @@ def main(home: str, url: str, unit_pk: int, unit_id: str, password: str) -> None
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], *sys.argv[6:])

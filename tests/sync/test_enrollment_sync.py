@@ -134,7 +134,7 @@ def test_sigkill_mid_sync_then_resume(taxside, unit, client, store, unit_pk, tmp
     home = store.path.parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.sync.enrollment_probe", str(home), taxside.url,
-         str(unit_pk), unit.unit_id, NEW_PASSWORD],
+         str(unit_pk), unit.unit_id, NEW_PASSWORD, store.url or ""],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[2], env={**os.environ},
     )
