@@ -11,7 +11,7 @@ from werkzeug.utils import secure_filename
 
 from client import logs
 from client.api.context import services
-from client.backup import archive, service
+from client.backup import archive, restore_team, service
 from client.core import audit
 from client.errors import NotFoundError, ValidationError
 from client.settings import SETTINGS
@@ -60,7 +60,10 @@ def overview() -> ResponseReturnValue:
         "settings": {name: svc.settings.get(name) for name in BACKUP_SETTINGS},
         "keyring_problem": service.keyring_problem(),
         "password_remembered": service.remembered_password() is not None,
-        "paused": service.pause_state(svc.home),
+        "paused": restore_team.review_pause(svc),
+        # Team mode: the backup is a logical one of the team database (the page says so).
+        "team": svc.store.team,
+        "location": svc.store.location,
     })
 
 
@@ -79,7 +82,8 @@ def create() -> ResponseReturnValue:
         service.remember_password(password)
 
     def run(ctx: Any) -> dict[str, Any]:
-        info = service.create_backup(svc.home, folder, password=password, progress=ctx.progress)
+        info = service.create_backup(svc.home, folder, password=password, progress=ctx.progress,
+                                     store=svc.store)
         audit.record(svc.store, "手动备份", info.path)
         return info.to_dict()
 
@@ -165,9 +169,9 @@ def forget_password() -> ResponseReturnValue:
 @bp.post("/pause/clear")
 def clear_pause() -> ResponseReturnValue:
     svc = services()
-    paused = service.pause_state(svc.home) or {}
+    paused = restore_team.review_pause(svc) or {}
     seen = len(paused.get("journal_entries") or [])
-    service.clear_pause(svc.home)
+    restore_team.clear_review(svc)  # in team mode every desk's sender goes on
     audit.record(
         svc.store, "恢复后核对完成",
         f"已查看备份之后的 {seen} 条申报记录；自动同步与发送已恢复" if seen else "自动同步与发送已恢复",

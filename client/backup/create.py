@@ -1,6 +1,7 @@
 """Writing a backup: a consistent snapshot of the database plus settings and rules cache.
 
-The snapshot uses SQLite's online backup API, so the app keeps running. The file is
+The snapshot uses SQLite's online backup API, so the app keeps running; in team mode it is
+a logical dump of the team database into a SQLite file of the same format (team.py). The file is
 written under a hidden temporary name, fsynced, then renamed: a crash never leaves a file
 that looks like a complete backup (see docs/backup.md).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client import __version__
-from client.backup import archive, common, contents
+from client.backup import archive, common, contents, team
 from client.backup.common import (
     KIND_MANUAL,
     RULES_DIR,
@@ -27,7 +28,7 @@ from client.backup.common import (
     no_progress,
 )
 from client.core import journal
-from client.core.store import DB_FILE
+from client.core.store import DB_FILE, Store
 from client.errors import StoreError
 from client.settings import SETTINGS_FILE
 
@@ -131,11 +132,13 @@ def prepare_backup(
     kind: str = KIND_MANUAL,
     progress: ProgressFn = no_progress,
     frozen: Path | None = None,
+    store: Store | None = None,
 ) -> PendingBackup:
     """Snapshot, checksums, the file written and fsynced; :func:`publish` names it.
 
     ``frozen``: a database file that nothing writes to meanwhile, read as it is instead of
     a snapshot (the restore's safety backup; the caller proves afterwards it did not change).
+    ``store``: in team mode the database is the team's, dumped logically (team.py).
     """
     folder = Path(folder)
     common.mkdir(folder)
@@ -144,6 +147,8 @@ def prepare_backup(
         snap = Path(tmp) / DB_FILE
         if frozen is not None:
             snap = frozen
+        elif store is not None and store.team:
+            snap = team.dump(store, Path(tmp), progress)
         else:
             progress(0, 0, "正在生成数据库快照…")
             snapshot(home / DB_FILE, snap)
@@ -208,10 +213,12 @@ def create_backup(
     reason: str = "手动备份",
     kind: str = KIND_MANUAL,
     progress: ProgressFn = no_progress,
+    store: Store | None = None,
 ) -> BackupInfo:
-    """Write one complete backup of ``home`` into ``folder`` and describe it."""
+    """Write one complete backup of ``home`` into ``folder`` and describe it (of the team
+    database with a team ``store``)."""
     pending = prepare_backup(home, folder, password=password, reason=reason, kind=kind,
-                             progress=progress)
+                             progress=progress, store=store)
     try:
         common.reached("written")
     except BaseException:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from client.backup import archive
 from client.backup.common import (
     TABLE_LABELS,
+    TMP_PREFIX,
     BackupInfo,
     Services,
     UnitSummary,
@@ -140,7 +142,8 @@ _JOURNAL_COLUMNS = (
 
 
 def journal_entries_after(
-    services: Services, created_at: str, mark: dict[str, Any] | None = None
+    services: Services, created_at: str, mark: dict[str, Any] | None = None, *,
+    db: Path | None = None,
 ) -> tuple[dict[str, Any], ...]:
     """Submission-journal entries of the current data that a backup does not have.
 
@@ -150,7 +153,8 @@ def journal_entries_after(
     second as after, because a missed entry could be declared twice and an extra one only
     costs a look.
     """
-    conn = sqlite3.connect(f"{services.store.path.resolve().as_uri()}?mode=ro", uri=True)
+    source = db if db is not None else services.store.path
+    conn = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         if not conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'submission'"
@@ -227,7 +231,17 @@ def restore_preview(services: Services, path: Path, password: str | None = None)
         raise AuthError("该备份已加密，请输入备份密码。", code="backup_needs_password")
     if manifest["schema_version"] > migrations.LATEST:
         raise too_new(info.name, info.app_version, manifest["schema_version"])
+    if services.store.team:
+        return _team_preview(services, path, password, info, manifest)
     _version, units, current = describe_db(services.store.path)
+    return _preview(services, path, password, info, manifest, units, current)
+
+
+def _preview(
+    services: Services, path: Path, password: str | None, info: BackupInfo,
+    manifest: dict[str, Any], units: tuple[UnitSummary, ...], current: dict[str, int],
+    db: Path | None = None,
+) -> RestorePreview:
     # The operator's tables first, in the order of TABLE_LABELS; unknown ones after them.
     order = {name: i for i, name in enumerate(TABLE_LABELS)}
     names = sorted(set(current) | set(info.tables), key=lambda n: (order.get(n, len(order)), n))
@@ -237,6 +251,18 @@ def restore_preview(services: Services, path: Path, password: str | None = None)
     from_backup = settings_in_backup(archive.read_member(path, password, SETTINGS_FILE))
     return RestorePreview(
         info, units, tables, manifest["schema_version"] < migrations.LATEST,
-        journal_entries_after(services, info.created_at, manifest.get("journal")),
+        journal_entries_after(services, info.created_at, manifest.get("journal"), db=db),
         setting_changes(services.settings, from_backup),
     )
+
+
+def _team_preview(
+    services: Services, path: Path, password: str | None, info: BackupInfo, manifest: dict[str, Any],
+) -> RestorePreview:
+    """The same preview of the team database, read from a logical dump of one moment."""
+    from client.backup import team
+
+    with tempfile.TemporaryDirectory(dir=services.home, prefix=TMP_PREFIX) as tmp:
+        dumped = team.dump(services.store, Path(tmp))
+        _version, units, current = describe_db(dumped)
+        return _preview(services, path, password, info, manifest, units, current, db=dumped)

@@ -44,6 +44,7 @@ from client.backup.common import (
 )
 from client.backup.create import PendingBackup
 from client.backup.preview import journal_entries_after, merged_settings, settings_in_backup
+from client.backup.restore_team import restore_team
 from client.backup.schedule import prepare_safety, publish_safety
 from client.backup.verify import extract_checked, too_new
 from client.core import audit, formats, migrations
@@ -273,18 +274,21 @@ def restore(
     if manifest["schema_version"] > migrations.LATEST:
         raise too_new(info.name, info.app_version, manifest["schema_version"])
     _refuse_folder_inside(services)
-    # Read before the swap: once restored, the local data no longer has these entries.
-    newer = journal_entries_after(services, info.created_at, manifest.get("journal"))
-    pause = {
-        "restored_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "backup_file": path.name,
-        "backup_created_at": info.created_at,
-        "journal_entries": list(newer),
-    }
-    # Writers wait from the safety backup to the swap: nothing saved meanwhile is lost
-    # between the two, and the file the safety backup reads stays as it is.
-    with services.store.writers_held():
-        safety = _stage_and_swap(services, path, password, pause, progress)
+    if services.store.team:  # the team's PostgreSQL database: client/backup/restore_team.py
+        safety, newer = restore_team(services, path, password, info, manifest, progress)
+    else:
+        # Read before the swap: once restored, the local data no longer has these entries.
+        newer = journal_entries_after(services, info.created_at, manifest.get("journal"))
+        pause = {
+            "restored_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "backup_file": path.name,
+            "backup_created_at": info.created_at,
+            "journal_entries": list(newer),
+        }
+        # Writers wait from the safety backup to the swap: nothing saved meanwhile is lost
+        # between the two, and the file the safety backup reads stays as it is.
+        with services.store.writers_held():
+            safety = _stage_and_swap(services, path, password, pause, progress)
     services.settings.reload()
     common.reached("reopened")
     common.mark_good(home, path, info.created_at)

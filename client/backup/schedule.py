@@ -95,7 +95,7 @@ def safety_backup(
 ) -> BackupInfo:
     """:func:`backup_before` for code that holds the parts, not the Services (the session)."""
     with _auto_lock:
-        pending = prepare_safety(home, settings, reason, progress=progress)
+        pending = prepare_safety(home, settings, reason, progress=progress, store=store)
         info = publish_safety(home, settings, store, pending, reason, keep=keep)
     progress(1, 1, "备份完成")
     return info
@@ -103,14 +103,14 @@ def safety_backup(
 
 def prepare_safety(
     home: Path, settings: Settings, reason: str, *, progress: ProgressFn = no_progress,
-    frozen: Path | None = None,
+    frozen: Path | None = None, store: Store | None = None,
 ) -> PendingBackup:
     """The file of an automatic backup, written but not yet named (nothing visible yet)."""
     folder = common.backup_folder(home, settings)
     try:
         return prepare_backup(
             home, folder, password=remembered_password(), reason=reason, kind=KIND_AUTO,
-            progress=progress, frozen=frozen,
+            progress=progress, frozen=frozen, store=store,
         )
     except JobCancelled:
         raise  # the operator cancelled the job: not a failure

@@ -1,0 +1,194 @@
+"""Backups and restore in team mode, against a real PostgreSQL server (tests/pg_cluster.py).
+
+A backup of a team database is the client's usual file (a SQLite database inside) and
+restores into a fresh SQLite data directory and into a PostgreSQL database alike; a team
+restore stops every desk's sender before it replaces anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client.app import build_services
+from client.backup import common, restore_team, service, team
+from client.core import journal, team_state
+from client.core.jobs import JobRunner
+from client.core.store import Store
+from client.services import Services
+from client.settings import Settings, prepare_home
+
+
+def team_services(home: Path, url: str) -> Services:
+    folder = prepare_home(home)
+    store = Store(folder, url)
+    return Services(folder, Settings(folder), store, JobRunner(on_finish=store.db.close), folder / "app.log")
+
+
+@pytest.fixture
+def team_svc(tmp_path: Path, pg_url: str) -> Iterator[Services]:
+    svc = team_services(tmp_path / "desk1", pg_url)
+    yield svc
+    svc.close()
+
+
+def add_data(store: Store, units: int = 3, entries: int = 5, tag: str = "A") -> None:
+    with store.write() as db:
+        for u in range(units):
+            unit_pk = int(db.execute_sql(
+                "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+                "VALUES (?, ?, ?, '110000', '2026-01-01') RETURNING id",
+                (f"91350100M0001{u:05d}", f"{tag}-U{u}", f"单位{tag}{u}"),
+            ).fetchone()[0])
+            for n in range(entries):
+                db.execute_sql(
+                    "INSERT INTO submission (unit_id, kind, idempotency_key, payload, summary, "
+                    "row_count, operator, state, created_at, updated_at) "
+                    "VALUES (?, 'wage_base', ?, ?, ?, 1, '张三', ?, '2026-01-02T08:00:00', "
+                    "'2026-01-02T08:00:00')",
+                    (unit_pk, f"{tag}-{u}-{n}", '{"rows": [1]}', f"摘要{n}", journal.QUEUED),
+                )
+
+
+def counts(store: Store) -> dict[str, int]:
+    return team.describe(store)[2]
+
+
+def unit_names(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute_sql("SELECT name FROM unit ORDER BY id")]
+
+
+def test_team_backup_restores_into_a_fresh_sqlite_store(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store)
+    # The flags of the desks are no data: a backup never carries them.
+    team_state.set_flag(team_svc.store, team_state.RESTORE_REVIEW, {"x": 1}, "管理员")
+    folder = tmp_path / "backups"
+    info = service.create_backup(team_svc.home, folder, store=team_svc.store, reason="团队备份")
+    expected = {t: n for t, n in counts(team_svc.store).items() if t != "team_state"}
+    assert info.tables == {**expected, "team_state": 0}
+    assert info.tables["unit"] == 3 and info.tables["submission"] == 15
+    assert service.verify_backup(Path(info.path), team_svc.home).checks  # raises when damaged
+
+    single = build_services(tmp_path / "single")
+    try:
+        assert not single.store.team
+        result = service.restore(single, Path(info.path))
+        assert result.paused
+        restored = service.describe_db(single.store.path)[2]
+        # The restore itself is the one entry of the operation log more.
+        assert restored == {**info.tables, "audit_log": info.tables["audit_log"] + 1}
+        assert unit_names(single.store) == unit_names(team_svc.store)
+        assert team_state.senders_paused(single.store) is None
+    finally:
+        single.close()
+
+
+def test_sqlite_backup_restores_into_a_team_database(team_svc: Services, tmp_path: Path) -> None:
+    single = build_services(tmp_path / "single")
+    try:
+        add_data(single.store, units=2, entries=4, tag="S")
+        info = service.create_backup(single.home, tmp_path / "from-single")
+    finally:
+        single.close()
+    add_data(team_svc.store, units=4, entries=1, tag="T")  # what the team had: replaced
+    before = unit_names(team_svc.store)
+
+    result = service.restore(team_svc, Path(info.path))
+
+    assert {t: n for t, n in counts(team_svc.store).items() if t not in ("team_state", "audit_log")} == {
+        t: n for t, n in info.tables.items() if t not in ("team_state", "audit_log")
+    }
+    assert unit_names(team_svc.store) == ["单位S0", "单位S1"]
+    # The safety backup holds the team data as they were.
+    assert service.inspect(Path(result.safety_backup.path)).tables["unit"] == 4
+    assert len(before) == 4
+    # New rows get ids after the restored ones (the identity sequences follow the data).
+    add_data(team_svc.store, units=1, entries=0, tag="N")
+    assert unit_names(team_svc.store)[-1] == "单位N0"
+
+    # Every desk pauses until the journal is reviewed, another desk too.
+    other = Store(tmp_path / "desk2", team_svc.store.url)
+    try:
+        assert "核对" in (team_state.senders_paused(other) or "")
+        assert restore_team.review_pause(team_svc)["backup_file"] == info.name
+        restore_team.clear_review(team_svc)
+        assert team_state.senders_paused(other) is None
+        assert restore_team.review_pause(team_svc) is None
+    finally:
+        other.close()
+
+
+def test_team_backup_restores_into_a_team_database(team_svc: Services, tmp_path: Path, pg_url: str) -> None:
+    add_data(team_svc.store, units=3, entries=2, tag="A")
+    info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store)
+    add_data(team_svc.store, units=1, entries=1, tag="B")  # after the backup: gone by the restore
+    service.restore(team_svc, Path(info.path))
+    assert unit_names(team_svc.store) == ["单位A0", "单位A1", "单位A2"]
+    assert counts(team_svc.store)["submission"] == info.tables["submission"] == 6
+
+
+def _advisory_waiters(store: Store) -> int:
+    row = store.db.execute_sql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()
+    return int(row[0])
+
+
+def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path) -> None:
+    single = build_services(tmp_path / "single")
+    try:
+        add_data(single.store, units=1, entries=1, tag="S")
+        info = service.create_backup(single.home, tmp_path / "from-single")
+    finally:
+        single.close()
+    add_data(team_svc.store, units=2, entries=1, tag="T")
+    unit_pk = int(team_svc.store.db.execute_sql("SELECT max(id) FROM unit").fetchone()[0])
+    desk2 = Store(tmp_path / "desk2", team_svc.store.url)
+    reached: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            service.restore(team_svc, Path(info.path))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    original = common._reached
+    common._reached = reached.append
+    try:
+        # Desk 2 is in the middle of a send: it holds the unit's sender lock.
+        with desk2.unit_lock("sender", unit_pk) as held:
+            assert held
+            worker = threading.Thread(target=run)
+            worker.start()
+            while _advisory_waiters(desk2) == 0 and worker.is_alive():
+                threading.Event().wait(0.02)
+            assert worker.is_alive() and not errors
+            # Paused for every desk, and nothing replaced while the send is in flight.
+            assert "正在从备份恢复" in (team_state.senders_paused(desk2) or "")
+            assert "senders_stopped" not in reached
+            assert len(unit_names(desk2)) == 2
+        worker.join()
+        assert not errors, errors
+        assert "senders_stopped" in reached and "replaced" in reached
+        assert unit_names(desk2) == ["单位S0"]
+        # The restore pause is lifted, the review pause holds every desk's sender.
+        assert team_state.get(desk2, team_state.SENDERS_PAUSED) is None
+        assert "核对" in (team_state.senders_paused(desk2) or "")
+    finally:
+        common._reached = original
+        desk2.close()
+
+
+def test_a_refused_backup_leaves_the_team_data_and_senders_alone(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store, units=2, entries=1)
+    bad = tmp_path / "bad.sfbak"
+    bad.write_bytes(b"not a backup at all" * 100)
+    with pytest.raises(Exception) as caught:
+        service.restore(team_svc, bad)
+    assert getattr(caught.value, "message", "")
+    assert len(unit_names(team_svc.store)) == 2
+    assert team_state.senders_paused(team_svc.store) is None
