@@ -582,6 +582,13 @@ def _v16_team_state(db: peewee.SqliteDatabase) -> None:
     )
 
 
+def _v17_operator_login_lower(db: peewee.SqliteDatabase) -> None:
+    # Login names are unique whatever their case on both engines: the column's COLLATE NOCASE
+    # does not exist on PostgreSQL (the DDL translation drops it), an index on lower() does
+    # (login names are printable ASCII, where both engines' lower() agree).
+    db.execute_sql("CREATE UNIQUE INDEX operator_login_name_lower ON operator (lower(login_name))")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     _v1_units,
     _v2_audit_log,
@@ -599,5 +606,6 @@ MIGRATIONS: tuple[Step, ...] = (
     add_arrival_paid_on,  # v14: client/core/queries_schema.py
     _v15_team_edits,
     _v16_team_state,
+    _v17_operator_login_lower,  # client/core/operators.py
 )
 LATEST = len(MIGRATIONS)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import peewee
+
 from client.core import passwords
 from client.core.operators_roles import Role, get_role, role_by_key
 from client.core.permissions import ADMIN, ALL_PERMISSIONS
@@ -227,18 +229,23 @@ def _insert(db: object, name: object, login_name: object, password: str, confirm
     clean_name = _clean_name(name, "操作员姓名", "name", 40)
     login = _clean_login(login_name)
     passwords.check_new_password(password, confirm, label="密码", field="password")
+    # lower() on both engines: the unique index of migration v17 is on lower(login_name).
     taken = db.execute_sql(  # type: ignore[attr-defined]
-        "SELECT 1 FROM operator WHERE login_name = ? COLLATE NOCASE", (login,)
+        "SELECT 1 FROM operator WHERE lower(login_name) = lower(?)", (login,)
     ).fetchone()
     if taken:
         raise ConflictError(f"登录名「{login}」已被使用", code="login_name_taken")
     now = _text(_now())
-    cur = db.execute_sql(  # type: ignore[attr-defined]
-        "INSERT INTO operator (name, login_name, password_hash, role_id, frozen, failed_attempts, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
-        (clean_name, login, passwords.hash_password(password), role_id, now, now),
-    )
-    operator_id = int(cur.lastrowid)
+    try:
+        cur = db.execute_sql(  # type: ignore[attr-defined]
+            "INSERT INTO operator (name, login_name, password_hash, role_id, frozen, failed_attempts, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?) RETURNING id",
+            (clean_name, login, passwords.hash_password(password), role_id, now, now),
+        )
+        operator_id = int(cur.fetchone()[0])
+    except peewee.IntegrityError as exc:
+        # Another desk added the same login name between the check and the insert.
+        raise ConflictError(f"登录名「{login}」已被使用", code="login_name_taken") from exc
     _write_units(db, operator_id, unit_ids)
     return operator_id
 
@@ -361,7 +368,7 @@ def authenticate(store: Store, login_name: str, password: str, *, now: dt.dateti
         raise ValidationError("请输入登录名", field="login_name")
     row = store.db.execute_sql(
         "SELECT id, password_hash, frozen, failed_attempts, locked_until FROM operator "
-        "WHERE login_name = ? COLLATE NOCASE", (login,),
+        "WHERE lower(login_name) = lower(?)", (login,),
     ).fetchone()
     if row is None:
         passwords.verify_password(password, _dummy_hash())  # as slow as a real check: no name probing

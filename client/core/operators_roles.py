@@ -98,9 +98,9 @@ def save_role(store: Store, role_id: int | None, name: object, chosen: object) -
     now = dt.datetime.now().isoformat(sep=" ", timespec="seconds")
     with store.write() as db:
         if role_id is None:
-            cur = db.execute_sql("INSERT INTO operator_role (key, name, permissions, created_at) VALUES (NULL, ?, ?, ?)",
-                                 (clean, stored, now))
-            role_id = int(cur.lastrowid)
+            cur = db.execute_sql("INSERT INTO operator_role (key, name, permissions, created_at) "
+                                 "VALUES (NULL, ?, ?, ?) RETURNING id", (clean, stored, now))
+            role_id = int(cur.fetchone()[0])
         else:
             db.execute_sql("UPDATE operator_role SET name = ?, permissions = ? WHERE id = ?", (clean, stored, role_id))
     return get_role(store, role_id)

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 
+import peewee
 import pytest
 
 from client.core import audit, operators, permissions
 from client.core.jobs import JobRunner
 from client.core.operators_roles import delete_role, list_roles, role_by_key, save_role
+from client.core.store import Store
 from client.errors import AuthError, ConflictError, ValidationError
-from client.services import Services
 
 PASSWORD = "Caozuo2025"
 T0 = dt.datetime(2026, 3, 2, 9, 0, 0)
 
 
 @pytest.fixture
-def store(services: Services) -> object:
-    return services.store
+def store(engine_store: Store) -> Store:
+    """Each test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 @pytest.fixture
@@ -203,3 +206,42 @@ def test_an_unknown_login_name_reads_like_a_wrong_password(store: object, admin:
     assert unknown.value.message == "登录名或密码不正确"
     with pytest.raises(ValidationError, match="请输入登录名"):
         operators.authenticate(store, "  ", PASSWORD)
+
+
+def test_login_names_are_unique_whatever_their_case_in_the_database(store: Store, admin: operators.Identity) -> None:
+    # Not only the check in operators.py: the schema itself refuses "Admin" beside "admin".
+    with pytest.raises(peewee.IntegrityError), store.write() as db:
+        db.execute_sql(
+            "INSERT INTO operator (name, login_name, password_hash, role_id, created_at, updated_at) "
+            "VALUES ('另一个', 'Admin', 'x', ?, 't', 't')", (admin.role.id,))
+    assert operators.authenticate(store, "ADMIN", PASSWORD).id == admin.id
+
+
+def test_two_desks_adding_one_login_name_at_once_get_one_account(tmp_path: Path, pg_url: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    desks = [Store(tmp_path / "a", pg_url), Store(tmp_path / "b", pg_url)]
+    operators.start_multi(desks[0], "王管理", "admin", PASSWORD, PASSWORD)
+    role = role_by_key(desks[0], permissions.HR)
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def add(store: Store, login: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(operators.add_operator(store, "张三", login, PASSWORD, PASSWORD, role.id, []))
+        except ConflictError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=add, args=(s, login)) for s, login in zip(desks, ("zhang", "ZHANG"), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(outcomes) == 2 and outcomes.count("login_name_taken") == 1
+        rows = desks[1].db.execute_sql("SELECT lower(login_name) FROM operator ORDER BY id").fetchall()
+        assert rows == [("admin",), ("zhang",)]
+    finally:
+        for s in desks:
+            s.close()
