@@ -33,7 +33,7 @@ from client.errors import (
     SocialFeeError,
     ValidationError,
 )
-from client.sync.enrollment import EnrollmentSync
+from client.sync import enrollment_desks
 from client.sync.payment import PaymentService
 from client.sync.session import (
     CONFIRM,
@@ -286,8 +286,13 @@ class AgencyBatches:
     def _act(self, batch: _Batch, n: int, local: units.LocalUnit, session: UnitSession, ctx: JobContext) -> str:
         """The existing service for the batch's action, on this unit's own session."""
         if batch.action == "enrollment":
-            result = session.call(lambda c: EnrollmentSync(self.session.store, c, local.id, local.unit_id)
-                                  .run("incremental", _UnitProgress(batch, n, ctx)))  # type: ignore[arg-type]
+            outcome = enrollment_desks.update_once(  # another desk (or the page) updating it: wait for that
+                self.session.store, local.id, local.unit_id, "incremental", _UnitProgress(batch, n, ctx),
+                session.call, operator=audit.current_operator(),
+            )
+            if not outcome.ran:
+                return outcome.message
+            result = outcome.result
             audit.record(self.session.store, "职工参保信息更新", f"{result.message}（批量，{result.mode}）",
                          unit_id=local.id)
             return result.message

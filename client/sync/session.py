@@ -26,8 +26,7 @@ from client.core.jobs import JobInfo, JobRunner
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, NotFoundError, SocialFeeError, ValidationError
 from client.settings import Settings
-from client.sync import refresh
-from client.sync.enrollment import EnrollmentSync
+from client.sync import enrollment_desks, refresh
 from client.sync.outbox import FeedbackReport, Outbox
 from client.sync.taxclient import (
     PasswordError,
@@ -390,17 +389,21 @@ class SessionManager:
         if local_id is None:
             raise NotLoggedIn("请先登录单位")
 
+        def backup(progress: Any) -> None:  # a full update may mark many employees: keep a way back
+            backup_service.safety_backup(
+                self.settings.path.parent, self.settings, self.store, "全量更新之前",
+                progress=lambda *_: progress.progress(0, 0, "正在备份当前数据…"),
+            )
+
         def work(ctx: Any) -> dict[str, Any]:
-            if mode == "full":  # a full update may mark many employees: keep a way back
-                backup_service.safety_backup(
-                    self.settings.path.parent, self.settings, self.store, "全量更新之前",
-                    progress=lambda *_: ctx.progress(0, 0, "正在备份当前数据…"),
-                )
-
-            def run(client: TaxClient) -> Any:
-                return EnrollmentSync(self.store, client, local_id, unit.unit_id).run(mode, ctx)
-
-            result = self._call(run)
+            # One update per unit across desks: another desk's running one is shown and waited for.
+            outcome = enrollment_desks.update_once(
+                self.store, local_id, unit.unit_id, mode, ctx, self._call,
+                before=backup if mode == "full" else None, operator=audit.current_operator(),
+            )
+            if not outcome.ran:
+                return enrollment_desks.waited_result(outcome, mode)
+            result = outcome.result
             audit.record(
                 self.store, "职工参保信息更新", f"{result.to_dict()['message']}（{mode}）",
                 unit_id=unit.local_id,
