@@ -150,7 +150,7 @@ def save_summaries(store: Store, unit_pk: int, kind: str, summaries: Iterable[Ma
     ]
     with store.write() as db:
         db.execute_sql("DELETE FROM fee_summary WHERE unit_id = ? AND kind = ?", (unit_pk, kind))
-        db.cursor().executemany(
+        db.executemany(
             f"INSERT INTO fee_summary (unit_id, {_SUMMARY_COLUMNS}) "
             f"VALUES ({', '.join('?' for _ in range(len(_SUMMARY_FIELDS) + 2))})",
             rows,

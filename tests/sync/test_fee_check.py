@@ -3,6 +3,7 @@ the same figures; every kind of difference is found and named; exports keep IDs 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -119,8 +120,11 @@ def test_every_kind_of_difference(store, client, unit, unit_pk, risk, tmp_path: 
 def test_stale_local_data_then_update(taxside, store, client, unit, unit_pk, risk) -> None:
     synced(store, client, unit, unit_pk)
     with store.write() as db:  # updated a while ago (times have one-second steps)
-        db.execute_sql("UPDATE feed_cursor SET updated_at = datetime(updated_at, '-1 minute') WHERE unit_id = ?",
-                       (unit_pk,))
+        for feed, updated_at in db.execute_sql("SELECT feed, updated_at FROM feed_cursor WHERE unit_id = ?",
+                                               (unit_pk,)).fetchall():
+            earlier = dt.datetime.fromisoformat(updated_at) - dt.timedelta(minutes=1)
+            db.execute_sql("UPDATE feed_cursor SET updated_at = ? WHERE unit_id = ? AND feed = ?",
+                           (earlier.isoformat(sep=" ", timespec="seconds"), unit_pk, feed))
     taxside.sim("POST", f"/units/{unit.unit_id}/base-changes", {"count": 5, "ratio": "1.10"})
     taxside.sim("POST", f"/units/{unit.unit_id}/fee-summaries/preprocess")
     chosen = downloaded(store, client, unit, unit_pk)

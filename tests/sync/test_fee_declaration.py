@@ -3,6 +3,7 @@ sender, feedback, records of every channel merged with the journal, voids."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -161,10 +162,10 @@ def test_refused_at_once_is_a_failed_declaration(taxside, store, client, unit, u
     chosen = refreshed(store, client, unit, unit_pk)
     entry_id = fees.declare(store, unit_pk, [chosen[0].summary_id], "tester")
     # A payload damaged on disk (a summary named twice) is refused as a whole.
-    store.db.execute_sql(
-        "UPDATE submission SET payload = json_set(payload, '$.summaries[1]', json_extract(payload, "
-        "'$.summaries[0]')) WHERE id = ?", (entry_id,),
-    )
+    (text,) = store.db.execute_sql("SELECT payload FROM submission WHERE id = ?", (entry_id,)).fetchone()
+    payload = json.loads(text)
+    payload["summaries"][1:2] = [payload["summaries"][0]]
+    store.db.execute_sql("UPDATE submission SET payload = ? WHERE id = ?", (json.dumps(payload), entry_id))
     report = outbox.send(client, unit_pk, unit.unit_id)
     assert report.refused == 1
     entry = journal.get(store, entry_id)

@@ -4,6 +4,7 @@ the one sender) against the live tax side."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,12 @@ def settle(services) -> None:
     while services.jobs.find(active_only=True) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not services.jobs.find(active_only=True)
+
+
+@pytest.fixture
+def services(engine_services: Any) -> Any:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
 
 
 @pytest.fixture
