@@ -87,6 +87,10 @@ async function load() {
     return;
   }
   $("backup-folder").textContent = state.folder;
+  // Team mode: the backup is a logical one of the shared database; restoring is an admin's act.
+  $("backup-team-note").hidden = !state.team;
+  $("backup-single-note").hidden = Boolean(state.team);
+  $("backup-location").textContent = state.location || "";
   $("backup-keyring").textContent = state.keyring_problem
     ? state.keyring_problem
     : state.password_remembered
@@ -125,7 +129,10 @@ function renderList() {
   const rows = state.backups.map((b) => {
     if (b.problem) return [b.name, "—", size(b.size), "—", el("span", { class: "error-text", text: b.problem }), ""];
     const verify = el("button", { class: "btn small", type: "button", text: "校验", "data-action": "verify", "data-perm": "system.backup" });
-    const restore = el("button", { class: "btn small", type: "button", text: "恢复", "data-action": "restore", "data-perm": "system.restore" });
+    const restore = el("button", {
+      class: "btn small", type: "button", text: state.team ? "恢复（管理员）" : "恢复", "data-action": "restore", "data-perm": "system.restore",
+      title: state.team ? "替换团队数据库中所有电脑共用的数据，仅限管理员" : "",
+    });
     verify.addEventListener("click", () => verifyBackup(b));
     restore.addEventListener("click", () => restoreBackup(b));
     const kind = b.kind === "manual" ? "手动" : "自动";
