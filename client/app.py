@@ -23,7 +23,7 @@ from client.api import home_wait
 from client.api import upgrade as upgrade_api
 from client.api.server import UIServer
 from client.backup import service as backup_service
-from client.core import home_lock, network, upgrade
+from client.core import db_location, home_lock, network, upgrade
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.errors import SocialFeeError
@@ -45,7 +45,7 @@ def build_services(home: str | os.PathLike[str] | None = None) -> Services:
     # backup copies settings.json.
     network.migrate(settings)
     backup_service.backup_before_migration(folder, settings)
-    store = Store(folder)  # refuses corrupt or newer databases before writing anything
+    store = Store(folder, db_location.resolve(settings))  # refuses corrupt or newer databases before writing anything
     # Each job gives its worker thread's SQLite connection back when it ends.
     jobs = JobRunner(on_finish=store.db.close)
     return Services(folder, settings, store, jobs, log_path)

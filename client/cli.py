@@ -185,11 +185,13 @@ def dev_build_wheel(version: str, out: Path) -> None:
 
 def _register() -> None:
     from client.backup.cli import backup_group
+    from client.cli_db import db_group
     from client.cli_month import month_group
     from rules.cli import check_group, rules_group
     from taxside.cli import taxside_group
 
     cli.add_command(backup_group)
+    cli.add_command(db_group)
     cli.add_command(month_group)
     cli.add_command(rules_group)
     cli.add_command(check_group)

@@ -36,7 +36,8 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     # Which panel of the settings page shows it: "general", "backup" (备份恢复) or "network"
-    # (网络管理); "developer" ones are on no page (the demo and tests set them).
+    # (网络管理); "developer" ones are on no page (the demo and tests set them), nor is
+    # "database" (`socialfee db use`).
     group: str = "general"
 
 
@@ -54,6 +55,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_host", "代理服务器地址", "", "代理服务器的主机名或 IP 地址。", group="network"),
     Setting("proxy_port", "代理端口", 0, "代理服务器的端口，例如 8080 或 1080。", int, 0, 65535, group="network"),
     Setting("proxy_user", "代理用户名", "", "代理需要认证时的用户名，不需要时留空。", group="network"),
+    # Where the data live (client/core/db_location.py): "" is the SQLite file in the data
+    # directory; a PostgreSQL URL WITHOUT its password (that is in the OS keyring). Set by
+    # `socialfee db use` after a connection test, never through the settings form.
+    Setting(
+        "database_url",
+        "团队数据库地址",
+        "",
+        "团队模式：几台电脑共用的 PostgreSQL 数据库地址（不含密码），留空表示本机数据目录中的 SQLite 数据库。"
+        "用命令 socialfee db use 设置。",
+        group="database",
+    ),
     # 关于 > 升级 (client/core/upgrade.py); shown on the about page, not the settings form.
     Setting(
         "upgrade_mode",
@@ -288,6 +300,13 @@ def coerce(setting: Setting, raw: Any) -> Any:
     if setting.name == "proxy_host" and text and not _is_host(text):
         raise ValidationError(f"「{setting.label}」只能填写主机名或 IP 地址（不含 http:// 和端口）：{text}",
                               field=setting.name)
+    if setting.name == "database_url" and text:
+        from client.core import db_location
+
+        bare, password = db_location.parse(text)
+        if password is not None:
+            raise ValidationError(f"「{setting.label}」不能包含密码：密码保存在系统密钥环中", field=setting.name)
+        return bare
     if setting.name == "taxside_url" and text:
         _check_url(text, ("http", "https"), setting)
     return text

@@ -50,13 +50,16 @@ def refuse_elsewhere(changes: dict[str, object]) -> None:
             raise ValidationError(f"「{setting.label}」由安装包固定，不能修改", field=name)
         if setting is not None and setting.group == "network":
             raise ValidationError(f"「{setting.label}」请在「网络管理」中设置，测试通过后保存", field=name)
+        if setting is not None and setting.group == "database":
+            raise ValidationError(f"「{setting.label}」请用命令 socialfee db use 设置（先测试连接）", field=name)
 
 
 @bp.post("/settings/reset")
 def reset_settings() -> ResponseReturnValue:
     svc = services()
-    # 网络管理 keeps its tested proxy (and the demo its tax side): only saved after a test.
-    kept = {s.name: svc.settings.get(s.name) for s in SETTINGS if s.group in ("network", "developer")}
+    # 网络管理 keeps its tested proxy (and the demo its tax side, a team desk its database):
+    # only saved after a test.
+    kept = {s.name: svc.settings.get(s.name) for s in SETTINGS if s.group in ("network", "developer", "database")}
     svc.settings.reset()
     saved = svc.settings.update(kept)
     audit.record(svc.store, "恢复默认设置")

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,14 @@ def on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
     return f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
 
 
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]  # empty: none declared
+    references: frozenset[str]  # tables its foreign keys point at
+
+
 def _lock_key(name: str, unit_pk: int) -> int:
     """A stable signed 64-bit key for an advisory lock on (name, unit)."""
     digest = hashlib.sha256(f"socialfee:{name}:{unit_pk}".encode()).digest()
@@ -174,12 +183,17 @@ class Store:
         self.db = store_pg.TeamPostgresDatabase(url)
         try:
             self.db.connect(reuse_if_open=True)
-            with self.write() as db:
-                # Two desks starting at once: one creates the helpers and migrates.
-                db.execute_sql("SELECT pg_advisory_xact_lock(?)", (_lock_key("migrate", 0),))
-                db.execute_sql("CREATE TABLE IF NOT EXISTS socialfee_schema (version BIGINT NOT NULL)")
-                db.execute_sql(store_pg.COMPAT_FUNCTIONS)
-            version = self.schema_version
+            # A read-only look first: a newer schema is refused before anything (not even
+            # the helper functions, which a newer version may define otherwise) is written.
+            (known,) = self.db.execute_sql("SELECT to_regclass('socialfee_schema') IS NOT NULL").fetchone()
+            version = self.schema_version if known else 0
+            if version <= migrations.LATEST:
+                with self.write() as db:
+                    # Two desks starting at once: one creates the helpers and migrates.
+                    db.execute_sql("SELECT pg_advisory_xact_lock(?)", (_lock_key("migrate", 0),))
+                    db.execute_sql("CREATE TABLE IF NOT EXISTS socialfee_schema (version BIGINT NOT NULL)")
+                    db.execute_sql(store_pg.COMPAT_FUNCTIONS)
+                version = self.schema_version
         except (peewee.DatabaseError, peewee.InterfaceError) as exc:
             self.db.close()
             raise StoreError(f"无法连接团队数据库（PostgreSQL）：{exc}", code="store_open") from exc
@@ -279,6 +293,32 @@ class Store:
         with self._write_lock:
             yield
 
+    def health(self) -> tuple[list[str], int]:
+        """The engine's check of the data: (problems, or ["ok"]; foreign-key problems).
+
+        SQLite: its integrity and foreign-key checks. PostgreSQL checks pages and keys as it
+        writes, so a cheap look: every client table answers, no index was left invalid by a
+        failed build, no foreign key is marked unvalidated.
+        """
+        if not self.team:
+            messages = [str(r[0]) for r in self.db.execute_sql("PRAGMA integrity_check")]
+            return messages, len(list(self.db.execute_sql("PRAGMA foreign_key_check")))
+        problems: list[str] = []
+        for name in self.tables():
+            try:
+                with self.db.atomic():
+                    self.db.execute_sql(f'SELECT 1 FROM "{name}" LIMIT 1').fetchall()
+            except peewee.DatabaseError as exc:
+                problems.append(f"表 {name} 无法读取：{str(exc).strip()}")
+        problems += [f"索引 {r[0]} 无效" for r in self.db.execute_sql(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND NOT i.indisvalid ORDER BY c.relname")]
+        (unchecked,) = self.db.execute_sql(
+            "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = current_schema() AND c.contype = 'f' AND NOT c.convalidated").fetchone()
+        return problems or ["ok"], int(unchecked)
+
     def size_bytes(self) -> int:
         if self.team:
             row = self.db.execute_sql("SELECT pg_database_size(current_database())").fetchone()
@@ -289,6 +329,46 @@ class Store:
             if part.exists():
                 total += part.stat().st_size
         return total
+
+    # -- the catalog, for moving the data between engines (client/core/db_move.py) ------
+    def tables(self) -> list[str]:
+        """The client's tables by name: not the engine's own, nor the schema version's."""
+        if self.team:
+            from client.core import store_pg
+
+            return store_pg.tables(self.db)
+        rows = self.db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [str(r[0]) for r in rows if not str(r[0]).startswith("sqlite_")]
+
+    def table_columns(self, table: str) -> TableInfo:
+        """Columns in declared order, the primary key in key order, the tables referenced."""
+        if self.team:
+            from client.core import store_pg
+
+            return store_pg.table_info(self.db, table)
+        cols = self.db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()
+        refs = self.db.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()
+        key = tuple(str(c[1]) for c in sorted((c for c in cols if c[5]), key=lambda c: c[5]))
+        return TableInfo(table, tuple(str(c[1]) for c in cols), key, frozenset(str(r[2]) for r in refs))
+
+    def reset_identities(self, tables: Iterable[str]) -> None:
+        """After rows came in with their ids: PostgreSQL's identity sequences continue after
+        the largest id (SQLite's rowid does so by itself)."""
+        if self.team:
+            from client.core import store_pg
+
+            store_pg.reset_identities(self.db, tables)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[peewee.Database]:
+        """One consistent, read-only view of every table while other desks may write."""
+        if self.team:
+            with self.db.atomic(isolation_level="REPEATABLE READ"):
+                self.db.execute_sql("SET TRANSACTION READ ONLY")
+                yield self.db
+            return
+        with self.db.atomic():  # deferred: WAL gives the snapshot of the first read
+            yield self.db
 
     def reopen(self, swap: Callable[[], None]) -> None:
         """Close the file, let ``swap`` replace it on disk, open it again (restore).

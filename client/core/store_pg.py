@@ -25,12 +25,15 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 import psycopg
 from playhouse.pool import PooledPostgresqlDatabase
 from psycopg.adapt import Dumper, Loader
+
+if TYPE_CHECKING:
+    from client.core.store import TableInfo
 
 _LITERALS = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")")
 _NOCASE = re.compile(r"([\w.]+)\s*=\s*%s\s+COLLATE\s+NOCASE", re.IGNORECASE)
@@ -234,3 +237,42 @@ def advisory_lock(url: str, key: int, wait: bool) -> Iterator[bool]:
         yield held
     finally:
         conn.close()
+
+
+# -- the catalog, for moving the data between engines (client/core/db_move.py) ------------
+def tables(db: peewee.Database) -> list[str]:
+    rows = db.execute_sql(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname <> 'socialfee_schema' "
+        "ORDER BY c.relname"
+    )
+    return [str(r[0]) for r in rows]
+
+
+def table_info(db: peewee.Database, table: str) -> TableInfo:
+    from client.core.store import TableInfo
+
+    oid = f'"{table}"'
+    cols = db.execute_sql(
+        "SELECT attname FROM pg_attribute WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum", (oid,)).fetchall()
+    key = db.execute_sql(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = ?::regclass AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)", (oid,)).fetchall()
+    refs = db.execute_sql(
+        "SELECT DISTINCT r.relname FROM pg_constraint k JOIN pg_class r ON r.oid = k.confrelid "
+        "WHERE k.conrelid = ?::regclass AND k.contype = 'f'", (oid,)).fetchall()
+    return TableInfo(table, tuple(str(c[0]) for c in cols), tuple(str(c[0]) for c in key),
+                     frozenset(str(r[0]) for r in refs))
+
+
+def reset_identities(db: peewee.Database, names: Iterable[str]) -> None:
+    for table in names:
+        idents = db.execute_sql(
+            "SELECT attname FROM pg_attribute WHERE attrelid = ?::regclass AND attidentity <> ''",
+            (f'"{table}"',)).fetchall()
+        for (column,) in idents:
+            db.execute_sql(
+                f'SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max("{column}"), 0) + 1, false) '
+                f'FROM "{table}"', (f'"{table}"', column))
