@@ -131,23 +131,32 @@ def missing_sql(ctx: DraftContext) -> str:
     return "(new_base = '' AND item_bases = '')"
 
 
-ZERO_SQL = "(new_base != '' AND CAST(new_base AS REAL) = 0)"
+# CASE: PostgreSQL does not promise to test new_base != '' before casting it.
+ZERO_SQL = "(CASE WHEN new_base != '' THEN CAST(new_base AS REAL) = 0 ELSE FALSE END)"
 
 
 def out_of_range_sql(ctx: DraftContext) -> tuple[str, list[Any]]:
     """Rows whose 生效年月 is set but outside today's range (YYYYMM text compares as a month)."""
     if ctx.kind != DAILY:
-        return "0", []
+        return "FALSE", []
     first, last = ctx.effective_range
     return "(effective_month != '' AND (effective_month < ? OR effective_month > ?))", [str(first), str(last)]
+
+
+EMPTY = "''"
+
+
+def _count(condition: str) -> str:
+    """Rows matching a condition, on both engines (PostgreSQL has no sum of booleans)."""
+    return f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
 
 
 def summary(store: Store, ctx: DraftContext) -> DraftSummary:
     out_sql, out_params = out_of_range_sql(ctx)
     row = store.db.execute_sql(
-        f"SELECT count(*), coalesce(sum({missing_sql(ctx)}), 0), coalesce(sum({ZERO_SQL}), 0), "
-        f"coalesce(sum(warning != '' AND NOT {ZERO_SQL}), 0), coalesce(sum({out_sql}), 0), "
-        "coalesce(sum(item_bases != ''), 0) "
+        f"SELECT count(*), {_count(missing_sql(ctx))}, {_count(ZERO_SQL)}, "
+        f"{_count(f'warning != {EMPTY} AND NOT {ZERO_SQL}')}, {_count(out_sql)}, "
+        f"{_count(f'item_bases != {EMPTY}')} "
         "FROM wage_base_draft WHERE unit_id = ? AND kind = ?",
         (*out_params, ctx.unit_pk, ctx.kind),
     ).fetchone()
@@ -214,18 +223,20 @@ def with_month_check(ctx: DraftContext, row: dict[str, Any]) -> dict[str, Any]:
 # -- employees to add ------------------------------------------------------------------------
 # The pension base is the one the clerk knows as 缴费工资; any other item's when there is none.
 _PENSION_BASE_SQL = (
-    "coalesce(json_extract(bases, '$.pension'), (SELECT value FROM json_each(bases) LIMIT 1), '')"
+    # ORDER BY key: PostgreSQL's jsonb lists keys shortest first, SQLite as written (sorted).
+    "coalesce(json_extract(bases, '$.pension'), (SELECT value FROM json_each(bases) ORDER BY key LIMIT 1), '')"
 )
 
 
 def enrolled(store: Store, unit_pk: int, *, normal_only: bool = True) -> dict[str, Enrolled]:
     """The unit's synced employees keyed by ID number (the import matches on it)."""
     # The current base is read by SQLite (json_extract): 50,000 json.loads cost half a second.
-    # NOT INDEXED: the status index visits the rows in name order, one random page each
-    # (twice the time of reading the table in order at 50,000 employees).
+    # Unary + keeps SQLite off the indexes (NOT INDEXED, portably): the status index visits
+    # the rows in name order, one random page each (twice the time of reading the table in
+    # order at 50,000 employees).
     sql = (
         "SELECT employee_id, name, id_type, id_number, unit_number, status, "
-        f"{_PENSION_BASE_SQL} FROM enrollment_employee NOT INDEXED WHERE unit_id = ? AND removed = 0"
+        f"{_PENSION_BASE_SQL} FROM enrollment_employee WHERE +unit_id = ? AND +removed = 0"
     )
     if normal_only:
         sql += " AND status = '正常缴费'"
@@ -257,10 +268,11 @@ def _insert_from_enrollment(store: Store, ctx: DraftContext, where: str, params:
             (ctx.unit_pk, *params),
         ).fetchone()
         cur = db.execute_sql(
-            "INSERT OR IGNORE INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, "
+            "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, "
             f"unit_number, current_base, added_at) SELECT unit_id, ?, employee_id, name, id_type, id_number, "
             f"unit_number, {_PENSION_BASE_SQL}, ? FROM enrollment_employee "
-            f"WHERE unit_id = ? AND removed = 0 AND {where}",
+            f"WHERE unit_id = ? AND removed = 0 AND {where} "
+            "ON CONFLICT (unit_id, kind, employee_id) DO NOTHING",
             (ctx.kind, journal.now_text(), ctx.unit_pk, *params),
         )
     return AddResult(cur.rowcount, matched - cur.rowcount)
@@ -356,11 +368,12 @@ def add_one(
         cur = db.execute_sql(
             "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
             "current_base, new_base, item_bases, effective_month, warning, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (ctx.unit_pk, ctx.kind, found[0], found[1], found[2], found[3], found[4], found[6],
              base, items, month, warning, journal.now_text()),
         )
-    return get_row(store, ctx, int(cur.lastrowid))
+        row_id = int(cur.fetchone()[0])
+    return get_row(store, ctx, row_id)
 
 
 def get_row(store: Store, ctx: DraftContext, row_id: int) -> dict[str, Any]:

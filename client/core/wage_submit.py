@@ -166,7 +166,7 @@ def copy_back(store: Store, ctx: DraftContext, entry_id: int) -> AddResult:
         (before,) = db.execute_sql(
             "SELECT count(*) FROM wage_base_draft WHERE unit_id = ? AND kind = ?", (ctx.unit_pk, ctx.kind)
         ).fetchone()
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
             "current_base, new_base, item_bases, effective_month, warning, added_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -12,18 +12,19 @@ from client.sync.enrollment import EnrollmentSync
 from rules.packs import load_pack
 
 
-def test_full_sync_and_draft_edits_interleave(taxside_factory, tmp_path) -> None:
+def test_full_sync_and_draft_edits_interleave(taxside_factory, tmp_path, store_url) -> None:
     from client.core.store import Store
     from client.sync.taxclient import TaxClient
 
     live = taxside_factory(units=1, employees=3000, seed=5)
     unit = live.unit(0)
-    store = Store(tmp_path)
+    store = Store(tmp_path, store_url)  # each engine in turn (tests/conftest.py)
     with store.write() as db:
         pk = db.execute_sql(
-            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) VALUES (?, ?, ?, ?, 'now')",
+            "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
+            "VALUES (?, ?, ?, ?, 'now') RETURNING id",
             (unit.taxpayer_id, unit.unit_id, unit.name, unit.region),
-        ).lastrowid
+        ).fetchone()[0]
     client = TaxClient(live.url, timeout=10)
     client.login(unit.unit_id, unit.initial_password)
     client.change_password(unit.unit_id, unit.initial_password, "Secure2025pass")
@@ -39,7 +40,8 @@ def test_full_sync_and_draft_edits_interleave(taxside_factory, tmp_path) -> None
 
     def sync() -> None:
         try:
-            EnrollmentSync(store, client, pk, unit.unit_id).run("full")
+            # Six pages of 500, so edits land between pages (not one page of 5,000).
+            EnrollmentSync(store, client, pk, unit.unit_id, page_size=500).run("full")
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
         finally:
