@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.services import Services
 from client.settings import Settings, prepare_home
+from client.sync.outbox import Outbox
+from client.sync.taxclient import TaxClient
 
 
 def team_services(home: Path, url: str) -> Services:
@@ -47,7 +50,7 @@ def add_data(store: Store, units: int = 3, entries: int = 5, tag: str = "A") -> 
                 db.execute_sql(
                     "INSERT INTO submission (unit_id, kind, idempotency_key, payload, summary, "
                     "row_count, operator, state, created_at, updated_at) "
-                    "VALUES (?, 'wage_base', ?, ?, ?, 1, '张三', ?, '2026-01-02T08:00:00', "
+                    "VALUES (?, 'wage_base_daily', ?, ?, ?, 1, '张三', ?, '2026-01-02T08:00:00', "
                     "'2026-01-02T08:00:00')",
                     (unit_pk, f"{tag}-{u}-{n}", '{"rows": [1]}', f"摘要{n}", journal.QUEUED),
                 )
@@ -137,7 +140,7 @@ def _advisory_waiters(store: Store) -> int:
     return int(row[0])
 
 
-def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path) -> None:
+def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path, taxside: Any) -> None:
     single = build_services(tmp_path / "single")
     try:
         add_data(single.store, units=1, entries=1, tag="S")
@@ -146,7 +149,13 @@ def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path
         single.close()
     add_data(team_svc.store, units=2, entries=1, tag="T")
     unit_pk = int(team_svc.store.db.execute_sql("SELECT max(id) FROM unit").fetchone()[0])
+    first_pk = int(team_svc.store.db.execute_sql("SELECT min(id) FROM unit").fetchone()[0])
     desk2 = Store(tmp_path / "desk2", team_svc.store.url)
+    desk3 = Store(tmp_path / "desk3", team_svc.store.url)
+    unit = taxside.units[0]
+    tax = TaxClient(taxside.url, timeout=1.5)
+    tax.login(unit.unit_id, unit.initial_password)
+    tax.change_password(unit.unit_id, unit.initial_password, "Secure2025pass")
     reached: list[str] = []
     errors: list[BaseException] = []
 
@@ -171,6 +180,14 @@ def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path
             assert "正在从备份恢复" in (team_state.senders_paused(desk2) or "")
             assert "senders_stopped" not in reached
             assert len(unit_names(desk2)) == 2
+            # A sender started meanwhile on a third desk, for the unit the restore has
+            # already passed: it gets the unit's lock, and sends nothing while paused.
+            report = Outbox(desk3, tmp_path / "desk3").send(tax, first_pk, unit.unit_id)
+            assert report.paused and "正在从备份恢复" in report.error
+            states = desk3.db.execute_sql(
+                "SELECT state, attempts FROM submission WHERE unit_id = ? ORDER BY id", (first_pk,)
+            ).fetchall()
+            assert states == [(journal.QUEUED, 0)]
         worker.join()
         assert not errors, errors
         assert "senders_stopped" in reached and "replaced" in reached
@@ -180,6 +197,8 @@ def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path
         assert "核对" in (team_state.senders_paused(desk2) or "")
     finally:
         common._reached = original
+        tax.close()
+        desk3.close()
         desk2.close()
 
 
