@@ -221,7 +221,8 @@ def db_move_command(ctx: click.Context, target: str, yes: bool, password_stdin: 
             password = db_location.recall_password(bare)
         source = db_location.open_store(home, db_location.resolve(settings))
         try:
-            target_store = db_location.open_store(home, db_location.with_password(bare, password) if bare else None)
+            target_url = db_location.with_password(bare, password) if bare else None
+            target_store = db_location.open_store(home, target_url, db_location.NOTHING_CHANGED)
             try:
                 report = _move(source, target_store, to_sqlite, yes, as_json)
             finally:

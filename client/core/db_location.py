@@ -193,9 +193,10 @@ def _where(bare: str) -> tuple[str, str, str]:
     return unquote(parts.username or ""), f"{parts.hostname}:{parts.port or 5432}", parts.path.strip("/")
 
 
-def check_connection(url: str) -> int:
+def check_connection(url: str, after: str = "") -> int:
     """Connect once and say clearly why not: password, server, database, someone else's
-    data. Returns the database's socialfee schema version (0: a new, empty database)."""
+    data (``after`` ends each message: what was left as it was). Returns the database's
+    socialfee schema version (0: a new, empty database)."""
     import psycopg
 
     bare, _ = parse(url)
@@ -203,7 +204,7 @@ def check_connection(url: str) -> int:
     try:
         conn = psycopg.connect(url, connect_timeout=10, autocommit=True)
     except psycopg.Error as exc:
-        raise _classified(exc, user, server, name) from None
+        raise _classified(exc, user, server, name, after) from None
     try:
         row = conn.execute(
             "SELECT count(*), to_regclass('socialfee_schema') IS NOT NULL FROM pg_catalog.pg_tables "
@@ -218,40 +219,44 @@ def check_connection(url: str) -> int:
     if tables and not ours:
         raise StoreError(
             f"数据库「{name}」（{server}）中已有 {tables} 个其他程序的数据表，不是 socialfee 的团队数据库。"
-            f"请使用为 socialfee 新建的空数据库；什么都没有保存。",
+            f"请使用为 socialfee 新建的空数据库。{after}",
             code="database_foreign",
         )
     return version
 
 
-def _classified(exc: Exception, user: str, server: str, name: str) -> SocialFeeError:
+def _classified(exc: Exception, user: str, server: str, name: str, after: str) -> SocialFeeError:
     reason = _reason(exc)
     low = reason.lower()
     if "password authentication failed" in low or "authentication failed" in low:
-        return AuthError(f"团队数据库拒绝了用户「{user}」的密码（{server}）。请检查密码；什么都没有保存。",
+        return AuthError(f"团队数据库拒绝了用户「{user}」的密码（{server}）。请检查密码。{after}",
                          code="database_password")
     if "no password supplied" in low:
-        return AuthError(f"团队数据库（{server}）要求用户「{user}」的密码，但没有提供密码。什么都没有保存。",
+        return AuthError(f"团队数据库（{server}）要求用户「{user}」的密码，但没有提供密码。{after}",
                          code="database_password")
     if "pg_hba.conf" in low:
         return AuthError(f"数据库服务器 {server} 不允许本机以用户「{user}」连接数据库「{name}」"
-                         f"（pg_hba.conf）：请数据库管理员放行。什么都没有保存。", code="database_refused")
+                         f"（pg_hba.conf）：请数据库管理员放行。{after}", code="database_refused")
     if "database" in low and "does not exist" in low:
         return StoreError(f"数据库服务器 {server} 上没有数据库「{name}」：请数据库管理员先建立"
-                          f"（CREATE DATABASE），或检查地址中的数据库名。什么都没有保存。", code="database_missing")
+                          f"（CREATE DATABASE），或检查地址中的数据库名。{after}", code="database_missing")
     if "role" in low and "does not exist" in low:
-        return AuthError(f"数据库服务器 {server} 上没有用户「{user}」。什么都没有保存。", code="database_password")
+        return AuthError(f"数据库服务器 {server} 上没有用户「{user}」。{after}", code="database_password")
     if "ssl negotiation" in low or "closed the connection unexpectedly" in low or "invalid response" in low:
-        return NetworkError(f"{server} 上不是 PostgreSQL 数据库服务器（{reason}）。请检查地址和端口；"
-                            f"什么都没有保存。", code="database_not_postgres")
-    return NetworkError(f"无法连接团队数据库服务器 {server}：{reason}。请检查地址、端口、网络和防火墙；"
-                        f"什么都没有保存。", code="database_unreachable")
+        return NetworkError(f"{server} 上不是 PostgreSQL 数据库服务器（{reason}）。请检查地址和端口。"
+                            f"{after}", code="database_not_postgres")
+    return NetworkError(f"无法连接团队数据库服务器 {server}：{reason}。请检查地址、端口、网络和防火墙。"
+                        f"{after}", code="database_unreachable")
 
 
-def open_store(home: Path, url: str | None) -> Store:
+NOTHING_SAVED = "什么都没有保存。"
+NOTHING_CHANGED = "当前数据没有被修改，仍使用原来的数据位置。"
+
+
+def open_store(home: Path, url: str | None, after: str = "") -> Store:
     """A migrated store on ``url`` (PostgreSQL, checked first) or on the SQLite file in ``home``."""
     if url:
-        check_connection(url)
+        check_connection(url, after)
     return Store(home, url)
 
 
@@ -287,7 +292,7 @@ def use(settings: Settings, url: str, *, password: str | None = None) -> Report:
     if secret:
         logs.register_secret(secret)
     full = with_password(bare, secret)
-    before = check_connection(full)
+    before = check_connection(full, NOTHING_SAVED)
     store = Store(settings.path.parent, full)
     try:
         kept, notes = "", ()

@@ -242,3 +242,13 @@ def test_move_asks_for_yes_and_refuses_a_target_with_data(desk: Path, pg_url: st
 def test_move_to_sqlite_from_sqlite_is_refused(home: Path) -> None:
     result = db(home, "move", "--to", "sqlite", "--yes")
     assert result.exit_code == 1 and "当前已在使用本机数据库" in result.stderr
+
+
+def test_move_with_a_wrong_password_changes_nothing(desk: Path, pg_url: str, memory_keyring: Any) -> None:
+    result = db(desk, "move", "--to", bare(pg_url), "--yes", "--password-stdin", input="Not-the-password\n")
+    assert result.exit_code == 4
+    assert "拒绝了用户「postgres」的密码" in result.stderr and "当前数据没有被修改" in result.stderr
+    assert "Not-the-password" not in everything_written(desk, result)
+    assert "database_url" not in settings_text(desk) and memory_keyring.entries == {}
+    with psycopg.connect(pg_url) as conn:  # not even the tables were created
+        assert conn.execute("SELECT to_regclass('unit')").fetchone()[0] is None
