@@ -16,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from client import logs
+from client.core.models import database_proxy
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, SocialFeeError, StoreError, ValidationError
 
@@ -281,6 +284,25 @@ def _report(store: Store, before: int, password: str, notes: tuple[str, ...] = (
                   password, notes)
 
 
+@contextmanager
+def _aside(home: Path, url: str | None) -> Iterator[Store]:
+    """A store opened only to check and migrate a location, closed afterwards. Opening a
+    store binds the models to it: they go back to the running client's store (the settings
+    page saves a location while the client keeps working on the current one)."""
+    before = database_proxy.obj
+    try:
+        store = Store(home, url)
+    finally:
+        if before is not None:
+            database_proxy.initialize(before)
+    try:
+        yield store
+    finally:
+        store.close()
+        if before is not None:
+            database_proxy.initialize(before)
+
+
 def use(settings: Settings, url: str, *, password: str | None = None) -> Report:
     """Test the PostgreSQL database at ``url``, open (and migrate) it, then keep it as this
     desk's data location: the URL without password in settings.json, the password in the
@@ -293,16 +315,13 @@ def use(settings: Settings, url: str, *, password: str | None = None) -> Report:
         logs.register_secret(secret)
     full = with_password(bare, secret)
     before = check_connection(full, NOTHING_SAVED)
-    store = Store(settings.path.parent, full)
-    try:
+    with _aside(settings.path.parent, full) as store:
         kept, notes = "", ()
         if secret:
             kept = remember_password(bare, secret)
             notes = (MSG_NO_KEYRING,) if kept == "memory" else ()
         settings.update({SETTING: bare})
         report = _report(store, before, kept, notes)
-    finally:
-        store.close()
     log.info("data location: %s (schema %s)", bare, report.schema_version)
     return report
 
@@ -314,11 +333,8 @@ def use_sqlite(settings: Settings) -> Report:
     home = settings.path.parent
     path = home / store_mod.DB_FILE
     before = store_mod.inspect_version(path) if path.exists() and path.stat().st_size else 0
-    store = Store(home)
-    try:
+    with _aside(home, None) as store:
         report = _report(store, before, "")
-    finally:
-        store.close()
     settings.update({SETTING: ""})
     log.info("data location: SQLite in %s", home)
     return report
