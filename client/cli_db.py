@@ -216,6 +216,8 @@ def db_move_command(ctx: click.Context, target: str, yes: bool, password_stdin: 
         to_sqlite = target.strip().lower() == SQLITE
         if to_sqlite and not db_location.configured(settings):
             raise db_move.MoveError("当前已在使用本机数据库（SQLite），无需迁移。", code="db_move_same")
+        if not yes and not sys.stdin.isatty():  # before anything is opened, let alone created
+            raise db_move.MoveError("迁移前需要确认：请加 --yes。什么都没有修改。", code="confirm")
         bare, password = ("", None) if to_sqlite else target_password(target, password_stdin)
         if bare and password is None:
             password = db_location.recall_password(bare)
@@ -240,9 +242,7 @@ def db_move_command(ctx: click.Context, target: str, yes: bool, password_stdin: 
 
 
 def _move(source: Store, target: Store, to_sqlite: bool, yes: bool, as_json: bool) -> db_move.MoveReport:
-    if not yes:
-        if not sys.stdin.isatty():
-            raise db_move.MoveError("迁移前需要确认：请加 --yes。什么都没有修改。", code="confirm")
+    if not yes:  # at a terminal (checked before): the locations are known now
         click.confirm(f"把 {source.location} 的全部数据迁移到 {target.location}，校验通过后改用它。继续？",
                       abort=True, err=True)
 

@@ -228,6 +228,8 @@ def test_refused_while_the_client_runs_on_the_folder(home: Path) -> None:
 def test_move_asks_for_yes_and_refuses_a_target_with_data(desk: Path, pg_url: str) -> None:
     result = db(desk, "move", "--to", pg_url)
     assert result.exit_code == 1 and "请加 --yes" in result.stderr
+    with psycopg.connect(pg_url) as conn:  # refused before the target was even opened
+        assert conn.execute("SELECT to_regclass('unit')").fetchone()[0] is None
     assert db(desk, "move", "--to", pg_url, "--yes").exit_code == 0
     # The team database has the unit now: a second desk's move into it is refused.
     other = desk.parent / "other"
