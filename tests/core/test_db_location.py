@@ -75,3 +75,15 @@ def test_use_leaves_the_running_clients_models_on_its_store(tmp_path: Path, pg_u
     finally:
         running.close()
     assert pg_cluster.PASSWORD not in (tmp_path / "settings.json").read_text(encoding="utf-8")
+
+
+def test_the_settings_form_neither_sets_nor_resets_the_location(services: Any, browser_client: Any) -> None:
+    from tests.conftest import csrf_of
+
+    headers = {"X-CSRF-Token": csrf_of(browser_client)}
+    bare = "postgresql://clerk@db.example.cn/socialfee"
+    refused = browser_client.post("/api/system/settings", json={"database_url": bare}, headers=headers)
+    assert refused.status_code == 400 and "socialfee db use" in refused.json()["error"]["message"]
+    services.settings.update({"database_url": bare})  # as `db use` saves it after its test
+    reset = browser_client.post("/api/system/settings/reset", headers=headers)
+    assert reset.json()["ok"] and services.settings.get("database_url") == bare
