@@ -148,12 +148,14 @@ def save_arrears(
     marks = ", ".join("?" for _ in range(len(_ARREAR_FIELDS) + 1))
     with store.write() as db:
         db.execute_sql("DELETE FROM payment_arrear WHERE unit_id = ?", (unit_pk,))
-        db.cursor().executemany(
+        db.executemany(
             f"INSERT INTO payment_arrear (unit_id, {', '.join(_ARREAR_FIELDS)}) VALUES ({marks})", rows
         )
         db.execute_sql(
-            "INSERT OR REPLACE INTO payment_arrear_fetch (unit_id, fetched_at, today, count, amount_total, "
-            "late_fee_total) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO payment_arrear_fetch (unit_id, fetched_at, today, count, amount_total, "
+            "late_fee_total) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (unit_id) DO UPDATE SET "
+            "fetched_at = excluded.fetched_at, today = excluded.today, count = excluded.count, "
+            "amount_total = excluded.amount_total, late_fee_total = excluded.late_fee_total",
             (unit_pk, journal.now_text(), today, count, str(amount_total), str(late_fee_total)),
         )
     return len(rows)
@@ -203,7 +205,7 @@ def arrears_by_id(store: Store, unit_pk: int, arrear_ids: Sequence[str]) -> list
 def mark_arrears(db: peewee.SqliteDatabase, unit_pk: int, arrear_ids: Iterable[str], **fields: Any) -> None:
     """Bring rows of the last list up to date with a result just stored (inside a write)."""
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    db.cursor().executemany(
+    db.executemany(
         f"UPDATE payment_arrear SET {assignments} WHERE unit_id = ? AND arrear_id = ?",
         [(*(_cell(v) for v in fields.values()), unit_pk, a) for a in arrear_ids],
     )
@@ -239,7 +241,7 @@ def save_agreements(store: Store, unit_pk: int, items: Iterable[Mapping[str, Any
     rows = [(unit_pk, *(_cell(a[name]) for name in _AGREEMENT_FIELDS), now) for a in items]
     with store.write() as db:
         db.execute_sql("DELETE FROM payment_agreement WHERE unit_id = ?", (unit_pk,))
-        db.cursor().executemany(
+        db.executemany(
             f"INSERT INTO payment_agreement (unit_id, {', '.join(_AGREEMENT_FIELDS)}, fetched_at) "
             f"VALUES ({', '.join('?' for _ in range(len(_AGREEMENT_FIELDS) + 2))})", rows,
         )

@@ -107,7 +107,7 @@ def save_debit(db: peewee.SqliteDatabase, unit_pk: int, debit: Mapping[str, Any]
         "INSERT INTO payment_debit (unit_id, debit_id, entry_id, agreement_id, agreement_no, received_at, "
         "debited_on, status, paid_count, failed_count, unknown_count, paid_total, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (unit_id, debit_id) DO UPDATE SET "
-        "entry_id = coalesce(excluded.entry_id, entry_id), status = excluded.status, "
+        "entry_id = coalesce(excluded.entry_id, payment_debit.entry_id), status = excluded.status, "
         "paid_count = excluded.paid_count, failed_count = excluded.failed_count, "
         "unknown_count = excluded.unknown_count, paid_total = excluded.paid_total, updated_at = excluded.updated_at",
         (unit_pk, debit["debit_id"], entry_id, debit["agreement_id"], debit["agreement_no"], debit["received_at"],
@@ -115,7 +115,7 @@ def save_debit(db: peewee.SqliteDatabase, unit_pk: int, debit: Mapping[str, Any]
          int(debit["unknown_count"]), str(debit["paid_total"]), now),
     )
     results = list(debit["results"])
-    db.cursor().executemany(
+    db.executemany(
         "INSERT INTO payment_debit_result (unit_id, debit_id, position, arrear_id, status, amount, late_fee, "
         "total, tax_ticket, payment_id, code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (unit_id, debit_id, arrear_id) DO UPDATE SET status = excluded.status, "
@@ -128,7 +128,7 @@ def save_debit(db: peewee.SqliteDatabase, unit_pk: int, debit: Mapping[str, Any]
     by_status: dict[str, list[Mapping[str, Any]]] = {"paid": [], "failed": [], "unknown": []}
     for r in results:
         by_status.setdefault(str(r["status"]), []).append(r)
-    db.cursor().executemany(
+    db.executemany(
         "UPDATE payment_arrear SET state = 'paid', hold = NULL, debit_id = ?, tax_ticket = ?, paid_at = ? "
         "WHERE unit_id = ? AND arrear_id = ?",
         [(debit["debit_id"], r.get("tax_ticket"), debit["received_at"], unit_pk, r["arrear_id"])
@@ -158,7 +158,7 @@ def _payments_from_debit(
             [unit_pk, *chunk],
         ).fetchall():
             described[row[0]] = tuple(row[1:])
-    db.cursor().executemany(
+    db.executemany(
         "INSERT INTO payment_record (unit_id, payment_id, tax_ticket, method, debit_id, voucher_id, "
         "agreement_no, bank, arrear_id, unit_number, agency, item, item_name, part, part_name, period_from, "
         "period_to, amount, late_fee, total, paid_at, arrival, stored_at, synced_at) "
@@ -271,7 +271,7 @@ def save_voucher(db: peewee.SqliteDatabase, unit_pk: int, voucher: Mapping[str, 
     elif state == "paid":
         mark_arrears(db, unit_pk, ids, state="paid", hold=None, paid_at=voucher.get("paid_at"))
     else:  # voided / expired: the arrears are free again
-        db.cursor().executemany(
+        db.executemany(
             "UPDATE payment_arrear SET hold = NULL, voucher_id = NULL WHERE unit_id = ? AND arrear_id = ? "
             "AND voucher_id = ?", [(unit_pk, a, voucher["voucher_id"]) for a in ids],
         )
@@ -353,7 +353,7 @@ def save_payments(db: peewee.SqliteDatabase, unit_pk: int, records: Iterable[Map
     rows = [(unit_pk, *(r[n] if not isinstance(r[n], Decimal) else str(r[n]) for n in _PAYMENT_FIELDS), now)
             for r in records]
     updates = ", ".join(f"{n} = excluded.{n}" for n in _PAYMENT_FIELDS[1:])
-    db.cursor().executemany(
+    db.executemany(
         f"INSERT INTO payment_record (unit_id, {', '.join(_PAYMENT_FIELDS)}, synced_at) "
         f"VALUES ({', '.join('?' for _ in range(len(_PAYMENT_FIELDS) + 2))}) "
         f"ON CONFLICT (unit_id, payment_id) DO UPDATE SET {updates}, synced_at = excluded.synced_at", rows,

@@ -87,6 +87,12 @@ def refreshed_service(services: Any) -> PaymentService:
 
 
 @pytest.fixture
+def services(engine_services: Any) -> Any:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
+
+
+@pytest.fixture
 def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
     return start_live(services, taxside_factory)
 
