@@ -262,7 +262,7 @@ def _move(source: Store, target: Store, to_sqlite: bool, yes: bool, as_json: boo
 def say_move(report: db_move.MoveReport, kept: str) -> None:
     click.echo(f"已把 {report.source} 的数据迁移到 {report.target}（数据结构版本 {report.schema_version}）：")
     width = max(len(t.table) for t in report.tables)
-    for t in report.tables:
+    for t in sorted(report.tables, key=lambda t: t.table):  # copied parents first; read by name
         click.echo(f"  {t.table:<{width}}  {t.rows:>10,} 行  sha256 {t.checksum}")
     click.echo(f"共 {report.rows:,} 行，逐表校验（行数和校验和）一致；申报记录（提交日志）{report.journal_entries:,} 条完整无误。"
                f"用时 {report.seconds:.1f} 秒。")
