@@ -52,14 +52,14 @@ fee AS (
 ),
 sub AS (
     SELECT unit_id,
-           SUM(state = '{journal.QUEUED}') AS queued,
-           SUM(state = '{journal.AWAITING}') AS awaiting,
-           SUM(state IN ('{journal.UNKNOWN}', '{journal.SENDING}')) AS unknown
+           SUM(CASE WHEN state = '{journal.QUEUED}' THEN 1 ELSE 0 END) AS queued,
+           SUM(CASE WHEN state = '{journal.AWAITING}' THEN 1 ELSE 0 END) AS awaiting,
+           SUM(CASE WHEN state IN ('{journal.UNKNOWN}', '{journal.SENDING}') THEN 1 ELSE 0 END) AS unknown
     FROM submission WHERE state IN ({", ".join(f"'{s}'" for s in journal.OPEN_STATES)})
     GROUP BY unit_id
 ),
 arr AS (
-    SELECT unit_id, COUNT(*) AS n, SUM(CAST(ROUND(total * 100) AS INTEGER)) AS fen,
+    SELECT unit_id, COUNT(*) AS n, SUM(CAST(ROUND(CAST(total AS REAL) * 100) AS INTEGER)) AS fen,
            MIN(deadline) AS deadline
     FROM payment_arrear WHERE state = 'unpaid' GROUP BY unit_id
 ),
@@ -175,7 +175,7 @@ def _where(flt: OverviewFilter, allowed: frozenset[str] | None) -> tuple[str, li
         params += [like] * 4
     if allowed is not None:
         if not allowed:
-            clauses.append("0")
+            clauses.append("1 = 0")
         else:
             clauses.append(f"o.taxside_unit_id IN ({', '.join('?' for _ in allowed)})")
             params += sorted(allowed)
@@ -208,7 +208,7 @@ def overview(
         "o.awaiting, o.unknown, o.arrears_count, o.arrears_fen, o.nearest_deadline, o.arrears_fetched_at, "
         f"o.backup_at, COUNT(*) OVER (), SUM(o.awaiting) OVER (), SUM(o.unknown) OVER (), "
         "SUM(o.arrears_count) OVER (), SUM(o.arrears_fen) OVER (), "
-        "SUM(o.nearest_deadline < ?) OVER () "
+        "SUM(CASE WHEN o.nearest_deadline < ? THEN 1 ELSE 0 END) OVER () "
         f"FROM overview o{where} ORDER BY {order} LIMIT ? OFFSET ?"
     )
     offset = (request.page - 1) * request.size

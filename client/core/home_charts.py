@@ -74,9 +74,9 @@ def home_charts(store: Store, unit_pk: int, current: Period, months: int = MONTH
         "json_extract(s.value, '$.item') AS code, "
         f"{_FEN.format(_AMOUNT)} AS fen, "
         "CASE WHEN coalesce(json_extract(s.value, '$.kind'), 'daily') = 'daily' "
-        "THEN json_extract(s.value, '$.headcount') END AS heads "
+        "THEN CAST(json_extract(s.value, '$.headcount') AS INTEGER) END AS heads "
         "FROM fee_record r, json_each(r.summaries) s WHERE r.unit_id = ? AND r.status = 'accepted'"
-        ") WHERE p BETWEEN ? AND ? GROUP BY p, item",
+        ") AS d WHERE p BETWEEN ? AND ? GROUP BY p, item",  # PostgreSQL: a named subquery; max of numbers
         (unit_pk, first, last),
     ).fetchall()
     paid_rows = store.db.execute_sql(

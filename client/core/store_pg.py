@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 _LITERALS = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")")
 _NOCASE = re.compile(r"([\w.]+)\s*=\s*%s\s+COLLATE\s+NOCASE", re.IGNORECASE)
 _LIKE = re.compile(r"\bLIKE\b", re.IGNORECASE)
+# SQLite's index hints: PostgreSQL's planner takes none (the partial indexes still apply).
+_HINTS = re.compile(r"\s+(INDEXED\s+BY\s+\w+|NOT\s+INDEXED)\b", re.IGNORECASE)
 _CAST_TYPES = (
     (re.compile(r"\bAS\s+REAL\b", re.IGNORECASE), "AS DOUBLE PRECISION"),
     (re.compile(r"\bAS\s+INTEGER\b", re.IGNORECASE), "AS BIGINT"),
@@ -53,6 +55,7 @@ def translate(sql: str) -> str:
             part = part.replace("?", "%s")
             part = _NOCASE.sub(r"lower(\1) = lower(%s)", part)
             part = _LIKE.sub("ILIKE", part)
+            part = _HINTS.sub("", part)
             for pattern, repl in _CAST_TYPES:
                 part = pattern.sub(repl, part)
         parts[i] = part

@@ -24,7 +24,8 @@ class AboutInfo:
     program_dir: str  # where the program runs from: the installed folder, or the source tree
     installed: bool  # a frozen (installed) program, not `python -m client`
     data_dir: str
-    database_path: str
+    database_path: str  # the SQLite file, or the team database's server without the password
+    team: bool  # the data are on a PostgreSQL server shared by several desks
     database_bytes: int
     database_size: str  # as the operator reads it, the same on 首页 and 关于
     log_path: str
@@ -51,7 +52,8 @@ def about(store: Store, home: Path, log_path: Path) -> AboutInfo:
         program_dir=folder,
         installed=installed,
         data_dir=str(home),
-        database_path=str(store.path),
+        database_path=store.location,
+        team=store.team,
         database_bytes=(size := store.size_bytes()),
         database_size=formats.size(size),
         log_path=str(log_path),
@@ -83,23 +85,15 @@ class DataCheckResult:
 
 
 def check_data(store: Store, ctx: JobContext) -> DataCheckResult:
-    """SQLite's integrity and foreign-key checks, then a row count per table."""
+    """The engine's integrity and foreign-key checks (Store.health), then a row count per table."""
     db = store.db
-    names = [
-        r[0]
-        for r in db.execute_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-    ]
-    total = len(names) + 2
-    ctx.progress(0, total, "正在检查数据库完整性…")
-    messages = [r[0] for r in db.execute_sql("PRAGMA integrity_check")]
+    names = store.tables()
+    total = len(names) + 1
+    ctx.progress(0, total, "正在检查数据库完整性与数据关联…")
+    messages, fk_problems = store.health()
     integrity = "ok" if messages == ["ok"] else "；".join(messages[:20])
-    ctx.progress(1, total, "正在检查数据关联…")
-    fk_problems = len(list(db.execute_sql("PRAGMA foreign_key_check")))
     tables = []
-    for i, name in enumerate(names, start=2):
+    for i, name in enumerate(names, start=1):
         ctx.progress(i, total, f"正在统计{table_label(name)}…")
         (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
         tables.append(TableCount(table_label(name), int(rows)))

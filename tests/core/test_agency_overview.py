@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +16,9 @@ TODAY = dt.date(2025, 3, 15)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path)
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    """Each test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 def add_unit(store: Store, unit_id: str, name: str, *, added_at: str = "2025-01-01 08:00:00",
@@ -29,17 +26,18 @@ def add_unit(store: Store, unit_id: str, name: str, *, added_at: str = "2025-01-
     with store.write() as db:
         cur = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at, registration, removed_at) "
-            "VALUES (?, ?, ?, '110000', ?, ?, ?)",
+            "VALUES (?, ?, ?, '110000', ?, ?, ?) RETURNING id",
             (f"91110000{unit_id}", unit_id, name, added_at, registration, "2025-02-01" if removed else None),
         )
-    return int(cur.lastrowid)
+        pk = cur.fetchone()[0]
+    return int(pk)
 
 
 def add_employees(store: Store, pk: int, count: int, *, removed: int = 0) -> None:
     rows = [(pk, f"E{pk}-{removed}-{i}", f"职工{i}", "居民身份证", f"11010119900101{i:04d}", "男", "1990-01-01",
              "N1", "[]", "正常缴费", "{}", "2025-03-01", removed, 1, "2025-03-01") for i in range(count)]
     with store.write() as db:
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, birth_date, "
             "unit_number, items, status, bases, taxside_updated_at, removed, seen_generation, synced_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -53,7 +51,7 @@ def set_feed(store: Store, pk: int, updated_at: str, complete: int = 1) -> None:
 
 def add_drafts(store: Store, pk: int, count: int) -> None:
     with store.write() as db:
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO wage_base_draft (unit_id, kind, employee_id, name, id_type, id_number, unit_number, "
             "added_at) VALUES (?, 'daily', ?, '张三', '居民身份证', '110101199001010011', 'N1', '2025-03-01')",
             [(pk, f"E{i}") for i in range(count)])

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,11 +78,9 @@ def hostile_texts(rows: list[list[openpyxl.cell.Cell]]) -> set[str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    (tmp_path / "home").mkdir()
-    s = Store(tmp_path / "home")
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    """Each test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 @pytest.fixture
@@ -92,21 +89,21 @@ def unit_pk(store: Store) -> int:
     with store.write() as db:
         unit = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES ('91110105MA01ABCD1X', 'U000001', '测试单位', '110000', '2025-03-15 08:00:00')"
-        ).lastrowid
+            "VALUES ('91110105MA01ABCD1X', 'U000001', '测试单位', '110000', '2025-03-15 08:00:00') RETURNING id"
+        ).fetchone()[0]
         rows = [
             (unit, f"E{n:09d}", name, "201", make_id(n), "男", "1990-01-01", UNIT_NUMBER,
              '["pension", "medical"]', "正常缴费", json.dumps({"pension": "8000.50", "medical": "12345.67"}),
              "2025-03-15T08:00:00", "2025-03-15 08:00:00")
             for n, name in enumerate(HOSTILE, start=1)
         ]  # fmt: skip
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, birth_date, "
             "unit_number, items, status, bases, taxside_updated_at, synced_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO enrollment_change (unit_id, employee_id, name, id_type, id_number, kind, fields, changed_at) "
             "VALUES (?, ?, ?, '201', ?, '变更', ?, '2025-03-15 09:00:00')",
             [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pypdf
@@ -19,19 +18,17 @@ SHA_A, SHA_B = "a" * 64, "0123456789abcdef" * 4
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    (tmp_path / "home").mkdir()
-    s = Store(tmp_path / "home")
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    """Each test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 def add_unit(store: Store, unit_id: str, name: str, employees: int = 0) -> int:
     with store.write() as db:
         pk = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES (?, ?, ?, '110000', '2025-03-15 08:00:00')", (f"9111{unit_id}", unit_id, name),
-        ).lastrowid
+            "VALUES (?, ?, ?, '110000', '2025-03-15 08:00:00') RETURNING id", (f"9111{unit_id}", unit_id, name),
+        ).fetchone()[0]
         for n in range(employees):
             db.execute_sql(
                 "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, "

@@ -5,6 +5,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import peewee
+import psycopg
 import pytest
 
 from client.core import migrations
@@ -27,11 +29,11 @@ def test_new_store_is_wal_durable_with_foreign_keys(tmp_path: Path) -> None:
     store.close()
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    with pytest.raises(Exception, match="FOREIGN KEY"), store.write():
+def test_foreign_keys_are_enforced(engine_store: Store) -> None:
+    # SQLite says "FOREIGN KEY constraint failed", PostgreSQL "violates foreign key constraint".
+    with pytest.raises(peewee.IntegrityError, match="(?i)foreign key"), engine_store.write():
         AuditLog.create(at="t", operator="o", action="a", unit=999)
-    store.close()
+    assert AuditLog.select().count() == 0
 
 
 def test_committed_write_is_in_the_file_for_another_connection(tmp_path: Path) -> None:
@@ -76,12 +78,16 @@ def test_version_1_database_upgrades_and_keeps_its_data(tmp_path: Path) -> None:
     store.close()
 
 
-def test_migrations_are_applied_once_in_order(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_migrations_are_applied_once_in_order(tmp_path: Path, store_url: str | None) -> None:
+    store = Store(tmp_path, store_url)
+    assert store.schema_version == migrations.LATEST
     assert store.migrate() == []
     store.close()
-    again = Store(tmp_path)
+    again = Store(tmp_path, store_url)
     assert again.schema_version == migrations.LATEST
+    assert again.migrate() == []
+    # v8's built-in roles once, not once per opening.
+    assert again.db.execute_sql("SELECT count(*) FROM operator_role").fetchone()[0] == 4
     again.close()
 
 
@@ -110,8 +116,8 @@ def test_corrupt_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert digest(path) == before
 
 
-def test_one_writer_at_a_time_no_lock_errors(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_one_writer_at_a_time_no_lock_errors(engine_store: Store) -> None:
+    store = engine_store
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
@@ -141,13 +147,185 @@ def test_one_writer_at_a_time_no_lock_errors(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert AuditLog.select().count() == 200
-    store.close()
 
 
-def test_writer_rolls_back_on_error(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    with pytest.raises(RuntimeError), store.write():
+def test_writer_rolls_back_on_error(engine_store: Store) -> None:
+    with pytest.raises(RuntimeError), engine_store.write():
         AuditLog.create(at="t", operator="o", action="half")
         raise RuntimeError("boom")
     assert AuditLog.select().count() == 0
+
+
+def test_unit_lock_is_held_by_one_caller_at_a_time(engine_store: Store) -> None:
+    store = engine_store
+    got: list[bool] = []
+    with store.unit_lock("sender", 1) as held:
+        assert held
+        # Another thread (on PostgreSQL, another connection) does not get it meanwhile…
+        def try_it() -> None:
+            with store.unit_lock("sender", 1) as other:
+                got.append(other)
+
+        worker = threading.Thread(target=try_it)
+        with store.unit_lock("sender", 2) as other_unit, store.unit_lock("enrollment", 1) as other_name:
+            assert other_unit and other_name  # …while other units and other names are free
+        worker.start()
+        worker.join()
+        assert got == [False]
+    with store.unit_lock("sender", 1) as again:
+        assert again  # released on leaving the block
+
+
+# ---- PostgreSQL (team mode) ----
+
+
+def pg_catalog(url: str) -> list[tuple]:
+    """What a look at a database must not change: its tables, functions (with their row
+    versions: a CREATE OR REPLACE shows) and the schema version."""
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' ORDER BY relname").fetchall()
+        functions = conn.execute(
+            "SELECT proname, prosrc, p.xmin::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' ORDER BY proname").fetchall()
+        versions = conn.execute("SELECT version FROM socialfee_schema").fetchall()
+        future = conn.execute("SELECT x FROM future").fetchall()
+    return [*tables, *functions, *versions, *future]
+
+
+def test_postgres_migrations_run_and_keep_the_version_in_a_table(tmp_path: Path, pg_url: str) -> None:
+    store = Store(tmp_path, pg_url)
+    assert (store.dialect, store.team) == ("postgres", True)
+    assert store.schema_version == migrations.LATEST
+    assert "postgres:" not in store.location and "team-Secret" not in store.location
     store.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM socialfee_schema").fetchall() == [(migrations.LATEST,)]
+        # The migrations' types, translated: 64-bit ids, binary-ordered text.
+        (id_type,) = conn.execute("SELECT data_type FROM information_schema.columns "
+                                  "WHERE table_name = 'unit' AND column_name = 'id'").fetchone()
+        (collation,) = conn.execute("SELECT collation_name FROM information_schema.columns "
+                                    "WHERE table_name = 'unit' AND column_name = 'name'").fetchone()
+    assert (id_type, collation) == ("bigint", "C")
+
+
+def test_newer_postgres_database_is_refused_and_left_untouched(tmp_path: Path, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE socialfee_schema (version BIGINT NOT NULL)")
+        conn.execute("INSERT INTO socialfee_schema VALUES (%s)", (migrations.LATEST + 5,))
+        conn.execute("CREATE TABLE future (x TEXT)")
+        conn.execute("INSERT INTO future VALUES ('kept')")
+        # A newer release's own helper: a refusing older one must not replace it.
+        conn.execute("CREATE FUNCTION json_extract(doc text, path text) RETURNS text "
+                     "LANGUAGE sql AS $$ SELECT 'newer' $$")
+    before = pg_catalog(pg_url)
+    with pytest.raises(StoreError) as info:
+        Store(tmp_path, pg_url)
+    assert info.value.code == "store_too_new"
+    assert "更新版本" in info.value.message and "未被修改" in info.value.message
+    assert str(migrations.LATEST + 5) in info.value.message
+    assert pg_catalog(pg_url) == before
+
+
+def test_two_stores_on_one_postgres_database_migrate_it_once(tmp_path: Path, pg_url: str) -> None:
+    start = threading.Barrier(2)
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def open_desk(n: int) -> None:
+        (tmp_path / f"desk{n}").mkdir()
+        start.wait()
+        try:
+            opened.append(Store(tmp_path / f"desk{n}", pg_url))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    desks = [threading.Thread(target=open_desk, args=(n,)) for n in (1, 2)]
+    for d in desks:
+        d.start()
+    for d in desks:
+        d.join()
+    assert errors == []
+    assert [s.schema_version for s in opened] == [migrations.LATEST] * 2
+    assert [s.migrate() for s in opened] == [[], []]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM socialfee_schema").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM operator_role").fetchone() == (4,)
+    for s in opened:
+        s.close()
+
+
+def test_unit_lock_is_exclusive_across_desks(tmp_path: Path, pg_url: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Store(tmp_path / "a", pg_url), Store(tmp_path / "b", pg_url)
+    try:
+        with a.unit_lock("sender", 7) as held:
+            assert held
+            with b.unit_lock("sender", 7) as other:
+                assert not other
+            with b.unit_lock("sender", 8) as other_unit:
+                assert other_unit
+        with b.unit_lock("sender", 7) as after:
+            assert after
+        # wait=True: b blocks until a lets go.
+        entered, release, waited = threading.Event(), threading.Event(), []
+
+        def holder() -> None:
+            with a.unit_lock("enrollment", 7) as held:
+                assert held
+                entered.set()
+                release.wait(10)
+
+        t = threading.Thread(target=holder)
+        t.start()
+        assert entered.wait(10)
+
+        def waiter() -> None:
+            with b.unit_lock("enrollment", 7, wait=True) as held:
+                waited.append(held)
+
+        w = threading.Thread(target=waiter)
+        w.start()
+        with b.unit_lock("enrollment", 7) as meanwhile:
+            assert not meanwhile  # a still holds it, so the waiter cannot have it either
+        assert waited == []
+        release.set()
+        t.join()
+        w.join(10)
+        assert waited == [True]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_unit_lock_is_released_when_the_holders_connection_dies(tmp_path: Path, pg_url: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Store(tmp_path / "a", pg_url), Store(tmp_path / "b", pg_url)
+    try:
+        with a.unit_lock("sender", 3) as held:
+            assert held
+            with b.unit_lock("sender", 3) as other:
+                assert not other
+            # The desk goes away (crash, network cut): the server ends its session.
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                pids = [r[0] for r in admin.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")]
+                assert len(pids) == 1
+                assert admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],)).fetchone() == (True,)
+                # The backend ends asynchronously: wait until it is gone (no clock involved).
+                for _ in range(1000):
+                    if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pids[0],)).fetchone():
+                        break
+                    admin.execute("SELECT pg_sleep(0.01)")
+            with b.unit_lock("sender", 3) as taken_over:
+                assert taken_over
+        # Leaving the block on the dead connection raised nothing, and the lock is free.
+        with a.unit_lock("sender", 3) as again:
+            assert again
+    finally:
+        a.close()
+        b.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,10 +26,9 @@ def make_id(n: int) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path)
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    """Each test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 @pytest.fixture
@@ -38,9 +36,9 @@ def unit_pk(store: Store) -> int:
     with store.write() as db:
         cur = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES ('91110105MA01ABCD1X', 'U000001', '测试单位', '110000', '2025-03-15 08:00:00')"
+            "VALUES ('91110105MA01ABCD1X', 'U000001', '测试单位', '110000', '2025-03-15 08:00:00') RETURNING id"
         )
-        unit = cur.lastrowid
+        unit = cur.fetchone()[0]
         rows = []
         for n in range(1, 21):
             status = "停止缴费" if n == 20 else "正常缴费"
@@ -62,7 +60,7 @@ def unit_pk(store: Store) -> int:
                     "2025-03-15 08:00:00",
                 )
             )
-        db.cursor().executemany(
+        db.executemany(
             "INSERT INTO enrollment_employee (unit_id, employee_id, name, id_type, id_number, gender, birth_date, "
             "unit_number, items, status, bases, taxside_updated_at, synced_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
