@@ -172,8 +172,8 @@ from pathlib import Path
 from client.core.store import Store
 from client.sync.outbox import Outbox
 from client.sync.taxclient import TaxClient
-home, url, unit_id, unit_pk, password = sys.argv[1:6]
-store = Store(Path(home))
+home, url, unit_id, unit_pk, password, store_url = sys.argv[1:7]
+store = Store(Path(home), store_url or None)  # the test's engine
 client = TaxClient(url, timeout=60)
 client.login(unit_id, password)
 print("sending", flush=True)
@@ -187,7 +187,8 @@ def test_sigkill_mid_submit_leaves_exactly_one_declaration(taxside, client, stor
     # The tax side answers late: the client is killed while its request is in flight.
     taxside.fault(case.path, "latency", method="POST", latency_ms=3000)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(store.path.parent), taxside.url, unit.unit_id, str(unit_pk), NEW_PASSWORD],
+        [sys.executable, "-c", CHILD, str(store.path.parent), taxside.url, unit.unit_id, str(unit_pk), NEW_PASSWORD,
+         store.url or ""],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "sending"
