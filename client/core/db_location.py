@@ -193,7 +193,9 @@ def _reason(exc: Exception) -> str:
 
 def _where(bare: str) -> tuple[str, str, str]:
     parts = urlsplit(bare)
-    return unquote(parts.username or ""), f"{parts.hostname}:{parts.port or 5432}", parts.path.strip("/")
+    # No user in the URL: libpq takes the OS user's name.
+    user = unquote(parts.username or "") or "（本机登录名）"
+    return user, f"{parts.hostname}:{parts.port or 5432}", parts.path.strip("/")
 
 
 def check_connection(url: str, after: str = "") -> int:
