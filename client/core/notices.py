@@ -112,7 +112,7 @@ def popups(region: str) -> list[NoticeView]:
     """Important unread notices flagged to pop up at login, oldest first."""
     rows = (
         Notice.select()
-        .where(_for_region(region) & Notice.read_at.is_null() & Notice.popup & (Notice.importance == IMPORTANT))
+        .where(_for_region(region) & Notice.read_at.is_null() & (Notice.popup == 1) & (Notice.importance == IMPORTANT))
         .order_by(Notice.published_on, Notice.notice_id)
     )
     return [_view(r) for r in rows]

@@ -106,7 +106,10 @@ def set_login_password(store: Store, old: str, new: str, confirm: str) -> None:
     check_new_password(new, confirm, old=old or None, label="新登录密码")
     now = dt.datetime.now().isoformat(timespec="seconds")
     with store.write():
-        LocalCredential.insert(name=LOGIN_PASSWORD, hash=hash_password(new), updated_at=now).on_conflict_replace().execute()
+        # An upsert both engines take (PostgreSQL has no INSERT OR REPLACE).
+        LocalCredential.insert(name=LOGIN_PASSWORD, hash=hash_password(new), updated_at=now).on_conflict(
+            conflict_target=[LocalCredential.name], preserve=[LocalCredential.hash, LocalCredential.updated_at]
+        ).execute()
 
 
 def clear_login_password(store: Store, old: str) -> None:

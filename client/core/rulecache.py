@@ -43,7 +43,10 @@ def save(store: Store, region: str, version: str, sha256: str, content: str) -> 
     with store.write():
         RulePackCache.insert(
             region=region, version=version, sha256=sha256, content=content, fetched_at=now
-        ).on_conflict_replace().execute()
+        ).on_conflict(  # an upsert both engines take (PostgreSQL has no INSERT OR REPLACE)
+            conflict_target=[RulePackCache.region],
+            preserve=[RulePackCache.version, RulePackCache.sha256, RulePackCache.content, RulePackCache.fetched_at],
+        ).execute()
     return pack
 
 

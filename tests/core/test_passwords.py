@@ -3,8 +3,15 @@ from __future__ import annotations
 import pytest
 
 from client.core import notices, passwords, rulecache, units
+from client.core.store import Store
 from client.errors import AuthError, TaxSideRejection, ValidationError
 from rules.packs import bundled_pack_text
+
+
+@pytest.fixture
+def store(engine_store: Store) -> Store:
+    """The tests that keep data run on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return engine_store
 
 
 @pytest.mark.parametrize(
@@ -44,8 +51,7 @@ def test_hash_is_salted_scrypt_and_verifies() -> None:
     assert not passwords.verify_password("Secret2025", tampered)
 
 
-def test_offline_hash_follows_the_last_accepted_password(services) -> None:
-    store = services.store
+def test_offline_hash_follows_the_last_accepted_password(store: Store) -> None:
     units.add_or_restore(store, "U1", "91110112UJ65RGFLKK", "甲公司", "110000")
     assert not units.get_unit("U1").offline_ready
     assert not units.check_offline_password("U1", "First2025")
@@ -58,8 +64,7 @@ def test_offline_hash_follows_the_last_accepted_password(services) -> None:
     assert "Second2025" not in raw
 
 
-def test_remove_unit_keeps_or_drops_its_data(services) -> None:
-    store = services.store
+def test_remove_unit_keeps_or_drops_its_data(store: Store) -> None:
     units.add_or_restore(store, "U1", "91110112UJ65RGFLKK", "甲公司", "110000")
     units.mark_login(store, "U1", "First2025")
     units.remove_unit(store, "U1", keep_data=True)
@@ -70,8 +75,7 @@ def test_remove_unit_keeps_or_drops_its_data(services) -> None:
     assert units.get_unit("U1", include_removed=True) is None
 
 
-def test_login_password_is_a_hash_and_needs_the_old_one(services) -> None:
-    store = services.store
+def test_login_password_is_a_hash_and_needs_the_old_one(store: Store) -> None:
     assert not passwords.login_password_set()
     passwords.set_login_password(store, "", "Local2025", "Local2025")
     assert passwords.verify_login_password("Local2025")
@@ -89,22 +93,22 @@ def test_no_keyring_here_means_no_remembering() -> None:
     assert passwords.recall_password("U1") is None
 
 
-def test_a_bad_rule_pack_never_replaces_the_good_one(services) -> None:
+def test_a_bad_rule_pack_never_replaces_the_good_one(store: Store) -> None:
     text = bundled_pack_text("110000")
-    rulecache.save(services.store, "110000", "2025.07.1", "x", text)
+    rulecache.save(store, "110000", "2025.07.1", "x", text)
     with pytest.raises(TaxSideRejection):
         rulecache.save(
-            services.store, "110000", "2025.08.1", "y", text.replace("[late_fee]", "[late_fe]")
+            store, "110000", "2025.08.1", "y", text.replace("[late_fee]", "[late_fe]")
         )
     with pytest.raises(TaxSideRejection):
-        rulecache.save(services.store, "310000", "2025.07.1", "z", text)  # region mismatch
+        rulecache.save(store, "310000", "2025.07.1", "z", text)  # region mismatch
     found = rulecache.in_force("110000")
     assert found.source == rulecache.SOURCE_TAXSIDE and found.pack.version == "2025.07.1"
     assert rulecache.in_force("140000").source == rulecache.SOURCE_BUNDLED
     assert rulecache.in_force("999999") is None
 
 
-def test_notices_replace_the_region_and_keep_read_marks(services) -> None:
+def test_notices_replace_the_region_and_keep_read_marks(store: Store) -> None:
     import datetime as dt
     from types import SimpleNamespace
 
@@ -120,7 +124,7 @@ def test_notices_replace_the_region_and_keep_read_marks(services) -> None:
             popup=popup,
         )
 
-    store = services.store
+    store = store
     assert (
         notices.replace_region(store, "110000", [notice("N1", None, True), notice("N2", "110000")])
         == 2
