@@ -35,6 +35,7 @@ from client.api import (
     agency,
     backup,
     certificate,
+    data_location,
     enrollment,
     errors,
     fee_declaration,
@@ -210,6 +211,7 @@ def create_app(services: Services, secret: str, port: int) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(system.bp)
+    app.register_blueprint(data_location.bp)  # under /api/system: its permissions
     app.register_blueprint(backup.bp)
     app.register_blueprint(network.bp)
     app.register_blueprint(login.bp)
