@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from client.backup import restore_team
 from client.backup import service as backup_service
 from client.core import journal
 from client.core import payment as core
@@ -34,6 +35,12 @@ from tests.sync.test_payment import (
     unit_id,
 )
 from tests.taxside_fixtures import LiveTaxSide
+
+
+@pytest.fixture
+def services(engine_services: Any) -> Any:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
 
 
 @pytest.fixture
@@ -90,8 +97,8 @@ from pathlib import Path
 from client.core.store import Store
 from client.sync.outbox import Outbox
 from client.sync.taxclient import TaxClient
-home, url, unit_id, unit_pk, password = sys.argv[1:6]
-store = Store(Path(home))
+home, url, unit_id, unit_pk, password, store_url = sys.argv[1:7]
+store = Store(Path(home), store_url or None)
 client = TaxClient(url, timeout=60)
 client.login(unit_id, password)
 print("sending", flush=True)
@@ -107,7 +114,8 @@ def test_sigkill_mid_debit_then_restart(svc: PaymentService, live: LiveTaxSide, 
     entry_id = core.request_debit(svc.store, pk, agreement_of(svc).agreement_id, chosen, str(total), "财务")
     live.fault(f"/v1/units/{uid}/debits", "latency", method="POST", latency_ms=3000)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(services.home), live.url, uid, str(pk), NEW_PASSWORD],
+        [sys.executable, "-c", CHILD, str(services.home), live.url, uid, str(pk), NEW_PASSWORD,
+         services.store.url or ""],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "sending"
@@ -227,7 +235,7 @@ def test_backup_from_before_the_payment_restored(svc: PaymentService, live: Live
                                                  tmp_path: Path) -> None:
     pk = svc._unit()[0]
     chosen = first_ids(svc, 2)
-    backup = backup_service.create_backup(services.home, tmp_path / "backups")
+    backup = backup_service.create_backup(services.home, tmp_path / "backups", store=services.store)
     assert pay(svc, chosen).ok
     backup_service.restore(services, Path(backup.path))
     # The restored data knows nothing of the payment: the list still shows the arrears unpaid.
@@ -235,7 +243,7 @@ def test_backup_from_before_the_payment_restored(svc: PaymentService, live: Live
     assert records.payments(svc.store, pk) == []
     paused = pay(svc, chosen)  # sending is paused after a restore: kept as 待提交
     assert paused.entry.state == journal.QUEUED and "暂停" in paused.message
-    backup_service.clear_pause(services.home)  # the operator reviewed the restore
+    restore_team.clear_review(services)  # the operator reviewed the restore (every desk's, in team mode)
     result = svc.push(paused.entry.id)
     assert result.entry.state == journal.REJECTED and "请勿重复缴款" in result.message
     assert result.arrears_refreshed
