@@ -25,7 +25,6 @@ from client.api.server import UIServer
 from client.backup import service as backup_service
 from client.core import db_location, home_lock, network, upgrade
 from client.core.jobs import JobRunner
-from client.core.store import Store
 from client.errors import SocialFeeError
 from client.services import Services
 from client.settings import Settings, prepare_home, resolve_home
@@ -45,7 +44,9 @@ def build_services(home: str | os.PathLike[str] | None = None) -> Services:
     # backup copies settings.json.
     network.migrate(settings)
     backup_service.backup_before_migration(folder, settings)
-    store = Store(folder, db_location.resolve(settings))  # refuses corrupt or newer databases before writing anything
+    # Refuses corrupt or newer databases before writing anything; a team database that
+    # cannot be reached is named in Chinese (wrong password, server down, ...).
+    store = db_location.open_store(folder, db_location.resolve(settings))
     # Each job gives its worker thread's SQLite connection back when it ends.
     jobs = JobRunner(on_finish=store.db.close)
     return Services(folder, settings, store, jobs, log_path)
