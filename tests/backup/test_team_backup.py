@@ -16,7 +16,7 @@ import pytest
 
 from client.app import build_services
 from client.backup import common, restore_team, service, team
-from client.core import journal, team_state
+from client.core import db_location, journal, team_state
 from client.core.jobs import JobRunner
 from client.core.store import Store
 from client.services import Services
@@ -26,9 +26,12 @@ from client.sync.taxclient import TaxClient
 
 
 def team_services(home: Path, url: str) -> Services:
+    """A desk whose settings name the team database (as `socialfee db use` leaves them)."""
     folder = prepare_home(home)
+    settings = Settings(folder)
+    settings.update({db_location.SETTING: db_location.parse(url)[0]})
     store = Store(folder, url)
-    return Services(folder, Settings(folder), store, JobRunner(on_finish=store.db.close), folder / "app.log")
+    return Services(folder, settings, store, JobRunner(on_finish=store.db.close), folder / "app.log")
 
 
 @pytest.fixture
