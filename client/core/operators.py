@@ -290,8 +290,18 @@ def get_operator(store: Store, operator_id: int) -> Operator:
     return _operator(store, row)
 
 
+@contextmanager
+def _admins_settled(store: Store) -> Iterator[None]:
+    """One change that may take an administrator away at a time, across desks: two desks
+    each freezing a different one of two administrators would otherwise both pass the check
+    below and leave none (the check reads what is committed once the lock is held)."""
+    with store.unit_lock("operator_admins", 0, wait=True):
+        yield
+
+
 def _keep_an_administrator(store: Store, operator_id: int) -> None:
-    """Freezing, deleting or demoting the last active administrator would lock everyone out."""
+    """Freezing, deleting or demoting the last active administrator would lock everyone out.
+    Called under :func:`_admins_settled`."""
     admin = role_by_key(store, ADMIN)
     (others,) = store.db.execute_sql(
         "SELECT count(*) FROM operator WHERE role_id = ? AND frozen = 0 AND id != ?", (admin.id, operator_id)
@@ -303,15 +313,16 @@ def _keep_an_administrator(store: Store, operator_id: int) -> None:
 
 def update_operator(store: Store, operator_id: int, *, name: object, role_id: int, unit_ids: object) -> None:
     role = get_role(store, role_id)
-    if role.key != ADMIN:
-        _keep_an_administrator(store, operator_id)
     clean_name = _clean_name(name, "操作员姓名", "name", 40)
     units = _clean_units(unit_ids)
-    get_operator(store, operator_id)
-    with store.write() as db:
-        db.execute_sql("UPDATE operator SET name = ?, role_id = ?, updated_at = ? WHERE id = ?",
-                       (clean_name, role.id, _text(_now()), operator_id))
-        _write_units(db, operator_id, units)
+    with _admins_settled(store):
+        if role.key != ADMIN:
+            _keep_an_administrator(store, operator_id)
+        get_operator(store, operator_id)
+        with store.write() as db:
+            db.execute_sql("UPDATE operator SET name = ?, role_id = ?, updated_at = ? WHERE id = ?",
+                           (clean_name, role.id, _text(_now()), operator_id))
+            _write_units(db, operator_id, units)
 
 
 def reset_password(store: Store, operator_id: int, password: str, confirm: str, *, must_change: bool = True) -> None:
@@ -339,22 +350,24 @@ def change_own_password(store: Store, operator_id: int, old: str, new: str, conf
 
 
 def set_frozen(store: Store, operator_id: int, frozen: bool) -> Operator:
-    if frozen:
-        _keep_an_administrator(store, operator_id)
-    get_operator(store, operator_id)
-    with store.write() as db:
-        db.execute_sql("UPDATE operator SET frozen = ?, failed_attempts = 0, locked_until = NULL, updated_at = ? "
-                       "WHERE id = ?", (int(frozen), _text(_now()), operator_id))
+    with _admins_settled(store):
+        if frozen:
+            _keep_an_administrator(store, operator_id)
+        get_operator(store, operator_id)
+        with store.write() as db:
+            db.execute_sql("UPDATE operator SET frozen = ?, failed_attempts = 0, locked_until = NULL, updated_at = ? "
+                           "WHERE id = ?", (int(frozen), _text(_now()), operator_id))
     return get_operator(store, operator_id)
 
 
 def delete_operator(store: Store, operator_id: int) -> Operator:
     """Gone from the list; audit rows and journal entries keep the name they recorded."""
-    _keep_an_administrator(store, operator_id)
-    target = get_operator(store, operator_id)
-    with store.write() as db:
-        db.execute_sql("DELETE FROM operator_unit WHERE operator_id = ?", (operator_id,))
-        db.execute_sql("DELETE FROM operator WHERE id = ?", (operator_id,))
+    with _admins_settled(store):
+        _keep_an_administrator(store, operator_id)
+        target = get_operator(store, operator_id)
+        with store.write() as db:
+            db.execute_sql("DELETE FROM operator_unit WHERE operator_id = ?", (operator_id,))
+            db.execute_sql("DELETE FROM operator WHERE id = ?", (operator_id,))
     return target
 
 

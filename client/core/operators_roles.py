@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+import peewee
+
 from client.core import permissions
 from client.core.store import Store
 from client.errors import ConflictError, NotFoundError, ValidationError
@@ -96,13 +98,18 @@ def save_role(store: Store, role_id: int | None, name: object, chosen: object) -
     _name_free(store, clean, role_id)
     stored = json.dumps(sorted(granted))
     now = dt.datetime.now().isoformat(sep=" ", timespec="seconds")
-    with store.write() as db:
-        if role_id is None:
-            cur = db.execute_sql("INSERT INTO operator_role (key, name, permissions, created_at) "
-                                 "VALUES (NULL, ?, ?, ?) RETURNING id", (clean, stored, now))
-            role_id = int(cur.fetchone()[0])
-        else:
-            db.execute_sql("UPDATE operator_role SET name = ?, permissions = ? WHERE id = ?", (clean, stored, role_id))
+    try:
+        with store.write() as db:
+            if role_id is None:
+                cur = db.execute_sql("INSERT INTO operator_role (key, name, permissions, created_at) "
+                                     "VALUES (NULL, ?, ?, ?) RETURNING id", (clean, stored, now))
+                role_id = int(cur.fetchone()[0])
+            else:
+                db.execute_sql("UPDATE operator_role SET name = ?, permissions = ? WHERE id = ?",
+                               (clean, stored, role_id))
+    except peewee.IntegrityError as exc:
+        # Another desk saved a role of this name after the check above.
+        raise ConflictError(f"已有名为「{clean}」的角色", code="role_name_taken") from exc
     return get_role(store, role_id)
 
 
@@ -112,6 +119,10 @@ def delete_role(store: Store, role_id: int) -> Role:
         raise ConflictError("内置角色不能删除", code="role_builtin")
     if role_use(store).get(role.id):
         raise ConflictError(f"还有操作员使用角色「{role.name}」，请先为他们更换角色", code="role_in_use")
-    with store.write() as db:
-        db.execute_sql("DELETE FROM operator_role WHERE id = ?", (role.id,))
+    try:
+        with store.write() as db:
+            db.execute_sql("DELETE FROM operator_role WHERE id = ?", (role.id,))
+    except peewee.IntegrityError as exc:
+        # Another desk gave an operator this role after the check above.
+        raise ConflictError(f"还有操作员使用角色「{role.name}」，请先为他们更换角色", code="role_in_use") from exc
     return role

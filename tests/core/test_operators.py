@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import peewee
+import psycopg
 import pytest
 
 from client.core import audit, operators, permissions
@@ -245,3 +246,101 @@ def test_two_desks_adding_one_login_name_at_once_get_one_account(tmp_path: Path,
     finally:
         for s in desks:
             s.close()
+
+
+# ---- several desks on one PostgreSQL database: a desk's change caught half-way ----
+
+
+def two_desks(tmp_path: Path, url: str) -> list[Store]:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    return [Store(tmp_path / "a", url), Store(tmp_path / "b", url)]
+
+
+def wait_for_waiters(admin: psycopg.Connection, count: int, done: threading.Thread | None = None) -> None:
+    """Until ``count`` sessions wait on a lock (or ``done`` finished without waiting)."""
+    for _ in range(2000):
+        (waiting,) = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'").fetchone()
+        if waiting >= count or (done is not None and not done.is_alive()):
+            return
+        admin.execute("SELECT pg_sleep(0.01)")
+    raise AssertionError(f"{count} sessions never waited on a lock")
+
+
+def in_thread(outcomes: list[object], work: object) -> threading.Thread:
+    def run() -> None:
+        try:
+            outcomes.append(work())  # type: ignore[operator]
+        except ConflictError as exc:
+            outcomes.append(exc.code)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_two_desks_freezing_the_two_administrators_leave_one(tmp_path: Path, pg_url: str) -> None:
+    one, two = two_desks(tmp_path, pg_url)
+    first = operators.start_multi(one, "王管理", "admin", PASSWORD, PASSWORD)
+    second = _add(one, "admin2", permissions.ADMIN)
+    outcomes: list[object] = []
+    try:
+        with psycopg.connect(pg_url) as holder, psycopg.connect(pg_url, autocommit=True) as admin:
+            # Desk one passes its check, then waits on the row (as if slow to commit)…
+            holder.execute("SELECT 1 FROM operator WHERE id = %s FOR UPDATE", (first.id,))
+            a = in_thread(outcomes, lambda: operators.set_frozen(one, first.id, True).frozen)
+            wait_for_waiters(admin, 1)
+            # …while desk two freezes the other administrator.
+            b = in_thread(outcomes, lambda: operators.set_frozen(two, second, True).frozen)
+            wait_for_waiters(admin, 2, done=b)
+            holder.rollback()
+            a.join(20)
+            b.join(20)
+        assert sorted(outcomes, key=str) == [True, "last_admin"]
+        (active,) = one.db.execute_sql(
+            "SELECT count(*) FROM operator WHERE role_id = ? AND frozen = 0", (first.role.id,)).fetchone()
+        assert active == 1
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_role_name_saved_meanwhile_by_another_desk_is_taken(tmp_path: Path, pg_url: str) -> None:
+    one, _two = two_desks(tmp_path, pg_url)
+    outcomes: list[object] = []
+    try:
+        with psycopg.connect(pg_url) as other, psycopg.connect(pg_url, autocommit=True) as admin:
+            # The other desk's new role, not committed yet: invisible to the name check here.
+            other.execute("INSERT INTO operator_role (name, permissions, created_at) "
+                          "VALUES ('社保复核', '[\"queries.view\"]', 't')")
+            saving = in_thread(outcomes, lambda: save_role(one, None, "社保复核", ["payment.pay"]).name)
+            wait_for_waiters(admin, 1, done=saving)
+            other.commit()
+            saving.join(20)
+        assert outcomes == ["role_name_taken"]
+        assert [r.name for r in list_roles(one)].count("社保复核") == 1
+    finally:
+        one.close()
+        _two.close()
+
+
+def test_a_role_given_meanwhile_by_another_desk_is_not_deleted(tmp_path: Path, pg_url: str) -> None:
+    one, _two = two_desks(tmp_path, pg_url)
+    operators.start_multi(one, "王管理", "admin", PASSWORD, PASSWORD)
+    role = save_role(one, None, "社保复核", ["queries.view"])
+    outcomes: list[object] = []
+    try:
+        with psycopg.connect(pg_url) as other, psycopg.connect(pg_url, autocommit=True) as admin:
+            other.execute("INSERT INTO operator (name, login_name, password_hash, role_id, created_at, updated_at) "
+                          "VALUES ('复核员', 'check', 'x', %s, 't', 't')", (role.id,))
+            deleting = in_thread(outcomes, lambda: delete_role(one, role.id).name)
+            wait_for_waiters(admin, 1, done=deleting)
+            other.commit()
+            deleting.join(20)
+        assert outcomes == ["role_in_use"]
+        assert role.id in [r.id for r in list_roles(one)]
+    finally:
+        one.close()
+        _two.close()
