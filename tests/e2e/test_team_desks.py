@@ -125,10 +125,13 @@ def test_enrollment_update_while_another_desk_runs_one(
     unit = log_in(services, live, index=0)  # the login's own update downloads every employee
     services.session.popups_shown = True
     unit_pk = services.session.require_entered().local_id
-    live.fault(f"/v1/units/{unit.unit_id}/enrollment", "latency", latency_ms=300)
+    feed = f"/v1/units/{unit.unit_id}/enrollment"
+    live.fault(feed, "latency", latency_ms=100)
     other = OtherDesk(tmp_path / "desk-2", store_url, unit_pk, live, unit.unit_id, "财务室-2")
     try:
         other.wait_for(lambda line: line["event"] == "progress" and line["done"] >= 200)
+        live.clear_faults()  # the other desk's next page then waits until the faults are cleared
+        live.fault(feed, "latency", latency_ms=120_000)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 820})
         page, problems = new_tab(context, f"{ui.base_url}/enrollment?key={ui.secret}")
         page.locator("#employees tbody tr").first.wait_for()

@@ -44,6 +44,12 @@ def big(taxside_factory: Any) -> Any:
     return live
 
 
+def hold(live: Any, feed: str) -> None:
+    """The feed's next request waits until clear_faults (which releases held requests)."""
+    live.clear_faults()
+    live.fault(feed, "latency", latency_ms=120_000)
+
+
 def add_unit(store: Store, unit: Any) -> int:
     with store.write() as db:
         return int(db.execute_sql(
@@ -101,10 +107,12 @@ def test_a_second_desk_shows_the_first_desks_progress_and_does_not_update_again(
     store = Store(tmp_path / "parent", pg_url)
     unit_pk = add_unit(store, big.unit(0))
     # Each page of the feed takes a while: the second desk starts while the first is mid-way.
-    big.fault(f"/v1/units/{big.unit(0).unit_id}/enrollment", "latency", latency_ms=200)
+    feed = f"/v1/units/{big.unit(0).unit_id}/enrollment"
+    big.fault(feed, "latency", latency_ms=100)
     first = Desk(tmp_path / "desk-a", pg_url, unit_pk, big, "DESK-A")
     desks.append(first)
     first.read_until(lambda line: line["event"] == "progress" and line["done"] >= 300)
+    hold(big, feed)  # the first desk stays mid-way until the test lets it go on
     second = Desk(tmp_path / "desk-b", pg_url, unit_pk, big, "DESK-B")
     desks.append(second)
     shown = second.read_until(lambda line: line["event"] == "progress" and line["done"] > 0)
@@ -138,10 +146,12 @@ def test_a_desk_that_dies_mid_update_leaves_the_unit_to_the_waiting_desk(
 ) -> None:
     store = Store(tmp_path / "parent", pg_url)
     unit_pk = add_unit(store, big.unit(0))
-    big.fault(f"/v1/units/{big.unit(0).unit_id}/enrollment", "latency", latency_ms=200)
+    feed = f"/v1/units/{big.unit(0).unit_id}/enrollment"
+    big.fault(feed, "latency", latency_ms=100)
     first = Desk(tmp_path / "desk-a", pg_url, unit_pk, big, "DESK-A")
     desks.append(first)
     first.read_until(lambda line: line["event"] == "progress" and line["done"] >= 300)
+    hold(big, feed)  # the first desk stays mid-way until the test lets it go on
     second = Desk(tmp_path / "desk-b", pg_url, unit_pk, big, "DESK-B")
     desks.append(second)
     second.read_until(lambda line: line["event"] == "progress" and line["message"].startswith(WAITING))
