@@ -408,19 +408,21 @@ def authenticate(store: Store, login_name: str, password: str, *, now: dt.dateti
 
 
 def _count_failure(store: Store, operator_id: int, moment: dt.datetime) -> tuple[int, str | None]:
-    """One more wrong password, counted in one transaction (two windows guessing at once
-    cannot both read the old count); the last allowed one sets the lock."""
+    """One more wrong password, counted by the UPDATE itself (two windows or two desks
+    guessing at once cannot both read the old count: PostgreSQL's row lock makes the second
+    count on the first's result); the last allowed one sets the lock."""
     with store.write() as db:
-        (failed, locked_until) = db.execute_sql(
-            "SELECT failed_attempts, locked_until FROM operator WHERE id = ?", (operator_id,)
+        # A lock that ran out starts a fresh count.
+        (failed,) = db.execute_sql(
+            "UPDATE operator SET failed_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 "
+            "ELSE failed_attempts + 1 END, locked_until = NULL WHERE id = ? RETURNING failed_attempts",
+            (operator_id,),
         ).fetchone()
-        if locked_until:  # a lock that ran out starts a fresh count
-            failed = 0
-        failed += 1
         locked = _text(moment + dt.timedelta(minutes=LOCK_MINUTES)) if failed >= MAX_ATTEMPTS else None
-        db.execute_sql("UPDATE operator SET failed_attempts = ?, locked_until = ? WHERE id = ?",
-                       (0 if locked else failed, locked, operator_id))
-    return failed, locked
+        if locked:
+            db.execute_sql("UPDATE operator SET failed_attempts = 0, locked_until = ? WHERE id = ?",
+                           (locked, operator_id))
+    return int(failed), locked
 
 
 def _locked_message(until: dt.datetime, moment: dt.datetime) -> str:

@@ -344,3 +344,33 @@ def test_a_role_given_meanwhile_by_another_desk_is_not_deleted(tmp_path: Path, p
     finally:
         one.close()
         _two.close()
+
+
+def test_wrong_passwords_on_two_desks_at_once_both_count(tmp_path: Path, pg_url: str) -> None:
+    one, two = two_desks(tmp_path, pg_url)
+    operators.start_multi(one, "王管理", "admin", PASSWORD, PASSWORD)
+    hr = _add(one, "hr", permissions.HR)
+    outcomes: list[object] = []
+
+    def guess(store: Store) -> object:
+        try:
+            return operators.authenticate(store, "hr", "Wrong12345", now=T0)
+        except AuthError as exc:
+            return exc.message
+
+    try:
+        with psycopg.connect(pg_url) as holder, psycopg.connect(pg_url, autocommit=True) as admin:
+            holder.execute("SELECT 1 FROM operator WHERE id = %s FOR UPDATE", (hr,))  # both count at once
+            a = in_thread(outcomes, lambda: guess(one))
+            b = in_thread(outcomes, lambda: guess(two))
+            wait_for_waiters(admin, 2)
+            holder.rollback()
+            a.join(20)
+            b.join(20)
+        assert sorted(str(o) for o in outcomes) == [
+            "登录名或密码不正确（再输错 3 次将锁定 15 分钟）", "登录名或密码不正确（再输错 4 次将锁定 15 分钟）"]
+        (failed,) = one.db.execute_sql("SELECT failed_attempts FROM operator WHERE id = ?", (hr,)).fetchone()
+        assert failed == 2
+    finally:
+        one.close()
+        two.close()
