@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +135,13 @@ def create(
     now = now_text()
     cur = db.execute_sql(
         "INSERT INTO submission (unit_id, kind, idempotency_key, payload, summary, row_count, "
-        "operator, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "operator, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             unit_pk, kind, str(uuid.uuid4()), json.dumps(payload, ensure_ascii=False),
             summary, row_count, operator, QUEUED, now, now,
         ),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 def get(store: Store, entry_id: int, unit_pk: int | None = None) -> Entry:
@@ -250,6 +250,28 @@ def mark_sending(store: Store, entry: Entry) -> None:
     _update(store, entry.id, state=SENDING, attempts=entry.attempts + 1)
 
 
+def claim(store: Store, entry: Entry) -> Entry | None:
+    """Take the entry for sending: ``sending`` with one more attempt, committed before the
+    request leaves; None when it is no longer as read (another sender, here or on another
+    desk, moved it on). State and attempts together are the token: the attempt count only
+    grows, so of two senders holding the same read exactly one wins, even from ``sending``."""
+    with store.write() as db:
+        won = still(db, entry, state=SENDING, attempts=entry.attempts + 1)
+    return replace(entry, state=SENDING, attempts=entry.attempts + 1) if won else None
+
+
+def still(db: peewee.Database, entry: Entry, **fields: Any) -> bool:
+    """Change the entry only if it is still as ``entry`` read it (inside a transaction):
+    whether it was. An outcome is recorded once however many senders or pollers got it."""
+    fields["updated_at"] = now_text()
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cur = db.execute_sql(
+        f"UPDATE submission SET {assignments} WHERE id = ? AND state = ? AND attempts = ?",
+        [*fields.values(), entry.id, entry.state, entry.attempts],
+    )
+    return cur.rowcount == 1
+
+
 def mark_queued(store: Store, entry_id: int, error: str) -> None:
     """The request provably never reached the tax side: send again later."""
     _update(store, entry_id, state=QUEUED, last_error=error)
@@ -276,6 +298,14 @@ def mark_decided_in(db: peewee.SqliteDatabase, entry_id: int, accepted: bool, re
         "WHERE id = ?",
         (ACCEPTED if accepted else REJECTED, now, json.dumps(reasons, ensure_ascii=False) if reasons else "",
          now, entry_id),
+    )
+
+
+def decide(db: peewee.Database, entry: Entry, accepted: bool, reasons: list[dict[str, Any]]) -> bool:
+    """``mark_decided_in`` only if the entry is still as read (see :func:`still`)."""
+    return still(
+        db, entry, state=ACCEPTED if accepted else REJECTED, feedback_at=now_text(),
+        reasons=json.dumps(reasons, ensure_ascii=False) if reasons else "", last_error="",
     )
 
 

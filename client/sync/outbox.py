@@ -13,6 +13,15 @@ what to do on the next run:
   left-over ``sending`` entry is resolved by asking the tax side about its key: a stored
   answer is taken as the answer; "never committed" means it is sent again with the same
   key. It is never sent blindly, so one submission exists on the tax side in every case.
+
+Several desks may share one unit's journal (team mode on PostgreSQL): a desk sends a unit
+only while it holds the unit's ``sender`` lock (an advisory lock; a desk that does not get
+it leaves the unit to the desk sending it), and inside it each entry is claimed by a
+compare-and-set on its state and attempt count before its request leaves, and every outcome
+is recorded only if the entry is still as this sender read it. So a second sender in the
+same process, a restarted desk or a desk that lost its lock never sends or applies an entry
+twice. A team-wide pause (a restore under way, client/core/team_state.py) is checked before
+each entry.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from client.backup import service as backup_service
-from client.core import journal
+from client.core import journal, team_state
 from client.core.store import Store
 from client.errors import AuthError, NetworkError, SocialFeeError
 from client.sync import fee_declaration, kinds, payment, wage_base  # noqa: F401  (the kinds register themselves)
@@ -49,9 +58,14 @@ class SendReport:
     waiting: int = 0  # still 待提交 / 待确认 after this run
     paused: bool = False
     error: str = ""
+    elsewhere: bool = False  # another desk holds the unit's sender lock and sends its entries
 
     @property
     def message(self) -> str:
+        if self.paused and self.error:  # the team-wide pause says why itself
+            return f"{self.error}申报已保存为待提交。"
+        if self.elsewhere:
+            return "另一台电脑正在发送本单位的申报，由它完成发送；稍后刷新即可看到结果"
         if self.paused:
             return "恢复备份后自动发送已暂停：请先在「备份与恢复」中查看备份之后的申报记录。申报已保存为待提交。"
         parts = []
@@ -108,9 +122,12 @@ class Outbox:
     ) -> SendReport:
         """Send every waiting entry of the unit (of the kinds in ``only``, else of all kinds)."""
         if self.paused():
-            return SendReport(paused=True, waiting=len(journal.entries(self.store, unit_pk, journal.TO_SEND)))
+            return SendReport(paused=True, waiting=self._waiting(unit_pk))
         wanted = tuple(only) or kinds.names()
-        with _SENDING:
+        with _SENDING, self.store.unit_lock("sender", unit_pk) as held:
+            if not held:
+                log.debug("unit %s: another desk holds the sender lock, skipped this round", unit_pk)
+                return SendReport(waiting=self._waiting(unit_pk), elsewhere=True)
             sent = refused = 0
             tried: set[int] = set()
             while True:  # entries submitted while this run sends go out in the same run
@@ -121,6 +138,9 @@ class Outbox:
                 if not pending:
                     return SendReport(sent, refused)
                 for n, entry in enumerate(pending):
+                    reason = team_state.senders_paused(self.store)
+                    if reason:  # a restore began meanwhile: stop before the next request
+                        return SendReport(sent, refused, self._waiting(unit_pk), paused=True, error=reason)
                     tried.add(entry.id)
                     if progress:
                         progress(n, len(pending), f"正在发送：{entry.summary}")
@@ -128,61 +148,72 @@ class Outbox:
                         outcome = self._send_one(client, unit_id, entry)
                     except NetworkError as exc:
                         # The tax side is not answering: keep the rest for the next run.
-                        waiting = len(journal.entries(self.store, unit_pk, journal.TO_SEND))
-                        return SendReport(sent, refused, waiting, error=exc.message)
+                        return SendReport(sent, refused, self._waiting(unit_pk), error=exc.message)
                     sent += outcome == "sent"
                     refused += outcome == "refused"
 
+    def _waiting(self, unit_pk: int) -> int:
+        return len(journal.entries(self.store, unit_pk, journal.TO_SEND))
+
     def _send_one(self, client: TaxClient, unit_id: str, entry: journal.Entry) -> str:
+        """One entry: "sent", "refused", or "skipped" when another sender moved it on."""
         kind = _kind(entry)
         if entry.state in (journal.SENDING, journal.UNKNOWN):
             try:
                 outcome = client.idempotency_outcome(entry.idempotency_key)
             except NetworkError as exc:
-                journal.mark_unknown(self.store, entry.id, exc.message)
+                self._still(entry, state=journal.UNKNOWN, last_error=exc.message)
                 raise
             if outcome is not None:
                 log.info("submission %s resolved from its key (status %s)", entry.id, outcome.status)
                 return self._apply_stored(kind, entry, outcome)
             # Never committed on the tax side: sending again under the same key is safe.
         payload = journal.payload(self.store, entry.id)
-        journal.mark_sending(self.store, entry)
+        claimed = journal.claim(self.store, entry)
+        if claimed is None:
+            log.debug("submission %s was taken by another sender", entry.id)
+            return "skipped"
         try:
-            receipt = kind.send(client, unit_id, payload, entry.idempotency_key)
+            receipt = kind.send(client, unit_id, payload, claimed.idempotency_key)
         except NetworkError as exc:
-            if exc.code in UNSENT:
-                journal.mark_queued(self.store, entry.id, exc.message)
-            else:
-                journal.mark_unknown(self.store, entry.id, exc.message)
+            state = journal.QUEUED if exc.code in UNSENT else journal.UNKNOWN
+            self._still(claimed, state=state, last_error=exc.message)
             raise
         except AuthError:
             raise  # the session renews the token and runs us again; the key decides then
         except SocialFeeError as exc:  # 4xx: refused as a whole (e.g. the annual window closed)
-            self._decide(kind, entry, Decision.refused(exc.message, exc.code))
-            return "refused"
-        return self._received(kind, entry, receipt)
+            return "refused" if self._decide(kind, claimed, Decision.refused(exc.message, exc.code)) else "skipped"
+        return self._received(kind, claimed, receipt)
+
+    def _still(self, entry: journal.Entry, **fields: object) -> bool:
+        with self.store.write() as db:
+            return journal.still(db, entry, **fields)
 
     def _apply_stored(self, kind: SubmissionKind, entry: journal.Entry, outcome: IdempotencyOutcome) -> str:
         receipt = kind.stored_receipt(outcome)
         if receipt is not None:
             return self._received(kind, entry, receipt)
         code, message = stored_error(outcome)
-        self._decide(kind, entry, Decision.refused(message, code))
-        return "refused"
+        return "refused" if self._decide(kind, entry, Decision.refused(message, code)) else "skipped"
 
     def _received(self, kind: SubmissionKind, entry: journal.Entry, receipt: Receipt) -> str:
-        with self.store.write():
-            journal.mark_awaiting(self.store, entry.id, receipt.taxside_id, receipt.received_at)
+        with self.store.write() as db:
+            if not journal.still(db, entry, state=journal.AWAITING, taxside_id=receipt.taxside_id,
+                                 sent_at=receipt.received_at, last_error=""):
+                return "skipped"  # another sender recorded the answer first
             if receipt.decision is not None and receipt.decision.status != kinds.PROCESSING:
                 self._decide(kind, journal.get(self.store, entry.id), receipt.decision)
         return "sent"
 
-    def _decide(self, kind: SubmissionKind, entry: journal.Entry, decision: Decision) -> None:
-        """Record a decision in the journal and apply it locally, in one transaction."""
+    def _decide(self, kind: SubmissionKind, entry: journal.Entry, decision: Decision) -> bool:
+        """Record a decision in the journal and apply it locally, in one transaction; False
+        when the entry was no longer as read (another desk recorded it: applied once)."""
         accepted = decision.status == kinds.ACCEPTED
         with self.store.write() as db:
-            journal.mark_decided(self.store, entry.id, accepted, [dict(r) for r in decision.reasons])
+            if not journal.decide(db, entry, accepted, [dict(r) for r in decision.reasons]):
+                return False
             kind.apply(db, entry, decision)
+        return True
 
     # -- feedback ----------------------------------------------------------------------------------
     def fetch_feedback(
@@ -194,14 +225,11 @@ class Outbox:
         for entry in waiting:
             kind = _kind(entry)
             decision = kind.decision(client, unit_id, entry, partial(journal.payload, self.store, entry.id))
-            if decision.status == kinds.ACCEPTED:
-                accepted += 1
-            elif decision.status == kinds.REJECTED:
-                rejected += 1
-            else:
+            if decision.status == kinds.PROCESSING:
                 processing += 1
-                continue
-            self._decide(kind, entry, decision)
+            elif self._decide(kind, entry, decision):  # not when another desk got it first
+                accepted += decision.status == kinds.ACCEPTED
+                rejected += decision.status == kinds.REJECTED
         return FeedbackReport(len(waiting), accepted, rejected, processing)
 
 
