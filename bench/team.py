@@ -12,6 +12,14 @@ FIGURE pg_list_query_p95: what the 职工参保信息 page asks for (GET /api/en
   100,000 employees on PostgreSQL, p95 over QUERIES requests mixing the unfiltered first
   pages, a name search and a 缴费状态 filter. Floor: the same SQL through a bare psycopg
   connection. Target: under 30 ms.
+FIGURE pg_two_desks_submit: two desks (processes of their own, tests/sync/desk.py: own Store
+  on the shared PostgreSQL database, own TaxClient, own sender) submit DESK_DECLARATIONS
+  small (one-employee) payroll-base declarations of one unit between them, half each, the
+  sender running after each one as 提交 does; wall time from "go" until both desks saw
+  nothing left to send. Every declaration must reach the reference tax side exactly once
+  (its declarations, its idempotency records and a request counter; one attempt per entry
+  in the journal), else the bench fails. Floor: one desk alone submitting and sending the
+  same number on PostgreSQL. DESK_ROUNDS of each, interleaved, median against median.
 
 Run from the repo root: python bench/team.py [figure ...]  (no name: every figure).
 """
@@ -33,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import figure, paired, serve_taxside  # noqa: E402
+from bench.team_desks import two_desks_submit  # noqa: E402
 from client.core import enrollment  # noqa: E402
 from client.core.paging import PageRequest  # noqa: E402
 from client.core.store import Store  # noqa: E402
@@ -238,17 +247,29 @@ FIGURES: dict[str, Callable[[Bench], None]] = {
 }
 
 
+# Figures that need no 100,000-employee tax side (bench/team_desks.py).
+STANDALONE: dict[str, Callable[[], None]] = {"pg_two_desks_submit": two_desks_submit}
+
+
 def main(names: list[str]) -> None:
-    unknown = [n for n in names if n not in FIGURES]
+    known = [*FIGURES, *STANDALONE]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(FIGURES)}")
+        raise SystemExit(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(known)}")
     reason = pg_cluster.unavailable()
     if reason:
         raise SystemExit(reason)
+    names = names or known
+    for name in names:
+        if name in STANDALONE:
+            STANDALONE[name]()
+    if not any(name in FIGURES for name in names):
+        return
     bench = Bench()
     try:
-        for name in names or list(FIGURES):
-            FIGURES[name](bench)
+        for name in names:
+            if name in FIGURES:
+                FIGURES[name](bench)
     finally:
         bench.close()
 
