@@ -24,6 +24,12 @@ from tests.taxside_fixtures import LiveTaxSide
 
 
 @pytest.fixture
+def services(engine_services: Services) -> Services:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
+
+
+@pytest.fixture
 def five(services: Services, taxside_factory: Any) -> LiveTaxSide:
     """Five units registered here with NEW_PASSWORD; unit 4 is the UI's current unit."""
     live = taxside_factory(units=5, employees=60)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from client.backup import service as backup_service
 from client.services import Services
 from client.sync.scheduler import JOB_ID, OUTBOX_JOB_ID, SyncScheduler, scheduled_enrollment_update
 from client.sync.session import ENROLLMENT_SYNC
 from tests.conftest import log_in
+
+
+@pytest.fixture
+def services(engine_services: Services) -> Services:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
 
 
 def wait_idle(services: Services) -> None:

@@ -7,8 +7,15 @@ import pytest
 from client.core import audit
 from client.core.paging import PageRequest
 from client.errors import AuthError, NetworkError, ValidationError
+from client.services import Services
 from client.sync.taxclient import PasswordError
 from tests.conftest import NEW_PASSWORD, log_in
+
+
+@pytest.fixture
+def services(engine_services: Services) -> Services:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
 
 
 @pytest.fixture
