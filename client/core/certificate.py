@@ -268,9 +268,9 @@ def record(store: Store, unit_pk: int, entries: Iterable[PrintRecord]) -> None:
     rows = [(unit_pk, e.sha256, e.kind, e.unit_name, e.name, e.id_type, e.id_number, e.period_from,
              e.period_to, e.rows, e.total, e.printed_at, e.operator, e.pdf_name) for e in entries]
     with store.write():
-        store.db.cursor().executemany(
-            f"INSERT OR IGNORE INTO certificate_record (unit_id, {RECORD_COLUMNS})"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        store.db.executemany(
+            f"INSERT INTO certificate_record (unit_id, {RECORD_COLUMNS})"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sha256) DO NOTHING", rows)
 
 
 def print_record(doc: CertificateDoc, person: PersonContributions, pdf_name: str) -> PrintRecord:

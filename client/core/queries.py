@@ -113,7 +113,7 @@ def save_registrations(db: peewee.SqliteDatabase, unit_pk: int, rows: Iterable[M
     """The tax side's answer replaces the unit's rows (inside the caller's write)."""
     values = [(unit_pk, *(r[n] for n in REG_FIELDS)) for r in rows]
     db.execute_sql("DELETE FROM query_registration WHERE unit_id = ?", (unit_pk,))
-    db.cursor().executemany(
+    db.executemany(
         f"INSERT INTO query_registration (unit_id, {', '.join(REG_FIELDS)}) "
         f"VALUES ({', '.join('?' for _ in range(len(REG_FIELDS) + 1))})", values,
     )
@@ -193,6 +193,8 @@ class BaseFilter:
             if value:
                 clauses.append(f"{column} >= ? AND {column} < ?")
                 params += [value, value + PREFIX_END]
+        if self.person:  # the join of source(), written here: PostgreSQL takes no ON after CROSS JOIN
+            clauses.append("b.unit_id = e.unit_id AND b.employee_id = e.employee_id")
         if self.id_type:
             clauses.append("e.id_type = ?")
             params.append(self.id_type)
@@ -206,8 +208,7 @@ class BaseFilter:
         bases; else the bases with the person elements where this PC has them."""
         if self.person:
             # CROSS JOIN: SQLite keeps this order (the name / ID index first), no statistics needed.
-            return ("enrollment_employee e CROSS JOIN query_base b "
-                    "ON b.unit_id = e.unit_id AND b.employee_id = e.employee_id")
+            return "enrollment_employee e CROSS JOIN query_base b"  # joined in where()
         return ("query_base b LEFT JOIN enrollment_employee e "
                 "ON e.unit_id = b.unit_id AND e.employee_id = b.employee_id")
 
@@ -223,7 +224,8 @@ class BaseFilter:
 #
 # Every write of ``query_base`` bumps the unit's version in the same transaction
 # (``bump``), so a kept order is never used for other rows; the cache lives in this process
-# only (one client per data folder) and is keyed by the database file too.
+# only and is keyed by the database too (its file, or the team database: another desk's
+# write bumps the version there, so this desk's kept order is not used for it).
 STEP = 100  # a page steps over fewer than this many rows (each joined to its person)
 VERSION = "bases_version"  # a query_state row: {"v": n}, bumped by every write of query_base
 ALL_ITEMS = -1
@@ -251,7 +253,9 @@ def bump(db: peewee.SqliteDatabase, unit_pk: int) -> None:
     db.execute_sql(
         "INSERT INTO query_state (unit_id, query, synced_at, detail) VALUES (?, ?, ?, '{\"v\": 1}') "
         "ON CONFLICT (unit_id, query) DO UPDATE SET synced_at = excluded.synced_at, "
-        "detail = json_set(detail, '$.v', coalesce(json_extract(detail, '$.v'), 0) + 1)",
+        # Rebuilt as text (json_set is SQLite's); the row holds nothing but the counter.
+        "detail = '{\"v\": ' || (CAST(coalesce(json_extract(query_state.detail, '$.v'), '0') AS INTEGER) + 1)"
+        " || '}'",
         (unit_pk, VERSION, journal.now_text()),
     )
 
@@ -260,12 +264,12 @@ def _version(store: Store, unit_pk: int) -> tuple[Any, ...]:
     row = store.db.execute_sql(
         "SELECT synced_at, detail FROM query_state WHERE unit_id = ? AND query = ?", (unit_pk, VERSION)
     ).fetchone()
-    return (str(store.path), *(row or ("", "")))
+    return (store.location, *(row or ("", "")))
 
 
 def order(store: Store, unit_pk: int, item_no: int = ALL_ITEMS) -> Order:
     """The kept order of the unit's rows (of one item when ``item_no`` is given)."""
-    key = (str(store.path), unit_pk, item_no)
+    key = (store.location, unit_pk, item_no)
     version = _version(store, unit_pk)  # read first: the pass below sees these rows or newer
     with _lock:
         found = _orders.get(key)
@@ -278,7 +282,7 @@ def order(store: Store, unit_pk: int, item_no: int = ALL_ITEMS) -> Order:
     keys = tuple(
         (str(e), int(n)) for e, n in store.db.execute_sql(
             f"SELECT employee_id, item_no FROM (SELECT employee_id, item_no, "
-            f"row_number() OVER (ORDER BY employee_id, item_no) - 1 AS k FROM query_base WHERE {where}) "
+            f"row_number() OVER (ORDER BY employee_id, item_no) - 1 AS k FROM query_base WHERE {where}) AS numbered "
             f"WHERE k % {STEP} = 0 ORDER BY employee_id, item_no", params,
         )
     )
@@ -297,7 +301,7 @@ def save_bases(db: peewee.SqliteDatabase, unit_pk: int, items: Iterable[Mapping[
          str(e["updated_at"]), generation)
         for e in items for item, base in e["bases"].items()
     ]
-    db.cursor().executemany(
+    db.executemany(
         "INSERT INTO query_base (unit_id, employee_id, item_no, item, unit_number, status, base, "
         "taxside_updated_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (unit_id, employee_id, item_no) DO UPDATE SET item = excluded.item, "

@@ -100,6 +100,8 @@ class ArrivalRange:
 # -- 应缴信息 ------------------------------------------------------------------------------------------
 PAYABLE_FIELDS = ("period_from", "period_to", "unit_number", "agency", "item", "item_name", "payable", "paid",
                   "unpaid", "arrear_count", "unpaid_count", "deadline", "state")
+_PAYABLE_KEY = ("period_from", "period_to", "unit_number", "item")
+_PAYABLE_UPDATE = ", ".join(f"{n} = excluded.{n}" for n in (*PAYABLE_FIELDS, "synced_at") if n not in _PAYABLE_KEY)
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,10 @@ def save_payables(db: peewee.SqliteDatabase, unit_pk: int, start: str, end: str,
                    (unit_pk, start, end))
     values = [(unit_pk, *(str(r[n]) if isinstance(r[n], Decimal) else r[n] for n in PAYABLE_FIELDS), synced_at)
               for r in rows]
-    db.cursor().executemany(
-        f"INSERT OR REPLACE INTO query_payable (unit_id, {', '.join(PAYABLE_FIELDS)}, synced_at) "
-        f"VALUES ({', '.join('?' for _ in range(len(PAYABLE_FIELDS) + 2))})", values,
+    db.executemany(
+        f"INSERT INTO query_payable (unit_id, {', '.join(PAYABLE_FIELDS)}, synced_at) "
+        f"VALUES ({', '.join('?' for _ in range(len(PAYABLE_FIELDS) + 2))}) "
+        f"ON CONFLICT (unit_id, period_from, period_to, unit_number, item) DO UPDATE SET {_PAYABLE_UPDATE}", values,
     )
     return len(values)
 
@@ -185,6 +188,7 @@ def export_payables(store: Store, unit_pk: int, start: str, end: str, item: str,
 ARRIVAL_FIELDS = ("payment_id", "tax_ticket", "method", "arrear_id", "unit_number", "agency", "item",
                   "item_name", "part", "part_name", "period_from", "period_to", "amount", "late_fee", "total",
                   "paid_at", "arrival", "stored_at", "paid_on")
+_ARRIVAL_UPDATE = ", ".join(f"{n} = excluded.{n}" for n in (*ARRIVAL_FIELDS, "synced_at") if n != "payment_id")
 
 
 def save_arrivals(db: peewee.SqliteDatabase, unit_pk: int, asked: ArrivalRange,
@@ -195,9 +199,10 @@ def save_arrivals(db: peewee.SqliteDatabase, unit_pk: int, asked: ArrivalRange,
     db.execute_sql(f"DELETE FROM query_arrival WHERE {' AND '.join(['unit_id = ?', *clauses])}", (unit_pk, *params))
     values = [(unit_pk, *(str(r[n]) if isinstance(r[n], Decimal) else r[n] for n in ARRIVAL_FIELDS), synced_at)
               for r in rows]
-    db.cursor().executemany(
-        f"INSERT OR REPLACE INTO query_arrival (unit_id, {', '.join(ARRIVAL_FIELDS)}, synced_at) "
-        f"VALUES ({', '.join('?' for _ in range(len(ARRIVAL_FIELDS) + 2))})", values,
+    db.executemany(
+        f"INSERT INTO query_arrival (unit_id, {', '.join(ARRIVAL_FIELDS)}, synced_at) "
+        f"VALUES ({', '.join('?' for _ in range(len(ARRIVAL_FIELDS) + 2))}) "
+        f"ON CONFLICT (unit_id, payment_id) DO UPDATE SET {_ARRIVAL_UPDATE}", values,
     )
     return len(values)
 

@@ -32,6 +32,12 @@ def taxside_rows(live: LiveTaxSide, sql: str, params: tuple[Any, ...] = ()) -> l
 
 
 @pytest.fixture
+def services(engine_services: Any) -> Any:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py)."""
+    return engine_services
+
+
+@pytest.fixture
 def live(services: Any, taxside_factory: Any) -> LiveTaxSide:
     ts = taxside_factory(units=3, employees=60)
     ts.sim("PUT", "/settings", {"decision_delay_seconds": 0})
