@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from client.app import build_services, start_server
 from client.backup import service as backup_service
@@ -25,6 +26,12 @@ from tests.sync.fee_helpers import declare_all, taxside_count
 from tests.sync.test_payment import debits_per_arrear, pay, refreshed_service, start_live
 
 TODAY = dt.date(2025, 3, 15)
+
+
+@pytest.fixture
+def services(engine_services: Services) -> Services:
+    """On SQLite and on PostgreSQL (tests/sync/conftest.py): the old PC's data either way."""
+    return engine_services
 
 
 def wait_job(client: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +165,8 @@ def test_offline_settle_lists_what_stays_open(services, ui, browser_client, taxs
     with services.store.write() as db:  # a second unit on this PC, not the one entered
         other = db.execute_sql(
             "INSERT INTO unit (taxpayer_id, taxside_unit_id, name, region, added_at) "
-            "VALUES ('91110000X', 'OTHER-1', '北京乙商贸有限公司', '110000', '2025-03-15 08:00:00')").lastrowid
+            "VALUES ('91110000X', 'OTHER-1', '北京乙商贸有限公司', '110000', '2025-03-15 08:00:00') RETURNING id"
+        ).fetchone()[0]
         journal.create(db, other, "fee_declaration", {"summary_ids": []}, summary="乙公司 2025年03月 社保费",
                        row_count=1, operator="tester")
     # No connection at all (the address answers nothing), entered offline as the manual allows.
