@@ -132,7 +132,7 @@ def backup_start() -> ResponseReturnValue:
         raise ValidationError(f"「{folder}」不是文件夹", field="folder")
 
     def run(ctx: Any) -> dict[str, Any]:
-        info = service.create_backup(svc.home, folder, password=password, reason="换机备份",
+        info = service.create_backup(svc.home, folder, password=password, reason="换机备份", store=svc.store,
                                      progress=lambda d, t, m: ctx.progress(0, 3, m))
         path = Path(info.path)
         ctx.progress(1, 3, "正在校验备份（解压并检查数据库）…")

@@ -13,6 +13,7 @@ import click
 
 from client.backup import service
 from client.backup.service import BackupInfo, SettingChange
+from client.core import db_location
 from client.core.store import DB_FILE
 from client.errors import NotFoundError
 from client.settings import Settings, prepare_home, resolve_home
@@ -94,10 +95,18 @@ def backup_group() -> None:
 def create(ctx: click.Context, to: Path | None, password_stdin: bool) -> None:
     """立即备份数据目录"""
     home = _home(ctx)
-    if not (home / DB_FILE).exists():
+    settings = Settings(home)
+    url = db_location.resolve(settings)  # team mode: the logical dump of the team database
+    if not url and not (home / DB_FILE).exists():
         raise NotFoundError(f"数据目录 {home} 中没有 socialfee 的数据库，无需备份。请用 --home 指定数据目录。")
-    folder = to or service.backup_folder(home, Settings(home))
-    info = service.create_backup(home, folder, password=_password(password_stdin), reason="命令行备份")
+    folder = to or service.backup_folder(home, settings)
+    password = _password(password_stdin)
+    store = db_location.open_store(home, url) if url else None
+    try:
+        info = service.create_backup(home, folder, password=password, reason="命令行备份", store=store)
+    finally:
+        if store is not None:
+            store.close()
     click.echo("备份完成。")
     for line in _describe(info):
         click.echo(line)

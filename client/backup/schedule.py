@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from client.backup import archive, common, retention
+from client.backup import archive, common, retention, team
 from client.backup.common import KIND_AUTO, BackupInfo, ProgressFn, Services, no_progress
 from client.backup.create import PendingBackup, create_backup, prepare_backup, publish
 from client.backup.secret import remembered_password
@@ -28,9 +28,13 @@ log = logging.getLogger(__name__)
 _auto_lock = threading.RLock()
 
 
-def _fingerprint(home: Path) -> list[list[int]]:
+def _fingerprint(home: Path, store: Store | None = None) -> list[list[int]]:
     parts = []
-    for name in (DB_FILE, f"{DB_FILE}-wal", SETTINGS_FILE):
+    names: tuple[str, ...] = (DB_FILE, f"{DB_FILE}-wal", SETTINGS_FILE)
+    if store is not None and store.team:  # the shared database, changed by any desk
+        parts.append([team.change_count(store), 0])
+        names = (SETTINGS_FILE,)
+    for name in names:
         try:
             st = (home / name).stat()
             parts.append([st.st_mtime_ns, st.st_size])
@@ -39,8 +43,8 @@ def _fingerprint(home: Path) -> list[list[int]]:
     return parts
 
 
-def changed_since_last_backup(home: Path) -> bool:
-    return common.read_state(home).get("fingerprint") != _fingerprint(home)
+def changed_since_last_backup(home: Path, store: Store | None = None) -> bool:
+    return common.read_state(home).get("fingerprint") != _fingerprint(home, store)
 
 
 def apply_retention(
@@ -136,7 +140,7 @@ def publish_safety(
                         protect=(common.proven_good(home), keep))
         if audited:
             audit.record(store, "自动备份", f"{reason}：{info.name}")
-        common.update_state(home, fingerprint=_fingerprint(home), last_auto_at=info.created_at)
+        common.update_state(home, fingerprint=_fingerprint(home, store), last_auto_at=info.created_at)
         return info
 
 
@@ -158,7 +162,7 @@ def _safety_failed(
 
 def backup_on_exit(services: Services) -> BackupInfo | None:
     """The manual's 退出时自动备份 (skipped when nothing changed since the last backup)."""
-    if not services.settings.get("backup_on_exit") or not changed_since_last_backup(services.home):
+    if not services.settings.get("backup_on_exit") or not changed_since_last_backup(services.home, services.store):
         return None
     try:
         return backup_before(services, "退出时自动备份")
@@ -204,7 +208,7 @@ class PeriodicBackup:
 
     def due(self, now: dt.datetime) -> bool:
         hours = int(self.services.settings.get("backup_interval_hours"))
-        if hours <= 0 or not changed_since_last_backup(self.services.home):
+        if hours <= 0 or not changed_since_last_backup(self.services.home, self.services.store):
             return False
         last = common.read_state(self.services.home).get("last_auto_at")
         try:

@@ -7,6 +7,9 @@ restore stops every desk's sender before it replaces anything.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,8 @@ from client.services import Services
 from client.settings import Settings, prepare_home
 from client.sync.outbox import Outbox
 from client.sync.taxclient import TaxClient
+from tests import pg_cluster
+from tests.conftest import REPO
 
 
 def team_services(home: Path, url: str) -> Services:
@@ -214,3 +219,38 @@ def test_a_refused_backup_leaves_the_team_data_and_senders_alone(team_svc: Servi
     assert getattr(caught.value, "message", "")
     assert len(unit_names(team_svc.store)) == 2
     assert team_state.senders_paused(team_svc.store) is None
+
+
+def test_command_line_backup_of_a_team_desk(team_svc: Services, tmp_path: Path) -> None:
+    """`socialfee backup create` on a team desk dumps the team database, not a local file."""
+    add_data(team_svc.store, units=2, entries=3)
+    env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)  # libpq's own
+    done = subprocess.run(
+        [sys.executable, "-m", "client", "--home", str(team_svc.home), "backup", "create",
+         "--to", str(tmp_path / "cli")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    (made,) = service.list_backups(tmp_path / "cli")
+    assert made.tables["unit"] == 2 and made.tables["submission"] == 6
+    assert pg_cluster.PASSWORD not in done.stdout + done.stderr
+
+
+def test_automatic_backups_see_changes_made_by_any_desk(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store, units=1, entries=1)
+    service.backup_before(team_svc, "定时自动备份")
+    assert not service.changed_since_last_backup(team_svc.home, team_svc.store)
+    other = Store(tmp_path / "desk2", team_svc.store.url)
+    try:
+        add_data(other, units=1, entries=1, tag="B")  # another desk writes
+        # The server's statistics of an idle connection arrive up to 10 s after the commit
+        # (a backup interval is hours); ask for them now.
+        other.db.execute_sql("SELECT pg_stat_force_next_flush()")
+        other.db.execute_sql("SELECT 1")
+        for _ in range(200):
+            if service.changed_since_last_backup(team_svc.home, team_svc.store):
+                break
+            threading.Event().wait(0.05)
+        assert service.changed_since_last_backup(team_svc.home, team_svc.store)
+    finally:
+        other.close()
