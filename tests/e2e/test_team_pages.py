@@ -71,10 +71,6 @@ KNOWN: dict[str, str] = {
     "/wage-base": "client/core/wage_base.py summary(): sum(<boolean>)",
     "/wage-base/daily": "client/core/wage_base.py summary(): sum(<boolean>)",
     "/wage-base/annual": "client/core/wage_base.py summary(): sum(<boolean>)",
-    "/fee-declaration": "client/core/fee_declaration.py:153 db.cursor().executemany (? not translated)",
-    "/payment": "client/core/payment.py:155 INSERT OR REPLACE INTO payment_arrear_fetch",
-    "/queries/unit": "client/core/queries.py:116 db.cursor().executemany (? not translated)",
-    "/queries/bases": "client/core/queries.py:279 subquery in FROM without an alias; :300 db.cursor().executemany",
 }
 
 
