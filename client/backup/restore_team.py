@@ -34,8 +34,11 @@ from client.backup.common import (
 from client.backup.preview import journal_entries_after, merged_settings, settings_in_backup
 from client.backup.schedule import prepare_safety, publish_safety
 from client.backup.verify import extract_checked
-from client.core import audit
+from client.core import audit, team_state
+from client.errors import ConflictError
 from client.settings import SETTINGS_FILE
+
+RESTORE_LOCK = ("team_restore", 0)  # one restore of the team data at a time, across desks
 
 
 def restore_team(
@@ -43,6 +46,17 @@ def restore_team(
     manifest: dict[str, Any], progress: ProgressFn,
 ) -> tuple[BackupInfo, tuple[dict[str, Any], ...]]:
     """Steps 1-4 above; returns the safety backup and the journal entries to review."""
+    with services.store.unit_lock(*RESTORE_LOCK) as held:
+        if not held:
+            raise ConflictError("另一台电脑正在从备份恢复团队数据。请等它完成后再试；现有数据没有被修改。",
+                                code="restore_running")
+        return _restore(services, path, password, info, manifest, progress)
+
+
+def _restore(
+    services: Services, path: Path, password: str | None, info: BackupInfo,
+    manifest: dict[str, Any], progress: ProgressFn,
+) -> tuple[BackupInfo, tuple[dict[str, Any], ...]]:
     store, home = services.store, services.home
     operator = audit.current_operator()
     reason = f"恢复 {path.name} 之前的安全备份"
@@ -81,21 +95,41 @@ def restore_team(
     return safety, newer
 
 
+def _restore_running(services: Services) -> bool:
+    """Whether a desk is restoring the team data now (it holds the restore lock)."""
+    with services.store.unit_lock(*RESTORE_LOCK) as held:
+        return not held
+
+
 def review_pause(services: Services) -> dict[str, Any] | None:
-    """The pause after a restore as this desk sees it: its own file, else the team's flag."""
-    from client.backup.restore import pause_state
-    from client.core import team_state
+    """The pause after a restore as this desk sees it: its own file, else the team's flag.
+
+    A ``senders_paused`` flag is shown too: ``running`` while a desk restores, else
+    ``interrupted`` (the restoring desk went away before its commit: the team data were
+    not replaced, and the flag waits for someone to lift it here)."""
+    from client.backup.restore import pause_state  # restore.py imports this module
 
     own = pause_state(services.home)
     if own is not None or not services.store.team:
         return own
-    return team_state.get(services.store, team_state.RESTORE_REVIEW)
+    review = team_state.get(services.store, team_state.RESTORE_REVIEW)
+    if review is not None:
+        return review
+    stopping = team_state.get(services.store, team_state.SENDERS_PAUSED)
+    if stopping is None:
+        return None
+    state = "running" if _restore_running(services) else "interrupted"
+    return {**stopping, state: True, "journal_entries": []}
 
 
 def clear_review(services: Services) -> None:
+    """核对完成: this desk's file and, in team mode, the team's review pause (and the flag
+    of a restore that was interrupted, never that of one under way)."""
     from client.backup.restore import clear_pause
-    from client.core import team_state
 
     clear_pause(services.home)
-    if services.store.team:
-        team_state.clear(services.store, team_state.RESTORE_REVIEW)
+    if not services.store.team:
+        return
+    team_state.clear(services.store, team_state.RESTORE_REVIEW)
+    if team_state.get(services.store, team_state.SENDERS_PAUSED) and not _restore_running(services):
+        team_state.clear(services.store, team_state.SENDERS_PAUSED)

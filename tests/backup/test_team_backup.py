@@ -22,6 +22,7 @@ from client.backup import common, restore_team, service, team
 from client.core import db_location, journal, team_state
 from client.core.jobs import JobRunner
 from client.core.store import Store
+from client.errors import ConflictError
 from client.services import Services
 from client.settings import Settings, prepare_home
 from client.sync.outbox import Outbox
@@ -254,3 +255,29 @@ def test_automatic_backups_see_changes_made_by_any_desk(team_svc: Services, tmp_
         assert service.changed_since_last_backup(team_svc.home, team_svc.store)
     finally:
         other.close()
+
+
+def test_one_team_restore_at_a_time_and_an_interrupted_one_can_be_lifted(
+    team_svc: Services, tmp_path: Path,
+) -> None:
+    add_data(team_svc.store, units=2, entries=1)
+    info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store)
+    desk2 = Store(tmp_path / "desk2", team_svc.store.url)
+    try:
+        with desk2.unit_lock(*restore_team.RESTORE_LOCK) as held:  # desk 2 is restoring
+            assert held
+            team_state.set_flag(desk2, team_state.SENDERS_PAUSED, {"reason": "x"}, "李四")
+            with pytest.raises(ConflictError) as refused:
+                service.restore(team_svc, Path(info.path))
+            assert refused.value.code == "restore_running"
+            assert restore_team.review_pause(team_svc)["running"] is True
+            restore_team.clear_review(team_svc)  # never lifts a restore under way
+            assert team_state.senders_paused(team_svc.store) is not None
+        # Desk 2 went away before its commit: the flag stays until someone lifts it.
+        shown = restore_team.review_pause(team_svc)
+        assert shown["interrupted"] is True and shown["operator"] == "李四"
+        restore_team.clear_review(team_svc)
+        assert team_state.senders_paused(desk2) is None
+        assert restore_team.review_pause(team_svc) is None
+    finally:
+        desk2.close()

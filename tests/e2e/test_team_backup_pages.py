@@ -11,7 +11,7 @@ import pytest
 
 from client.app import start_server
 from client.backup import service
-from client.core import db_location
+from client.core import db_location, team_state
 from client.services import Services
 from tests import pg_cluster
 from tests.backup.test_team_backup import add_data, team_services
@@ -87,6 +87,18 @@ def test_backup_page_in_team_mode(browser: Any, team_ui: tuple[Services, Any]) -
         assert pg_cluster.PASSWORD not in page.content()
         page.locator("#backup-panel").scroll_into_view_if_needed()
         screenshot(page, "team_backup_page")
+
+        # A restore whose desk went away before its commit: every sender stays paused until
+        # someone lifts it here.
+        team_state.set_flag(svc.store, team_state.SENDERS_PAUSED, {"reason": "x"}, "李四")
+        page.reload()
+        box = page.locator("#backup-paused")
+        box.wait_for(state="visible")
+        assert "恢复没有完成" in box.inner_text() and "李四" in box.inner_text()
+        screenshot(page, "team_backup_interrupted")
+        box.locator("button").click()
+        box.wait_for(state="hidden")
+        assert team_state.senders_paused(svc.store) is None
         assert not problems.unexpected(), problems.items
     finally:
         context.close()

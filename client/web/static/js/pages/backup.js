@@ -110,6 +110,14 @@ async function load() {
       }
       load();
     });
+    // Team mode: a restore under way on some desk, or one whose desk went away before its end.
+    if (state.paused.running || state.paused.interrupted) {
+      const who = state.paused.operator ? `（操作员 ${state.paused.operator}，${when(state.paused.updated_at)}）` : "";
+      paused.replaceChildren(state.paused.running
+        ? el("p", { class: "error-text", text: `团队数据正在从备份恢复${who}：各电脑的发送已暂停，恢复完成后请在这里核对申报记录。` })
+        : el("p", {}, el("span", { class: "error-text", text: `团队数据的恢复没有完成${who}：恢复它的电脑在替换数据之前退出，团队数据没有被替换，但各电脑的发送仍暂停。` }), " ", button));
+      return renderList();
+    }
     paused.replaceChildren(
       el("p", { class: "error-text", text: `已于 ${when(state.paused.restored_at)} 从备份 ${state.paused.backup_file} 恢复：自动同步与发送已暂停，请先核对该备份之后的申报记录。` }),
       entries.length
