@@ -281,3 +281,17 @@ def test_one_team_restore_at_a_time_and_an_interrupted_one_can_be_lifted(
         assert restore_team.review_pause(team_svc) is None
     finally:
         desk2.close()
+
+
+def test_preview_of_a_team_restore_reads_the_team_database(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store, units=2, entries=2, tag="A")
+    info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store)
+    add_data(team_svc.store, units=1, entries=3, tag="B")  # after the backup
+    preview = service.restore_preview(team_svc, Path(info.path))
+    by_table = {t.table: t for t in preview.tables}
+    assert (by_table["unit"].current, by_table["unit"].backup) == (3, 2)
+    assert (by_table["submission"].current, by_table["submission"].backup) == (7, 4)
+    assert [u.name for u in preview.current_units] == ["单位A0", "单位A1", "单位B0"]
+    # The entries the backup lacks, from the team database (they would be forgotten).
+    assert [e["unit_name"] for e in preview.newer_journal_entries] == ["单位B0"] * 3
+    assert "team_state" not in by_table or by_table["team_state"].current == 0
