@@ -158,7 +158,7 @@ class _Query:
         if self.flt.by_person or self.flt.id_type:
             if not self.flt.by_person:  # 证件类型 alone scans rows: count up to the cap
                 (n,) = self._all(f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.source} WHERE {self.where}"
-                                 f" LIMIT {COUNT_CAP + 1})", self.params)[0]
+                                 f" LIMIT {COUNT_CAP + 1}) AS capped", self.params)[0]
                 if n > COUNT_CAP:
                     return Totals(COUNT_CAP, True, None, None)
             sums = self._all(

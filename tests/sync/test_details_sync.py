@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from client.core import query_details
+from client.core.paging import PageRequest
 from client.core.store import Store
 from client.errors import NetworkError
 from client.sync.details import DetailsSync, fetch_page
@@ -141,3 +143,48 @@ def test_hostile_pages_are_refused_whole(history, taxside, unit, client, store, 
     with pytest.raises(NetworkError):
         sync.apply("202412", "202412", bad)
     assert local(store, unit_pk) == {} and sync.state("202412", "202412") == (None, False)
+
+
+def test_the_synced_rows_read_back_by_every_filter(history, client, unit, store, unit_pk) -> None:
+    """社保费申报明细查询 over what the sync stored, on each engine: every filter's pages in
+    order, its totals and its export are the stored rows that match, worked out here."""
+    DetailsSync(store, client, unit_pk, unit.unit_id, page_size=400).run("202412", "202502")
+    summaries = {r[0]: r[1:] for r in store.db.execute_sql(
+        "SELECT id, unit_number, item, part FROM query_detail_summary WHERE unit_id = ?", (unit_pk,)).fetchall()}
+    rows = store.db.execute_sql(
+        "SELECT summary_ref, period, id, employee_id, id_type, id_number, name, amount_fen FROM query_detail"
+        " WHERE unit_id = ?", (unit_pk,)).fetchall()
+    some = sorted(rows, key=lambda r: r[2])[len(rows) // 2]
+    item = summaries[some[0]][1]
+    cases = {
+        "every row": ({}, lambda r: True),
+        "a month range": ({"period_from": "202501", "period_to": "202502"}, lambda r: r[1] >= "202501"),
+        "an item": ({"item": item}, lambda r: summaries[r[0]][1] == item),
+        "an item in a month": ({"item": item, "period_from": "202412", "period_to": "202412"},
+                               lambda r: summaries[r[0]][1] == item and r[1] == "202412"),
+        "an ID type alone": ({"id_type": some[4]}, lambda r: r[4] == some[4]),
+        "an ID number": ({"id_number": some[5].lower()}, lambda r: r[5] == some[5]),
+        "a name": ({"name": some[6], "period_to": "202501"}, lambda r: r[6] == some[6] and r[1] <= "202501"),
+        "nothing": ({"unit_number": "没有这个单位"}, lambda r: False),
+    }
+    for label, (args, keep) in cases.items():
+        flt = query_details.DetailFilter.parse(args)
+        expected = sorted((r for r in rows if keep(r)), key=lambda r: (r[1], r[0], r[2]))
+        want = [(r[3], r[1]) for r in expected]
+        got: list[tuple[str, str]] = []
+        page = query_details.search(store, unit_pk, PageRequest(1, 50), flt)
+        for n in range(2, page.totals.rows // 50 + 2):
+            got += [(x["employee_id"], x["period"]) for x in page.rows]
+            page = query_details.search(store, unit_pk, PageRequest(n, 50), flt)
+        got += [(x["employee_id"], x["period"]) for x in page.rows]
+        assert got == want, label
+        employer = sum(r[7] for r in expected if summaries[r[0]][2] == "employer")
+        assert page.totals == query_details.Totals(
+            len(expected), False, query_details.yuan(employer),
+            query_details.yuan(sum(r[7] for r in expected) - employer)), label
+        exported = list(query_details.export_rows(store, unit_pk, flt))
+        assert [(x[7], x[0]) for x in exported] == [(r[5], r[1]) for r in expected], label
+    assert [o["value"] for o in query_details.options(store, unit_pk)["item"]] == sorted(
+        {s[1] for s in summaries.values()})
+    (kept,) = query_details.local_ranges(store, unit_pk)
+    assert kept["complete"] and kept["rows"] == len(rows)
