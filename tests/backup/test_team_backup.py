@@ -295,3 +295,23 @@ def test_preview_of_a_team_restore_reads_the_team_database(team_svc: Services, t
     # The entries the backup lacks, from the team database (they would be forgotten).
     assert [e["unit_name"] for e in preview.newer_journal_entries] == ["单位B0"] * 3
     assert "team_state" not in by_table or by_table["team_state"].current == 0
+
+
+def test_team_backup_is_of_one_moment_while_another_desk_writes(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store, units=2, entries=2, tag="A")
+    other = Store(tmp_path / "desk2", team_svc.store.url)
+    wrote: list[str] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        # Once the dump has begun reading, another desk commits new units and entries.
+        if "导出团队数据库（" in message and not wrote:
+            wrote.append(message)
+            add_data(other, units=1, entries=5, tag="B")
+
+    try:
+        info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store, progress=progress)
+    finally:
+        other.close()
+    assert wrote
+    assert unit_names(team_svc.store)[-1] == "单位B0"  # committed meanwhile
+    assert info.tables["unit"] == 2 and info.tables["submission"] == 4
