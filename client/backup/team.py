@@ -24,7 +24,6 @@ from typing import Any
 
 from client.backup.common import ProgressFn, UnitSummary, no_progress
 from client.core import team_state
-from client.core.models import database_proxy
 from client.core.store import DB_FILE, Store
 from client.errors import StoreError
 
@@ -35,22 +34,12 @@ NOT_BACKED_UP = ("team_state",)
 @contextmanager
 def scratch_store(home: Path) -> Iterator[Store]:
     """A SQLite store in ``home`` (fresh or the candidate of a restore), closed afterwards.
-
-    Opening a store binds the models to it; the models go back to the store they used
-    before, so the app's own queries never read the scratch file.
-    """
-    before = database_proxy.obj
-    try:
-        store = Store(home)
-    finally:
-        if before is not None:
-            database_proxy.initialize(before)
+    The models stay bound to the app's store: no request's query lands in the scratch file."""
+    store = Store(home, bind=False)
     try:
         yield store
     finally:
         store.close()
-        if before is not None:
-            database_proxy.initialize(before)
 
 
 def _moved(progress: ProgressFn, message: str) -> Any:

@@ -145,13 +145,16 @@ class Store:
     """One open database with its migrations applied.
 
     ``url`` (a ``postgresql://`` connection URL with its password) selects team mode;
-    without it the database is the SQLite file in ``home``.
+    without it the database is the SQLite file in ``home``. ``bind=False``: a store opened
+    beside the app's (a backup's scratch copy, a move's target) leaves the models bound to
+    the app's store, so no request's model query lands in it meanwhile.
     """
 
-    def __init__(self, home: Path, url: str | None = None) -> None:
+    def __init__(self, home: Path, url: str | None = None, *, bind: bool = True) -> None:
         self.path = home / DB_FILE
         self.url = url
         self.dialect = "postgres" if url else "sqlite"
+        self._bind = bind
         self._write_lock = threading.RLock()
         self._unit_locks: dict[tuple[str, int], threading.Lock] = {}
         if url:
@@ -169,7 +172,8 @@ class Store:
         self.db = TrackedSqliteDatabase(
             str(self.path), pragmas=PRAGMAS, check_same_thread=False, timeout=10
         )
-        database_proxy.initialize(self.db)
+        if self._bind:
+            database_proxy.initialize(self.db)
         try:
             self.db.connect(reuse_if_open=True)
             self.migrate()
@@ -205,7 +209,8 @@ class Store:
                 f"请安装新版本后再打开。",
                 code="store_too_new",
             )
-        database_proxy.initialize(self.db)
+        if self._bind:
+            database_proxy.initialize(self.db)
         try:
             self.migrate()
         except peewee.DatabaseError as exc:

@@ -21,6 +21,7 @@ from client.app import build_services
 from client.backup import common, restore_team, service, team
 from client.core import db_location, journal, team_state
 from client.core.jobs import JobRunner
+from client.core.models import database_proxy
 from client.core.store import Store
 from client.errors import ConflictError
 from client.services import Services
@@ -301,17 +302,21 @@ def test_team_backup_is_of_one_moment_while_another_desk_writes(team_svc: Servic
     add_data(team_svc.store, units=2, entries=2, tag="A")
     other = Store(tmp_path / "desk2", team_svc.store.url)
     wrote: list[str] = []
+    bound: list[bool] = []
 
     def progress(done: int, total: int, message: str) -> None:
+        # The scratch SQLite file never takes the app's model queries.
+        bound.append(database_proxy.obj is models_db)
         # Once the dump has begun reading, another desk commits new units and entries.
         if "导出团队数据库（" in message and not wrote:
             wrote.append(message)
             add_data(other, units=1, entries=5, tag="B")
 
+    models_db = database_proxy.obj  # whichever store bound them last (desk 2's here)
     try:
         info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store, progress=progress)
     finally:
         other.close()
-    assert wrote
+    assert wrote and bound and all(bound)
     assert unit_names(team_svc.store)[-1] == "单位B0"  # committed meanwhile
     assert info.tables["unit"] == 2 and info.tables["submission"] == 4
