@@ -23,7 +23,7 @@ import re
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -231,6 +231,7 @@ def advisory_lock(url: str, key: int, wait: bool) -> Iterator[bool]:
     """A session advisory lock on a connection of its own, so it outlives no transaction
     and dies with the desk (the server drops it when the connection goes)."""
     conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    held = False
     try:
         if wait:
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -239,6 +240,11 @@ def advisory_lock(url: str, key: int, wait: bool) -> Iterator[bool]:
             held = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
         yield held
     finally:
+        if held:
+            # Released now, not when the server gets round to ending the session: else the
+            # same desk's next try can find its own old session still holding the lock.
+            with suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         conn.close()
 
 

@@ -168,7 +168,7 @@ def test_killed_desk_releases_the_lock_and_lost_answers_resolve_by_key(
     # The first request is held at the tax side (the desk dies while it is in flight); the
     # second one is committed and its connection dropped before the answer, also for the
     # client's own retries under the key (three tries in all).
-    taxside.fault(path, "latency", method="POST", count=1, latency_ms=2000)
+    held_fault = taxside.fault(path, "latency", method="POST", count=1, latency_ms=5000)["id"]
     taxside.fault(path, "drop_after_commit", method="POST", count=3)
     counter = PostCounter(taxside, path)  # sees the requests after those four
     first = Desk(tmp_path / "first", pg_url, taxside, unit, unit_pk)
@@ -179,7 +179,9 @@ def test_killed_desk_releases_the_lock_and_lost_answers_resolve_by_key(
     assert journal.get(store, ids[0]).state == journal.SENDING
     with store.unit_lock("sender", unit_pk) as held:
         assert not held  # the first desk is sending this unit
-    time.sleep(0.3)  # the request is at the tax side now
+    # The held request is at the tax side once its one-shot fault is used up.
+    while any(f["id"] == held_fault for f in taxside.sim("GET", "/faults")["items"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     first.kill()
     # The server drops a dead desk's advisory lock with its connection.
     deadline = time.monotonic() + 10
@@ -190,9 +192,11 @@ def test_killed_desk_releases_the_lock_and_lost_answers_resolve_by_key(
         time.sleep(0.05)
     assert held
     assert journal.get(store, ids[0]).state == journal.SENDING  # left behind: ask before sending
-    deadline = time.monotonic() + 10
-    while not committed(taxside, journal.get(store, ids[0]).idempotency_key) and time.monotonic() < deadline:
+    key = journal.get(store, ids[0]).idempotency_key
+    deadline = time.monotonic() + 20
+    while not committed(taxside, key) and time.monotonic() < deadline:
         time.sleep(0.05)  # the held request still goes through on the tax side
+    assert committed(taxside, key)
     desks = [Desk(tmp_path / f"desk{n}", pg_url, taxside, unit, unit_pk, "--feedback") for n in range(2)]
     for desk in desks:
         desk.go()
@@ -255,3 +259,17 @@ def test_team_pause_stops_the_sender(entry_store, tmp_path) -> None:
         report = Outbox(store, tmp_path).send(nowhere, unit_pk, "U1")
     assert report.paused and report.waiting == 1 and "暂停" in report.message
     assert journal.get(store, entry_id).state == journal.QUEUED
+
+
+def test_a_desk_finds_its_own_released_lock_free(tmp_path, pg_url) -> None:
+    """The lock is given back when the sender is done, not when the server ends the session
+    (a desk sending after each 提交 once found its previous session still holding it)."""
+    store = Store(tmp_path, pg_url)
+    try:
+        tries = []
+        for _ in range(200):
+            with store.unit_lock("sender", 1) as held:
+                tries.append(held)
+        assert all(tries)
+    finally:
+        store.close()
