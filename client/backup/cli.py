@@ -13,9 +13,9 @@ import click
 
 from client.backup import service
 from client.backup.service import BackupInfo, SettingChange
-from client.core import db_location
+from client.core import db_location, operators
 from client.core.store import DB_FILE
-from client.errors import NotFoundError
+from client.errors import AuthError, NotFoundError
 from client.settings import Settings, prepare_home, resolve_home
 
 
@@ -158,6 +158,10 @@ def restore(ctx: click.Context, file: Path, yes: bool, password_stdin: bool) -> 
     password = _password(password_stdin)
     services = ctx.find_root().obj["build_services"](_home(ctx))
     try:
+        if services.store.team and operators.mode(services.store) == operators.MULTI:
+            # It replaces every desk's data: only an operator with 恢复, signed in, in the window.
+            raise AuthError("团队数据库为多人使用：从备份恢复会替换所有电脑共用的数据，须由有「恢复」权限的操作员"
+                            "在程序的「系统设置 → 备份恢复」中进行。数据没有被修改。", code="forbidden")
         preview = service.restore_preview(services, file, password)
         for line in _describe(preview.backup):
             click.echo(line)

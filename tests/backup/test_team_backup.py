@@ -19,7 +19,7 @@ import pytest
 
 from client.app import build_services
 from client.backup import common, restore_team, service, team
-from client.core import db_location, journal, team_state
+from client.core import db_location, journal, operators, team_state
 from client.core.jobs import JobRunner
 from client.core.models import database_proxy
 from client.core.store import Store
@@ -223,19 +223,27 @@ def test_a_refused_backup_leaves_the_team_data_and_senders_alone(team_svc: Servi
     assert team_state.senders_paused(team_svc.store) is None
 
 
-def test_command_line_backup_of_a_team_desk(team_svc: Services, tmp_path: Path) -> None:
-    """`socialfee backup create` on a team desk dumps the team database, not a local file."""
-    add_data(team_svc.store, units=2, entries=3)
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)  # libpq's own
-    done = subprocess.run(
-        [sys.executable, "-m", "client", "--home", str(team_svc.home), "backup", "create",
-         "--to", str(tmp_path / "cli")],
-        capture_output=True, text=True, timeout=120, env=env,
-    )
+    return subprocess.run([sys.executable, "-m", "client", "--home", str(home), "backup", *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_command_line_backup_of_a_team_desk(team_svc: Services, tmp_path: Path) -> None:
+    """`socialfee backup create` on a team desk dumps the team database, not a local file;
+    in 多人使用 its restore is left to an operator with 恢复 in the window."""
+    add_data(team_svc.store, units=2, entries=3)
+    done = _cli(team_svc.home, "create", "--to", str(tmp_path / "cli"))
     assert done.returncode == 0, done.stderr
     (made,) = service.list_backups(tmp_path / "cli")
     assert made.tables["unit"] == 2 and made.tables["submission"] == 6
     assert pg_cluster.PASSWORD not in done.stdout + done.stderr
+
+    operators.start_multi(team_svc.store, "管理员甲", "admin", "Caozuo2025", "Caozuo2025")
+    add_data(team_svc.store, units=1, entries=0, tag="B")
+    refused = _cli(team_svc.home, "restore", made.path, "--yes")
+    assert refused.returncode != 0 and "须由有「恢复」权限的操作员" in refused.stdout + refused.stderr
+    assert len(unit_names(team_svc.store)) == 3  # nothing restored
 
 
 def test_automatic_backups_see_changes_made_by_any_desk(team_svc: Services, tmp_path: Path) -> None:
