@@ -99,6 +99,14 @@ def test_backup_page_in_team_mode(browser: Any, team_ui: tuple[Services, Any]) -
         box.locator("button").click()
         box.wait_for(state="hidden")
         assert team_state.senders_paused(svc.store) is None
+
+        # The docs link of 数据位置 serves docs/team.md; 关于 names the server, not the password.
+        docs = page.request.get(f"{server.base_url}{page.locator('#data-location-docs').get_attribute('href')}")
+        assert docs.ok and "pg_dump" in docs.text()
+        page.goto(f"{server.base_url}/about")
+        about = page.locator('[data-field="database_path"]')
+        assert about.inner_text() == svc.store.location
+        assert pg_cluster.PASSWORD not in page.content()
         assert not problems.unexpected(), problems.items
     finally:
         context.close()
