@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from client.backup import service as backup_service
-from client.core import journal
+from client.core import journal, team_state
 from client.errors import SocialFeeError
 
 if TYPE_CHECKING:
@@ -26,12 +26,19 @@ JOB_ID = "enrollment_incremental"
 OUTBOX_JOB_ID = "outbox"
 
 
+def _paused(services: Services) -> bool:
+    """Paused after a restore: this desk's file, or in team mode the team's flags (a restore
+    under way or not yet reviewed, set by any desk)."""
+    return (backup_service.pause_state(services.home) is not None
+            or team_state.senders_paused(services.store) is not None)
+
+
 def scheduled_enrollment_update(services: Services) -> bool:
     """One tick: start an incremental update when one may run; True when it was started."""
     view = services.session.view()
     if not view.entered or view.offline:
         return False
-    if backup_service.pause_state(services.home) is not None:
+    if _paused(services):
         return False
     try:
         services.session.start_enrollment_sync("incremental")
@@ -46,7 +53,7 @@ def scheduled_outbox(services: Services) -> bool:
     view = services.session.view()
     if not view.entered or view.offline or view.unit is None or view.unit.local_id is None:
         return False
-    if backup_service.pause_state(services.home) is not None:
+    if _paused(services):
         return False
     if not any(journal.count_open(services.store, view.unit.local_id).values()):
         return False

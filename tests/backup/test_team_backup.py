@@ -27,9 +27,10 @@ from client.errors import ConflictError
 from client.services import Services
 from client.settings import Settings, prepare_home
 from client.sync.outbox import Outbox
+from client.sync.scheduler import scheduled_enrollment_update
 from client.sync.taxclient import TaxClient
 from tests import pg_cluster
-from tests.conftest import REPO
+from tests.conftest import REPO, log_in
 
 
 def team_services(home: Path, url: str) -> Services:
@@ -328,3 +329,24 @@ def test_team_backup_is_of_one_moment_while_another_desk_writes(team_svc: Servic
     assert wrote and bound and all(bound)
     assert unit_names(team_svc.store)[-1] == "单位B0"  # committed meanwhile
     assert info.tables["unit"] == 2 and info.tables["submission"] == 4
+
+
+def test_other_desks_scheduled_updates_wait_for_the_review(
+    team_svc: Services, tmp_path: Path, taxside_factory: Any,
+) -> None:
+    """The review pause holds another desk's scheduled enrollment update too (sync and
+    sending wait until someone reviewed the journal), not only its sender."""
+    live = taxside_factory(units=1, employees=10)
+    log_in(team_svc, live, index=0)
+    restoring = Store(tmp_path / "desk2", team_svc.store.url)  # the desk that restored
+    try:
+        team_state.set_flag(restoring, team_state.RESTORE_REVIEW, {"backup_file": "x.sfbak"}, "管理员")
+        assert service.pause_state(team_svc.home) is None  # no file on this desk
+        assert scheduled_enrollment_update(team_svc) is False
+        team_state.clear(restoring, team_state.RESTORE_REVIEW)
+        assert scheduled_enrollment_update(team_svc) is True
+    finally:
+        restoring.close()
+        for job in team_svc.jobs.find(active_only=True):  # the update it started, to its end
+            while team_svc.jobs.get(job.id).finished_at is None:
+                threading.Event().wait(0.05)
