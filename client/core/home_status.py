@@ -141,6 +141,15 @@ def _open_states(store: Store, unit_pk: int, kinds: tuple[str, ...]) -> dict[str
     return {str(state): int(n) for state, n in rows}
 
 
+def _here(store: Store) -> str:
+    """Where the data the lines count are: this PC's, or the team's shared database."""
+    return "团队数据库" if store.team else "本机"
+
+
+def _here_data(store: Store) -> str:
+    return "团队数据库中的数据" if store.team else "本机数据"
+
+
 # -- enrollment and payroll bases ------------------------------------------------------------------
 def _enrollment(store: Store, unit_pk: int, now: dt.datetime) -> StatusLine:
     cursor = store.db.execute_sql(
@@ -148,19 +157,19 @@ def _enrollment(store: Store, unit_pk: int, now: dt.datetime) -> StatusLine:
     ).fetchone()
     title, path = "职工参保信息", "/enrollment"
     if cursor is None:
-        return StatusLine("enrollment", title, TODO, "本机还没有职工参保信息，请先从税务端更新。", path, "去更新")
+        return StatusLine("enrollment", title, TODO, f"{_here(store)}还没有职工参保信息，请先从税务端更新。", path, "去更新")
     (people,) = store.db.execute_sql(
         "SELECT count(*) FROM enrollment_employee WHERE unit_id = ? AND removed = 0", (unit_pk,)
     ).fetchone()
     then = _when(cursor[0])
     when = f"{_stamp(then)}（{_age(then, now)}）" if then else str(cursor[0])
     if cursor[1] == "full" and not cursor[2]:
-        return StatusLine("enrollment", title, WARN, f"上次全量更新于 {when} 中断，本机数据不完整，请重新更新。",
+        return StatusLine("enrollment", title, WARN, f"上次全量更新于 {when} 中断，{_here_data(store)}不完整，请重新更新。",
                           path, "去更新")
     if then is None or (now - then).days >= ENROLLMENT_STALE_DAYS:
         return StatusLine("enrollment", title, WARN, f"上次更新于 {when}，申报前请先更新，以免按旧数据核对。",
                           path, "去更新")
-    return StatusLine("enrollment", title, OK, f"已于 {when} 更新，本机共 {int(people):,} 名职工。", path, "查看")
+    return StatusLine("enrollment", title, OK, f"已于 {when} 更新，{_here(store)}共 {int(people):,} 名职工。", path, "查看")
 
 
 # A row without any base holds only "0.00" / "" values. Migration 12's partial index holds
@@ -259,7 +268,7 @@ def _summaries(store: Store, unit_pk: int, period: str) -> StatusLine:
     if not rows and not _fetched(store, unit_pk):
         return StatusLine("summaries", title, TODO, f"尚未查询本期（{label}）预处理汇总，请到社保费申报查询。", path, "去查询")
     return StatusLine("summaries", title, WARN if older else TODO,
-                      f"本机没有本期（{label}）的汇总，请到社保费申报查询。{extra}", path, "去查询")
+                      f"{_here(store)}没有本期（{label}）的汇总，请到社保费申报查询。{extra}", path, "去查询")
 
 
 def _fetched(store: Store, unit_pk: int) -> bool:
@@ -297,7 +306,7 @@ def _arrears(store: Store, unit_pk: int, today: dt.date, pack: RulePack | None) 
         "ORDER BY deadline, arrear_id", (unit_pk,),
     ).fetchall()
     if not rows:
-        return StatusLine("arrears", title, OK, "没有未缴的欠费（按本机上次查询）。", path, "查看")
+        return StatusLine("arrears", title, OK, f"没有未缴的欠费（按{'团队' if store.team else '本机'}上次查询）。", path, "查看")
     amount = sum((Decimal(r[0]) for r in rows), ZERO)
     late = sum((Decimal(r[2]) for r in rows), ZERO)
     days = (dt.date.fromisoformat(rows[0][1]) - today).days
@@ -358,10 +367,10 @@ def last_backup(store: Store, folder: Path | None, pattern: str) -> dt.datetime 
     return max(found) if found else None
 
 
-def _backup(then: dt.datetime | None, now: dt.datetime) -> StatusLine:
+def _backup(then: dt.datetime | None, now: dt.datetime, here: str) -> StatusLine:
     title, path = "数据备份", "/settings#backup-panel"
     if then is None:
-        return StatusLine("backup", title, WARN, "本机数据还没有备份过，建议立即备份。", path, "去备份")
+        return StatusLine("backup", title, WARN, f"{here}还没有备份过，建议立即备份。", path, "去备份")
     words = f"{_stamp(then)}（{_age(then, now)}）"
     if (now - then).days >= BACKUP_STALE_DAYS:
         return StatusLine("backup", title, WARN, f"上次备份于 {words}，已超过 {BACKUP_STALE_DAYS} 天，建议立即备份。",
@@ -381,6 +390,6 @@ def home_status(
         lines += [_wage_base(store, unit_pk), _wage_feedback(store, unit_pk)]
     lines += [
         _summaries(store, unit_pk, period), _declarations(store, unit_pk), _arrears(store, unit_pk, today, pack),
-        _vouchers(store, unit_pk, today), _backup(backup_at, now),
+        _vouchers(store, unit_pk, today), _backup(backup_at, now, _here_data(store)),
     ]
     return HomeStatus(period, today.isoformat(), tuple(lines))

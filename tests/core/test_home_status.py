@@ -131,6 +131,13 @@ def test_a_fresh_unit_has_everything_to_do(store: Store) -> None:
         assert line(found, key).state == "ok", key
     assert found.open_count == 4
     assert found.to_dict()["lines"][0]["state_label"] == "待办理"
+    # The lines say whose data they count: this PC's, or the team's shared database.
+    if store.team:
+        assert line(found, "enrollment").text == "团队数据库还没有职工参保信息，请先从税务端更新。"
+        assert line(found, "backup").text == "团队数据库中的数据还没有备份过，建议立即备份。"
+    else:
+        assert line(found, "enrollment").text == "本机还没有职工参保信息，请先从税务端更新。"
+        assert line(found, "backup").text == "本机数据还没有备份过，建议立即备份。"
 
 
 def test_a_unit_collected_by_the_tax_office_has_no_payroll_base_lines(store: Store) -> None:
@@ -220,7 +227,8 @@ def test_summaries_declared_elsewhere_show_from_the_records(store: Store) -> Non
     with store.write() as db:
         fees.save_record(db, 1, record("FD1", [summary("FS1", "202503", state="declared")]))
     got = line(status(store), "summaries")
-    assert got.state == "todo" and "本机没有本期（2025年04月）的汇总" in got.text  # March only
+    here = "团队数据库" if store.team else "本机"
+    assert got.state == "todo" and f"{here}没有本期（2025年04月）的汇总" in got.text  # March only
     with store.write() as db:
         fees.save_record(db, 1, record("FD2", [summary("FS2", "202504", state="declared")]))
     assert line(status(store), "summaries").state == "ok"
