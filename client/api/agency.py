@@ -68,7 +68,7 @@ def agency_page() -> str:
     svc = services()
     return render_template("agency.html", active="agency", page_size=svc.settings.get("page_size"),
                            keyring=passwords.keyring_status(), actions=batches.ACTIONS,
-                           today=svc.session.business_date().isoformat())
+                           today=svc.session.business_date().isoformat(), team=svc.store.team)
 
 
 @bp.get("/api/agency/units")
