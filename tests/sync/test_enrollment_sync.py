@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from client.core.store import Store
 from client.errors import NetworkError
-from client.sync.enrollment import NOT_LISTED, EnrollmentSync, _row_values, cursor_state
+from client.sync.enrollment import (
+    COLUMNS,
+    KEY,
+    NOT_LISTED,
+    UPDATED,
+    EnrollmentSync,
+    _row_values,
+    cursor_state,
+)
 from client.sync.taxclient import Employee, TaxClient
 from tests.sync.conftest import NEW_PASSWORD
 
@@ -152,6 +160,28 @@ def test_sigkill_mid_sync_then_resume(taxside, unit, client, store, unit_pk, tmp
     assert result.mode == "full"
     assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
     assert total_rows(store, unit_pk) == unit.employees
+
+
+def test_bulk_upsert_of_a_page_keeps_the_last_row_of_an_employee(store, unit_pk) -> None:
+    """db.upsert_rows, which writes every page (COPY into a staging table on PostgreSQL):
+    a later row of the same employee wins as in SQLite's row-by-row upsert, rows already
+    here are updated, and a second load in the same transaction does not see the first."""
+    def row(employee_id: str, name: str, generation: int) -> tuple:
+        return (unit_pk, employee_id, name, "201", "11010519491231002X", "女", "1949-12-31", "U1",
+                '["pension"]', "正常缴费", '{"pension": "5000.00"}', "t", 0, generation, "now")
+
+    with store.write() as db:
+        assert db.upsert_rows("enrollment_employee", COLUMNS, [row("E1", "甲", 1), row("E2", "乙", 1)],
+                              KEY, UPDATED) == 2
+    with store.write() as db:
+        db.upsert_rows("enrollment_employee", COLUMNS, [row("E1", "丙", 2), row("E3", "丁", 2), row("E1", "戊", 2)],
+                       KEY, UPDATED)
+        db.upsert_rows("enrollment_employee", COLUMNS, [row("E4", "己", 2), row("E1", "庚", 2)], KEY, UPDATED)
+    found = store.db.execute_sql(
+        "SELECT employee_id, name, seen_generation FROM enrollment_employee WHERE unit_id = ? ORDER BY employee_id",
+        (unit_pk,),
+    ).fetchall()
+    assert [tuple(r) for r in found] == [("E1", "庚", 2), ("E2", "乙", 1), ("E3", "丁", 2), ("E4", "己", 2)]
 
 
 def test_stored_text_of_items_and_bases_is_what_json_dumps_writes() -> None:
