@@ -237,6 +237,7 @@ def settings_page() -> str:
         audit_operators=audit.operator_names(),
         audit_units=units.list_units(),
         page_size=svc.settings.get("page_size"),
+        team=svc.store.team,
     )
 
 

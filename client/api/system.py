@@ -100,8 +100,7 @@ def audit_export() -> ResponseReturnValue:
 @bp.post("/check")
 def start_check() -> ResponseReturnValue:
     svc = services()
-    job = svc.jobs.start(
-        "data_check", "检查本地数据", lambda ctx: system.check_data(svc.store, ctx).to_dict()
-    )
+    title = "检查团队数据" if svc.store.team else "检查本地数据"  # the audit action keeps one name
+    job = svc.jobs.start("data_check", title, lambda ctx: system.check_data(svc.store, ctx).to_dict())
     audit.record(svc.store, "检查本地数据", f"任务 {job.id}")
     return jsonify({"ok": True, "job": job.to_dict()}), 202

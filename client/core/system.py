@@ -74,10 +74,12 @@ class DataCheckResult:
     integrity: str
     foreign_key_problems: int
     tables: list[TableCount]
+    team: bool = False  # the team's PostgreSQL database was checked, not this PC's file
 
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
+            "team": self.team,
             "integrity": self.integrity,
             "foreign_key_problems": self.foreign_key_problems,
             "tables": [{"table": t.table, "rows": t.rows} for t in self.tables],
@@ -98,4 +100,4 @@ def check_data(store: Store, ctx: JobContext) -> DataCheckResult:
         (rows,) = db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()
         tables.append(TableCount(table_label(name), int(rows)))
     ctx.progress(total, total, "检查完成")
-    return DataCheckResult(integrity == "ok" and fk_problems == 0, integrity, fk_problems, tables)
+    return DataCheckResult(integrity == "ok" and fk_problems == 0, integrity, fk_problems, tables, store.team)

@@ -46,6 +46,7 @@ def test_a_sound_database_passes_with_a_count_per_table(engine_store: Store) -> 
     add_unit(engine_store)
     result = run_check(engine_store)
     assert (result["ok"], result["integrity"], result["foreign_key_problems"]) == (True, "ok", 0)
+    assert result["team"] is engine_store.team  # the page says which data were checked
     counts = {t["table"]: t["rows"] for t in result["tables"]}
     assert counts["单位"] == 1 and counts["操作日志"] == 3
     assert len(counts) == len(engine_store.tables())  # every table, each under its Chinese name

@@ -55,7 +55,7 @@ function showCheckResult(result) {
   const verdict = document.createElement("p");
   verdict.className = result.ok ? "ok-text" : "error-text";
   verdict.textContent = result.ok
-    ? "检查通过：本地数据完整。"
+    ? (result.team ? "检查通过：团队数据库中的数据完整。" : "检查通过：本地数据完整。")
     : `发现问题：完整性 ${result.integrity}，数据关联问题 ${result.foreign_key_problems} 处。请从备份恢复。`;
   const table = document.createElement("table");
   table.className = "simple";
