@@ -19,8 +19,8 @@ from flask.typing import ResponseReturnValue
 
 from client import logs
 from client.api.context import services
-from client.core import audit, db_location
-from client.errors import NotFoundError, ValidationError
+from client.core import audit, db_location, operators
+from client.errors import AuthError, NotFoundError, ValidationError
 
 bp = Blueprint("data_location", __name__, url_prefix="/api/system/data-location")
 
@@ -83,6 +83,11 @@ def test() -> ResponseReturnValue:
 @bp.post("/use")
 def use() -> ResponseReturnValue:
     svc = services()
+    identity = operators.current()
+    if identity is not None and not identity.is_admin:
+        # Where every later save goes (and where the declaration data could be sent): as
+        # sensitive as the tax-side address, so the administrator's alone in 多人使用.
+        raise AuthError("只有管理员可以更改数据位置。", code="forbidden")
     body = _body()
     mode = str(body.get("mode") or "")
     if mode not in MODES:

@@ -4,15 +4,21 @@ server; clear Chinese refusals; the password never in an answer nor in settings.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from client.core import db_location
+from client.api.server import UIServer
+from client.core import db_location, operators, permissions
+from client.core.operators_roles import role_by_key, save_role
 from client.services import Services
 from tests import pg_cluster
 from tests.conftest import csrf_of
+
+PASSWORD = "Caozuo2025"
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -82,3 +88,35 @@ def test_the_docs_link_serves_the_team_text(browser_client: httpx.Client) -> Non
     docs = browser_client.get("/api/system/data-location/docs")
     assert docs.status_code == 200
     assert "pg_dump" in docs.text and docs.headers["content-type"].startswith("text/plain")
+
+
+def test_only_the_administrator_changes_the_location_in_multi_mode(
+    services: Services, ui: UIServer, pg_url: str, memory_keyring: Any,
+) -> None:
+    operators.start_multi(services.store, "管理员甲", "admin", PASSWORD, PASSWORD)
+    for role in permissions.BUILTIN_ROLES[1:]:
+        operators.add_operator(services.store, f"{role.name}乙", role.key, PASSWORD, PASSWORD,
+                               role_by_key(services.store, role.key).id, [])
+    # A custom role that may change settings: still not the data location.
+    settings_role = save_role(services.store, None, "设置管理", ["system.view", "system.settings"])
+    operators.add_operator(services.store, "设置员丙", "setter", PASSWORD, PASSWORD, settings_role.id, [])
+    bare, password = _split(pg_url)
+    body = {"mode": "team", "url": bare, "password": password}
+    for login in [r.key for r in permissions.BUILTIN_ROLES[1:]] + ["setter"]:
+        with _signed_in(ui, login) as c:
+            refused = c.post("/api/system/data-location/use", json=body, timeout=60)
+            assert refused.status_code == 403, (login, refused.text)
+            assert refused.json()["error"]["code"] == "forbidden"
+    assert db_location.configured(services.settings) == ""
+    with _signed_in(ui, "admin") as c:
+        assert c.post("/api/system/data-location/use", json=body, timeout=60).status_code == 200
+    assert db_location.configured(services.settings) == bare
+
+
+@contextmanager
+def _signed_in(ui: UIServer, login_name: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=ui.base_url, timeout=30, headers={"X-CSRF-Token": ui.csrf_token}) as c:
+        assert c.get(ui.launch_url).status_code == 303
+        answer = c.post("/api/operator/login", json={"login_name": login_name, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield c
