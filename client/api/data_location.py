@@ -70,8 +70,18 @@ def current() -> ResponseReturnValue:
     return jsonify({"ok": True, **_current()})
 
 
+def _admin_only() -> None:
+    """Where every later save goes (and where the declaration data could be sent) is as
+    sensitive as the tax-side address: in 多人使用 the administrator's alone, testing too
+    (no probing of the network by another role)."""
+    identity = operators.current()
+    if identity is not None and not identity.is_admin:
+        raise AuthError("只有管理员可以设置数据位置。", code="forbidden")
+
+
 @bp.post("/test")
 def test() -> ResponseReturnValue:
+    _admin_only()
     bare, password = _target(_body())
     secret = password or db_location.recall_password(bare)
     version = db_location.check_connection(db_location.with_password(bare, secret))
@@ -83,11 +93,7 @@ def test() -> ResponseReturnValue:
 @bp.post("/use")
 def use() -> ResponseReturnValue:
     svc = services()
-    identity = operators.current()
-    if identity is not None and not identity.is_admin:
-        # Where every later save goes (and where the declaration data could be sent): as
-        # sensitive as the tax-side address, so the administrator's alone in 多人使用.
-        raise AuthError("只有管理员可以更改数据位置。", code="forbidden")
+    _admin_only()
     body = _body()
     mode = str(body.get("mode") or "")
     if mode not in MODES:

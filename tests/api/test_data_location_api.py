@@ -107,6 +107,8 @@ def test_only_the_administrator_changes_the_location_in_multi_mode(
             refused = c.post("/api/system/data-location/use", json=body, timeout=60)
             assert refused.status_code == 403, (login, refused.text)
             assert refused.json()["error"]["code"] == "forbidden"
+            probe = c.post("/api/system/data-location/test", json=body, timeout=60)
+            assert probe.status_code == 403 and "连接成功" not in probe.text
     assert db_location.configured(services.settings) == ""
     with _signed_in(ui, "admin") as c:
         assert c.post("/api/system/data-location/use", json=body, timeout=60).status_code == 200
