@@ -112,6 +112,10 @@ class TrackedSqliteDatabase(peewee.SqliteDatabase):
         self.executemany(upsert_sql(table, columns, conflict, update), rows)
         return len(rows)
 
+    def refresh_statistics(self, table: str) -> None:
+        """After a bulk load: nothing on SQLite, whose plans need no statistics (on
+        PostgreSQL VACUUM ANALYZE, see store_pg)."""
+
 
 def upsert_sql(table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str]) -> str:
     names = ", ".join(f'"{c}"' for c in columns)

@@ -207,17 +207,28 @@ class TeamPostgresDatabase(PooledPostgresqlDatabase):
         names = ", ".join(f'"{c}"' for c in columns)
         keys = ", ".join(f'"{c}"' for c in conflict)
         stage = f"stage_{table}_{zlib.crc32(names.encode()):08x}"
-        self.execute_sql(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS '
-            f'SELECT {names}, 0::bigint AS stage_seq FROM "{table}" WITH NO DATA'
-        )
-        self.copy_rows(stage, [*columns, "stage_seq"], ((*row, i) for i, row in enumerate(rows)))
-        self.execute_sql(
-            f'INSERT INTO "{table}" ({names}) SELECT DISTINCT ON ({keys}) {names} FROM "{stage}" '
-            f"ORDER BY {keys}, stage_seq DESC " + on_conflict(conflict, update)
-        )
-        self.execute_sql(f'TRUNCATE "{stage}"')  # a second load in the same transaction starts empty
+        # One transaction (a savepoint inside the caller's): in autocommit the staged rows
+        # would be gone (ON COMMIT DELETE ROWS) before the INSERT reads them.
+        with self.atomic():
+            self.execute_sql(
+                f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS '
+                f'SELECT {names}, 0::bigint AS stage_seq FROM "{table}" WITH NO DATA'
+            )
+            self.copy_rows(stage, [*columns, "stage_seq"], ((*row, i) for i, row in enumerate(rows)))
+            self.execute_sql(
+                f'INSERT INTO "{table}" ({names}) SELECT DISTINCT ON ({keys}) {names} FROM "{stage}" '
+                f"ORDER BY {keys}, stage_seq DESC " + on_conflict(conflict, update)
+            )
+            self.execute_sql(f'TRUNCATE "{stage}"')  # a second load in the same transaction starts empty
         return len(rows)
+
+    def refresh_statistics(self, table: str) -> None:
+        """After a bulk load: without statistics the planner takes a fresh 100,000-row table
+        for empty, and without VACUUM's visibility map a count reads every row, not the index."""
+        if self.in_transaction():
+            self.execute_sql(f'ANALYZE "{table}"')  # VACUUM cannot run inside a transaction
+        else:
+            self.execute_sql(f'VACUUM (ANALYZE) "{table}"')
 
     def close_all(self) -> None:
         """Every pooled and thread connection closed; each reconnects at its next query."""

@@ -252,6 +252,9 @@ class EnrollmentSync:
             if ctx is not None:
                 label = "全量更新" if mode == "full" else "增量更新"
                 ctx.progress(done, max(total or 0, done), f"{label}：已处理 {done} 条")
+        if mode == "full" and done:
+            # The list and its counts are planned on fresh statistics (PostgreSQL).
+            self.store.db.refresh_statistics("enrollment_employee")
         return SyncResult(mode, added + updated + removed, added, updated, removed, pages, done)
 
     def _commit_page(

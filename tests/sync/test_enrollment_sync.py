@@ -61,6 +61,12 @@ def test_full_then_incremental_equals_the_tax_side(taxside, unit, client, store,
         f"本次共更新 {unit.employees} 条（新增 {unit.employees} 人），共下载 {unit.employees} 名职工的参保信息"
     )
     assert local_set(store, unit_pk) == taxside_set(client, unit.unit_id)
+    if store.team:  # the list is planned on the rows just loaded, not on an empty table's statistics
+        (planned, vacuumed) = store.db.execute_sql(
+            "SELECT c.reltuples, s.last_vacuum IS NOT NULL FROM pg_class c "
+            "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = 'enrollment_employee'"
+        ).fetchone()
+        assert planned == unit.employees and vacuumed
     again = EnrollmentSync(store, client, unit_pk, unit.unit_id, page_size=50).run("full")
     assert again.changed == 0 and again.downloaded == unit.employees
     assert again.message == f"共下载 {unit.employees} 名职工的参保信息，与本机数据一致，无需更新"
