@@ -46,6 +46,7 @@ from client.backup.create import PendingBackup
 from client.backup.preview import journal_entries_after, merged_settings, settings_in_backup
 from client.backup.restore_team import restore_team
 from client.backup.schedule import prepare_safety, publish_safety
+from client.backup.team import drop_team_flags
 from client.backup.verify import extract_checked, too_new
 from client.core import audit, formats, migrations
 from client.core.store import DB_FILE
@@ -245,6 +246,7 @@ def _stage(
     maker = _SafetyMaker(services, f"恢复 {path.name} 之前的安全备份", frozen)
     try:
         extract_checked(path, new, password, progress, quick=True, migrate=True)
+        drop_team_flags(new / DB_FILE)
         settings_file = new / SETTINGS_FILE
         raw = settings_file.read_bytes() if settings_file.exists() else None
         write_json_durably(settings_file, merged_settings(services.settings, settings_in_backup(raw)))

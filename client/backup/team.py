@@ -77,6 +77,18 @@ def dump(store: Store, folder: Path, progress: ProgressFn = no_progress) -> Path
     return path
 
 
+def drop_team_flags(path: Path) -> None:
+    """The desks' flags out of a restored SQLite candidate: a backup (ours never has any)
+    must not bring a pause no page of a single desk could lift."""
+    conn = sqlite3.connect(str(path))
+    try:
+        with conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'team_state'").fetchone():
+                conn.execute("DELETE FROM team_state")
+    finally:
+        conn.close()
+
+
 def _empty(db: Any, store: Store) -> None:
     """Every client table of the team database emptied inside the caller's transaction:
     one statement, however the foreign keys point."""

@@ -350,3 +350,23 @@ def test_other_desks_scheduled_updates_wait_for_the_review(
         for job in team_svc.jobs.find(active_only=True):  # the update it started, to its end
             while team_svc.jobs.get(job.id).finished_at is None:
                 threading.Event().wait(0.05)
+
+
+def test_a_backup_cannot_bring_a_pause_into_a_single_desk(tmp_path: Path) -> None:
+    """A crafted backup with the desks' flags in it: restored on one desk, nothing is paused
+    by them (no page of a single desk could lift them)."""
+    source = build_services(tmp_path / "crafted")
+    try:
+        add_data(source.store, units=1, entries=1)
+        team_state.set_flag(source.store, team_state.SENDERS_PAUSED, {"reason": "x"}, "攻击者")
+        info = service.create_backup(source.home, tmp_path / "b")
+    finally:
+        source.close()
+    assert info.tables["team_state"] == 1
+    single = build_services(tmp_path / "single")
+    try:
+        service.restore(single, Path(info.path))
+        assert unit_names(single.store) == ["单位A0"]
+        assert team_state.senders_paused(single.store) is None
+    finally:
+        single.close()
