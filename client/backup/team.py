@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from client.backup import common
 from client.backup.common import ProgressFn, UnitSummary, no_progress
 from client.core import team_state
 from client.core.store import DB_FILE, Store
@@ -145,7 +146,9 @@ def replace_team_data(
         # empty: a failed copy or check rolls the emptying back too.
         with store.write() as db:
             _empty(db, store)
+            common.reached("emptied")
             db_move.move(source, store, _moved(progress, "正在写入团队数据库"))
+            common.reached("moved")
             # The backup's own flags are gone with the rows; the review pause is set, in
             # the same transaction: no desk ever sees the new data without it.
             db.execute_sql("DELETE FROM team_state")

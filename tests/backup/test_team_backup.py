@@ -370,3 +370,51 @@ def test_a_backup_cannot_bring_a_pause_into_a_single_desk(tmp_path: Path) -> Non
         assert team_state.senders_paused(single.store) is None
     finally:
         single.close()
+
+
+@pytest.mark.parametrize("step", ["senders_stopped", "emptied", "moved"])
+def test_a_team_restore_killed_before_its_commit_changes_nothing(
+    team_svc: Services, tmp_path: Path, step: str,
+) -> None:
+    """SIGKILL of the restoring desk (tests/backup/crash_child.py) anywhere before the
+    commit: the team data are as they were, the senders stay paused, and another desk's
+    page shows the interrupted restore and lifts the pause."""
+    single = build_services(tmp_path / "single")
+    try:
+        add_data(single.store, units=1, entries=1, tag="S")
+        info = service.create_backup(single.home, tmp_path / "from-single")
+    finally:
+        single.close()
+    add_data(team_svc.store, units=2, entries=2, tag="T")
+    env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)
+    child = Path(__file__).with_name("crash_child.py")
+    done = subprocess.run([sys.executable, str(child), "restore", str(team_svc.home), step, info.path],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == -9, done.stderr
+    assert unit_names(team_svc.store) == ["单位T0", "单位T1"]
+    assert counts(team_svc.store)["submission"] == 4
+    assert "正在从备份恢复" in (team_state.senders_paused(team_svc.store) or "")
+    other = team_services(tmp_path / "desk2", team_svc.store.url or "")
+    try:
+        assert restore_team.review_pause(other)["interrupted"] is True
+        restore_team.clear_review(other)
+        assert team_state.senders_paused(team_svc.store) is None
+    finally:
+        other.close()
+
+
+def test_a_team_restore_killed_after_its_commit_is_complete(team_svc: Services, tmp_path: Path) -> None:
+    single = build_services(tmp_path / "single")
+    try:
+        add_data(single.store, units=1, entries=1, tag="S")
+        info = service.create_backup(single.home, tmp_path / "from-single")
+    finally:
+        single.close()
+    add_data(team_svc.store, units=2, entries=2, tag="T")
+    env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)
+    child = Path(__file__).with_name("crash_child.py")
+    done = subprocess.run([sys.executable, str(child), "restore", str(team_svc.home), "replaced", info.path],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == -9, done.stderr
+    assert unit_names(team_svc.store) == ["单位S0"]
+    assert "核对" in (team_state.senders_paused(team_svc.store) or "")  # paused until reviewed
