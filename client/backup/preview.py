@@ -36,9 +36,12 @@ from client.settings import SETTINGS, SETTINGS_FILE, Setting, Settings, coerce
 
 log = logging.getLogger(__name__)
 
-# Kept from the current data on every restore, whatever the backup holds.
+# Kept from the current data on every restore, whatever the backup holds. The data location
+# too: a backup must not move where this desk saves (a team desk's backup restored on one
+# desk, or a crafted one naming someone else's server).
 PROTECTED = tuple(s.name for s in SETTINGS
-                  if s.name == "taxside_url" or s.name.startswith("proxy_") or "folder" in s.name)
+                  if s.name == "taxside_url" or s.name.startswith("proxy_") or "folder" in s.name
+                  or s.group == "database")
 
 
 @dataclass(frozen=True)

@@ -418,3 +418,20 @@ def test_a_team_restore_killed_after_its_commit_is_complete(team_svc: Services, 
     assert done.returncode == -9, done.stderr
     assert unit_names(team_svc.store) == ["单位S0"]
     assert "核对" in (team_state.senders_paused(team_svc.store) or "")  # paused until reviewed
+
+
+def test_a_backup_never_moves_the_data_location(team_svc: Services, tmp_path: Path) -> None:
+    """A team desk's backup carries its settings.json (database_url): restored on a single
+    desk, that desk stays on its own file (and the preview says the value is kept)."""
+    add_data(team_svc.store, units=1, entries=1)
+    info = service.create_backup(team_svc.home, tmp_path / "b", store=team_svc.store)
+    single = build_services(tmp_path / "single")
+    try:
+        preview = service.restore_preview(single, Path(info.path))
+        (change,) = [c for c in preview.settings if c.name == db_location.SETTING]
+        assert change.kept
+        service.restore(single, Path(info.path))
+        assert db_location.configured(single.settings) == ""
+        assert unit_names(single.store) == ["单位A0"]
+    finally:
+        single.close()
