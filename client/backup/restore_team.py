@@ -67,9 +67,9 @@ def _restore(
         extract_checked(path, new, password, progress, quick=True, migrate=True)
         common.reached("checked")
         progress(0, 0, "正在暂停各电脑的发送…")
-        team.stop_senders(store, operator, f"从备份 {path.name} 恢复")
         committed = False
         try:
+            team.stop_senders(store, operator, f"从备份 {path.name} 恢复")
             common.reached("senders_stopped")
             dumped = team.dump(store, current, progress)
             newer = journal_entries_after(services, info.created_at, manifest.get("journal"), db=dumped)
