@@ -63,15 +63,7 @@ PAGES = (
 )
 # SQL that PostgreSQL refuses today, in modules other engineers are porting (issue 18):
 # strict, so the marker must go when the page works.
-KNOWN: dict[str, str] = {
-    "login": "client/sync/enrollment.py: db.connection().executemany (psycopg has none); "
-             "client/core/rulecache.py: insert ... on_conflict(replace) (peewee: PG knows only ignore/update)",
-    "/": "client/core/home_status.py WITHOUT_BASE_SQL: INDEXED BY",
-    "/agency": "client/core/agency.py: SUM(state = '...') on booleans",
-    "/wage-base": "client/core/wage_base.py summary(): sum(<boolean>)",
-    "/wage-base/daily": "client/core/wage_base.py summary(): sum(<boolean>)",
-    "/wage-base/annual": "client/core/wage_base.py summary(): sum(<boolean>)",
-}
+KNOWN: dict[str, str] = {}  # none left: every page works on PostgreSQL
 
 
 def _page_param(path: str, title: str | None) -> object:
@@ -152,7 +144,6 @@ def settle(page: Any, services: Services) -> None:
     page.wait_for_load_state("networkidle")
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["login"])
 def test_login_and_its_refreshes_on_postgres(team_app: tuple[Services, Any, LiveTaxSide]) -> None:
     services, _ui, _live = team_app
     assert services.session.view().entered
@@ -182,6 +173,61 @@ def test_page_on_postgres_without_an_error(browser: Any, team_app: tuple[Service
         shown = page.locator("h1.page-title").all_inner_texts()
         if title is not None and shown != [title]:
             seen.append(f"title: {shown}")
+    finally:
+        context.close()
+    seen += failed_jobs(services, before_jobs) + logged_errors(services, log_start)
+    assert seen == [], json.dumps(seen, ensure_ascii=False, indent=1)
+
+
+def test_clerk_actions_on_postgres(browser: Any, team_app: tuple[Services, Any, LiveTaxSide]) -> None:
+    """What a clerk does on the data, not only opening pages: search by name prefix, filter
+    by 缴费状态, a 全量更新, and 数据检查 of the team database."""
+    services, ui, _live = team_app
+    before_jobs = {j.id for j in services.jobs.find()}
+    log_start = services.log_path.stat().st_size
+    context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 820})
+    page = context.new_page()
+    try:
+        problems = PageProblems(page)
+        refusals = ApiRefusals(page)
+        page.goto(f"{ui.base_url}/enrollment?{KEY_PARAM}={ui.secret}")
+        settle(page, services)
+        rows = page.locator("#employees tbody tr")
+        names = rows.locator("td:nth-child(2)").all_inner_texts()
+        stopped = int(page.locator("#counts").inner_text().split("停止缴费")[1].split()[0])
+        assert len(names) > 10 and stopped > 0
+
+        surname = names[0][0]
+        page.fill("#query input[name=name]", surname)
+        page.click("#query button[type=submit]")
+        page.wait_for_function(
+            "s => [...document.querySelectorAll('#employees tbody tr td:nth-child(2)')]"
+            ".every(td => td.textContent.startsWith(s))", arg=surname)
+        assert sum(n.startswith(surname) for n in names) == rows.count()
+
+        page.click("#query button[type=reset]")
+        page.select_option("#query select[name=status]", "停止缴费")
+        page.click("#query button[type=submit]")
+        page.wait_for_function(
+            "n => { const s = [...document.querySelectorAll('#employees tbody tr td:nth-child(7)')];"
+            " return s.length === n && s.every(td => td.textContent === '停止缴费'); }", arg=stopped)
+        assert set(rows.locator("td:nth-child(7)").all_inner_texts()) == {"停止缴费"}
+        screenshot(page, "team-enrollment-stopped")
+
+        page.click("#sync-full")
+        page.locator(".toast.success").wait_for()
+        settle(page, services)
+        assert "与本机数据一致" in page.locator(".toast.success").first.inner_text()
+        screenshot(page, "team-enrollment-full-update")
+
+        page.goto(f"{ui.base_url}/settings")
+        settle(page, services)
+        page.click("#check-start")
+        page.locator("#check-result .ok-text").wait_for()
+        assert page.locator("#check-result .ok-text").inner_text() == "检查通过：团队数据库中的数据完整。"
+        screenshot(page, "team-settings-check")
+        seen = problems.items + refusals.items
+        seen += [f"shown: {t}" for t in page.locator(ERROR_STATE).all_inner_texts() if t.strip()]
     finally:
         context.close()
     seen += failed_jobs(services, before_jobs) + logged_errors(services, log_start)
