@@ -15,7 +15,7 @@ from client.core import db_location, team_state
 from client.services import Services
 from tests import pg_cluster
 from tests.backup.test_team_backup import add_data, team_services
-from tests.e2e.conftest import PageProblems, screenshot
+from tests.e2e.conftest import ARTIFACTS, PageProblems, screenshot
 
 TEAM_NOTE = ("团队模式：本客户端的备份是团队数据库中本软件数据的逻辑备份，可恢复到单机或团队数据库；"
              "数据库服务器本身的备份（pg_dump、基础备份）仍由数据库管理员负责。")
@@ -110,3 +110,38 @@ def test_backup_page_in_team_mode(browser: Any, team_ui: tuple[Services, Any]) -
         assert not problems.unexpected(), problems.items
     finally:
         context.close()
+
+
+def test_team_restore_through_the_page(browser: Any, team_ui: tuple[Services, Any], tmp_path: Path) -> None:
+    """An administrator restores the team data from 备份恢复: the confirmation says every
+    desk is concerned; afterwards another desk is paused until 已查看 here."""
+    svc, server = team_ui
+    add_data(svc.store, units=1, entries=0, tag="B")  # after the backup: gone by the restore
+    other = team_services(tmp_path / "desk2", svc.store.url or "")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 820})
+    try:
+        page = context.new_page()
+        problems = PageProblems(page)
+        page.goto(server.launch_url)
+        page.goto(f"{server.base_url}/settings#backup-panel")
+        page.locator('#backup-table button[data-action="restore"]').first.click()
+        summary = page.locator("#restore-summary")
+        summary.wait_for()
+        assert "所有电脑共用" in summary.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("dialog.dialog").screenshot(path=str(ARTIFACTS / "team_restore_confirm.png"))
+        page.click("dialog.dialog >> button.danger")
+        page.locator("dialog.dialog >> text=恢复完成").wait_for()
+        assert "各电脑的自动同步与发送已暂停" in page.locator("dialog.dialog").inner_text()
+        with page.expect_navigation():
+            page.click("dialog.dialog >> text=关闭")
+        page.locator("#backup-paused").wait_for()
+        assert [r[0] for r in svc.store.db.execute_sql("SELECT name FROM unit ORDER BY id")] == ["单位A0", "单位A1"]
+        assert "核对" in (team_state.senders_paused(other.store) or "")
+        page.click("#backup-paused >> text=我已核对")
+        page.wait_for_selector("#backup-paused", state="hidden")
+        assert team_state.senders_paused(other.store) is None
+        assert not problems.unexpected(), problems.items
+    finally:
+        context.close()
+        other.close()

@@ -225,7 +225,12 @@ async function restoreBackup(b) {
   if (newer.length) {
     body.append(journalBox(newer, `注意：以下 ${newer.length} 条申报记录是在该备份之后提交的或之后状态有变化，备份中没有（或只有旧状态）。其中已发送的已经到达税务端，待提交的可能尚未发送。恢复后请先在「申报记录」中核对，再决定是否重新申报，切勿重复提交。`));
   }
-  body.append(el("p", { class: "error-text", text: "恢复会用备份替换当前全部数据。恢复前会自动把当前数据备份一份；恢复后自动同步与发送会暂停，直到您核对完申报记录。" }));
+  body.append(el("p", {
+    class: "error-text",
+    text: state.team
+      ? "恢复会用备份替换团队数据库中所有电脑共用的全部数据。恢复前各电脑的发送先暂停（正在发送的会先发完），并自动把团队数据备份一份；恢复后各电脑的自动同步与发送都会暂停，直到核对完申报记录。"
+      : "恢复会用备份替换当前全部数据。恢复前会自动把当前数据备份一份；恢复后自动同步与发送会暂停，直到您核对完申报记录。",
+  }));
   const ok = await openDialog({ title: "确认从备份恢复", body, buttons: [{ label: "取消", value: false }, { label: "恢复", value: true, danger: true }] });
   if (!ok) return;
   try {
@@ -239,7 +244,9 @@ async function restoreBackup(b) {
           {},
           el("p", { class: "ok-text", text: `已从 ${r.restored.name}（创建于 ${when(r.restored.created_at)}）恢复。` }),
           el("p", { text: `恢复前的数据已保存为安全备份：${r.safety_backup.path}` }),
-          el("p", { text: "自动同步与发送已暂停：请在本页顶部核对该备份之后的申报记录，核对后点「已查看」。" }),
+          el("p", { text: state.team
+            ? "各电脑的自动同步与发送已暂停：请在本页顶部核对该备份之后的申报记录，核对后点「已查看」，各电脑随即恢复。"
+            : "自动同步与发送已暂停：请在本页顶部核对该备份之后的申报记录，核对后点「已查看」。" }),
         ),
       });
       location.reload(); // settings came back with the data
