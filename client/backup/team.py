@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from client.backup import common
-from client.backup.common import ProgressFn, UnitSummary, no_progress
+from client.backup.common import ProgressFn, no_progress
 from client.core import team_state
 from client.core.store import DB_FILE, Store
 from client.errors import StoreError
@@ -94,17 +94,6 @@ def _empty(db: Any, store: Store) -> None:
     """Every client table of the team database emptied inside the caller's transaction:
     one statement, however the foreign keys point."""
     db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in store.tables()))
-
-
-def describe(store: Store) -> tuple[int, tuple[UnitSummary, ...], dict[str, int]]:
-    """:func:`client.backup.common.describe_db` of a team store: version, units, row counts."""
-    names = [t for t in store.tables() if t not in NOT_BACKED_UP]
-    tables = {t: int(store.db.execute_sql(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in names}
-    units: tuple[UnitSummary, ...] = ()
-    if "unit" in tables:
-        rows = store.db.execute_sql("SELECT name, taxpayer_id, region FROM unit ORDER BY id")
-        units = tuple(UnitSummary(*r) for r in rows)
-    return store.schema_version, units, dict(sorted(tables.items()))
 
 
 def change_count(store: Store) -> int:
