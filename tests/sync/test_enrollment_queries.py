@@ -84,3 +84,26 @@ def test_export_keeps_id_numbers_as_complete_text(synced, unit, tmp_path: Path) 
     assert enrollment.export_xlsx(store, pk, tmp_path / "selected.xlsx", some) == 3
     with pytest.raises(ValidationError):
         enrollment.export_xlsx(store, pk, tmp_path / "none.xlsx", [])
+
+
+def test_counts_follow_an_update_made_on_another_desk(synced, taxside, unit, client, tmp_path: Path) -> None:
+    """The page's counts are kept between requests; an update from any desk (or this one)
+    shows at the next request, and the total of a status-only page is the matching count."""
+    store, pk = synced
+    before = enrollment.counts(store, pk)
+    assert enrollment.counts(store, pk) == before  # kept
+    # Another desk: a second Store on the same database (on SQLite, the same file).
+    other = type(store)(tmp_path / "other", store.url) if store.team else store
+    try:
+        taxside.sim("POST", f"/units/{unit.unit_id}/hires", {"count": 4})
+        taxside.sim("POST", f"/units/{unit.unit_id}/leavers", {"count": 2})
+        EnrollmentSync(other, client, pk, unit.unit_id).run("incremental")
+    finally:
+        if other is not store:
+            other.close()
+    after = enrollment.counts(store, pk)
+    assert after.total == before.total + 4
+    assert after.stopped == before.stopped + 2
+    for status, expected in (("", after.total), ("正常缴费", after.normal), ("停止缴费", after.stopped)):
+        page = enrollment.search(store, pk, PageRequest(1, 10), enrollment.EnrollmentFilter(status=status))
+        assert page.total == expected
