@@ -77,6 +77,16 @@ def unit_names(store: Store) -> list[str]:
     return [r[0] for r in store.db.execute_sql("SELECT name FROM unit ORDER BY id")]
 
 
+
+def single_desk_backup(tmp_path: Path, units: int, entries: int) -> service.BackupInfo:
+    """A backup made on one desk (SQLite) with its own units and journal entries."""
+    single = build_services(tmp_path / "single")
+    try:
+        add_data(single.store, units=units, entries=entries, tag="S")
+        return service.create_backup(single.home, tmp_path / "from-single")
+    finally:
+        single.close()
+
 def test_team_backup_restores_into_a_fresh_sqlite_store(team_svc: Services, tmp_path: Path) -> None:
     add_data(team_svc.store)
     # The flags of the desks are no data: a backup never carries them.
@@ -103,12 +113,7 @@ def test_team_backup_restores_into_a_fresh_sqlite_store(team_svc: Services, tmp_
 
 
 def test_sqlite_backup_restores_into_a_team_database(team_svc: Services, tmp_path: Path) -> None:
-    single = build_services(tmp_path / "single")
-    try:
-        add_data(single.store, units=2, entries=4, tag="S")
-        info = service.create_backup(single.home, tmp_path / "from-single")
-    finally:
-        single.close()
+    info = single_desk_backup(tmp_path, units=2, entries=4)
     add_data(team_svc.store, units=4, entries=1, tag="T")  # what the team had: replaced
     before = unit_names(team_svc.store)
 
@@ -154,12 +159,7 @@ def _advisory_waiters(store: Store) -> int:
 
 
 def test_restore_waits_for_every_desks_sender(team_svc: Services, tmp_path: Path, taxside: Any) -> None:
-    single = build_services(tmp_path / "single")
-    try:
-        add_data(single.store, units=1, entries=1, tag="S")
-        info = service.create_backup(single.home, tmp_path / "from-single")
-    finally:
-        single.close()
+    info = single_desk_backup(tmp_path, units=1, entries=1)
     add_data(team_svc.store, units=2, entries=1, tag="T")
     unit_pk = int(team_svc.store.db.execute_sql("SELECT max(id) FROM unit").fetchone()[0])
     first_pk = int(team_svc.store.db.execute_sql("SELECT min(id) FROM unit").fetchone()[0])
@@ -381,12 +381,7 @@ def test_a_team_restore_killed_before_its_commit_changes_nothing(
     """SIGKILL of the restoring desk (tests/backup/crash_child.py) anywhere before the
     commit: the team data are as they were, the senders stay paused, and another desk's
     page shows the interrupted restore and lifts the pause."""
-    single = build_services(tmp_path / "single")
-    try:
-        add_data(single.store, units=1, entries=1, tag="S")
-        info = service.create_backup(single.home, tmp_path / "from-single")
-    finally:
-        single.close()
+    info = single_desk_backup(tmp_path, units=1, entries=1)
     add_data(team_svc.store, units=2, entries=2, tag="T")
     env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)
     child = Path(__file__).with_name("crash_child.py")
@@ -406,12 +401,7 @@ def test_a_team_restore_killed_before_its_commit_changes_nothing(
 
 
 def test_a_team_restore_killed_after_its_commit_is_complete(team_svc: Services, tmp_path: Path) -> None:
-    single = build_services(tmp_path / "single")
-    try:
-        add_data(single.store, units=1, entries=1, tag="S")
-        info = service.create_backup(single.home, tmp_path / "from-single")
-    finally:
-        single.close()
+    info = single_desk_backup(tmp_path, units=1, entries=1)
     add_data(team_svc.store, units=2, entries=2, tag="T")
     env = dict(os.environ, PYTHONPATH=str(REPO), PGPASSWORD=pg_cluster.PASSWORD)
     child = Path(__file__).with_name("crash_child.py")
