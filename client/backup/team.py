@@ -108,13 +108,16 @@ def change_count(store: Store) -> int:
 
 
 def stop_senders(store: Store, operator: str, reason: str) -> None:
-    """Every desk's sender stops, and none is in the middle of a send when this returns."""
+    """Every desk's sender stops, and none is in the middle of a send or of an enrollment
+    update when this returns."""
     team_state.set_flag(store, team_state.SENDERS_PAUSED, {"reason": reason}, operator)
     units = [int(r[0]) for r in store.db.execute_sql("SELECT id FROM unit ORDER BY id")]
     for unit in units:
-        # A sender holds its unit's lock across a send and checks the flag before the next.
-        with store.unit_lock("sender", unit, wait=True):
-            pass
+        # A sender holds its unit's lock across a send and checks the flag before the next;
+        # an enrollment update checks it once it holds its lock (client/sync/enrollment_desks.py).
+        for name in ("sender", "enrollment"):
+            with store.unit_lock(name, unit, wait=True):
+                pass
 
 
 def resume_senders(store: Store) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from client.core import desk_activity
+from client.core import desk_activity, team_state
 from client.core.desk_activity import Outcome, Progress
 from client.core.store import Store
+from client.errors import ConflictError
 from client.sync.enrollment import EnrollmentSync, SyncResult, cursor_state
 from client.sync.taxclient import TaxClient
 
@@ -43,6 +44,14 @@ def update_once(
     """
 
     def update(progress: Progress) -> SyncResult:
+        # Checked under the lock: a team restore sets the flag, then waits for this lock.
+        restoring = team_state.get(store, team_state.SENDERS_PAUSED)
+        if restoring is not None:
+            who = f"（操作员 {restoring['operator']}）" if restoring.get("operator") else ""
+            raise ConflictError(
+                f"团队数据正在从备份恢复{who}，暂不能更新职工参保信息；恢复完成后再更新。",
+                code="team_restoring",
+            )
         if before is not None:
             before(progress)
         extra: dict[str, Any] = {"page_size": page_size} if page_size else {}

@@ -26,6 +26,7 @@ from client.core.store import Store
 from client.errors import ConflictError
 from client.services import Services
 from client.settings import Settings, prepare_home
+from client.sync import enrollment_desks
 from client.sync.outbox import Outbox
 from client.sync.scheduler import scheduled_enrollment_update
 from client.sync.taxclient import TaxClient
@@ -427,3 +428,38 @@ def test_a_backup_never_moves_the_data_location(team_svc: Services, tmp_path: Pa
         assert unit_names(single.store) == ["单位A0"]
     finally:
         single.close()
+
+
+def test_restore_waits_for_an_enrollment_update_and_refuses_new_ones(team_svc: Services, tmp_path: Path) -> None:
+    add_data(team_svc.store, units=1, entries=1, tag="T")
+    unit_pk = int(team_svc.store.db.execute_sql("SELECT max(id) FROM unit").fetchone()[0])
+    desk2 = Store(tmp_path / "desk2", team_svc.store.url)
+    stopped = threading.Event()
+
+    def stop() -> None:
+        team.stop_senders(team_svc.store, "管理员", "测试恢复")
+        stopped.set()
+
+    def never(fn: Any) -> Any:
+        raise AssertionError("a refused update asks the tax side nothing")
+
+    try:
+        # Desk 2 is in the middle of an enrollment update: the restore waits for it.
+        with desk2.unit_lock("enrollment", unit_pk) as held:
+            assert held
+            worker = threading.Thread(target=stop)
+            worker.start()
+            while _advisory_waiters(desk2) == 0 and worker.is_alive():
+                threading.Event().wait(0.02)
+            assert worker.is_alive() and not stopped.is_set()
+        worker.join(60)
+        assert stopped.is_set()
+        # While the restore runs, an update started on any desk is refused with the reason.
+        with pytest.raises(ConflictError) as refused:
+            enrollment_desks.update_once(desk2, unit_pk, "U", "incremental", None, never)
+        assert "团队数据正在从备份恢复（操作员 管理员）" in refused.value.message
+        team.resume_senders(team_svc.store)
+        with desk2.unit_lock("enrollment", unit_pk) as held:
+            assert held  # the refusal gave the lock back
+    finally:
+        desk2.close()
