@@ -101,9 +101,10 @@ def desks(tmp_path: Path) -> Iterator[list[Desk]]:
         desk.stop()
 
 
-def test_a_second_desk_shows_the_first_desks_progress_and_does_not_update_again(
+def first_desk_held_then_second(
     big: Any, pg_url: str, tmp_path: Path, desks: list[Desk]
-) -> None:
+) -> tuple[Store, int, Desk, Desk]:
+    """Desk A mid-way through a full update (held at the tax side), then desk B started."""
     store = Store(tmp_path / "parent", pg_url)
     unit_pk = add_unit(store, big.unit(0))
     # Each page of the feed takes a while: the second desk starts while the first is mid-way.
@@ -115,6 +116,13 @@ def test_a_second_desk_shows_the_first_desks_progress_and_does_not_update_again(
     hold(big, feed)  # the first desk stays mid-way until the test lets it go on
     second = Desk(tmp_path / "desk-b", pg_url, unit_pk, big, "DESK-B")
     desks.append(second)
+    return store, unit_pk, first, second
+
+
+def test_a_second_desk_shows_the_first_desks_progress_and_does_not_update_again(
+    big: Any, pg_url: str, tmp_path: Path, desks: list[Desk]
+) -> None:
+    store, unit_pk, first, second = first_desk_held_then_second(big, pg_url, tmp_path, desks)
     shown = second.read_until(lambda line: line["event"] == "progress" and line["done"] > 0)
     assert shown["message"].startswith(f"{WAITING}（电脑 DESK-A，操作员 DESK-A 的操作员，")
     assert shown["total"] == EMPLOYEES and 0 < shown["done"] < EMPLOYEES
@@ -144,16 +152,7 @@ def test_a_second_desk_shows_the_first_desks_progress_and_does_not_update_again(
 def test_a_desk_that_dies_mid_update_leaves_the_unit_to_the_waiting_desk(
     big: Any, pg_url: str, tmp_path: Path, desks: list[Desk]
 ) -> None:
-    store = Store(tmp_path / "parent", pg_url)
-    unit_pk = add_unit(store, big.unit(0))
-    feed = f"/v1/units/{big.unit(0).unit_id}/enrollment"
-    big.fault(feed, "latency", latency_ms=100)
-    first = Desk(tmp_path / "desk-a", pg_url, unit_pk, big, "DESK-A")
-    desks.append(first)
-    first.read_until(lambda line: line["event"] == "progress" and line["done"] >= 300)
-    hold(big, feed)  # the first desk stays mid-way until the test lets it go on
-    second = Desk(tmp_path / "desk-b", pg_url, unit_pk, big, "DESK-B")
-    desks.append(second)
+    store, unit_pk, first, second = first_desk_held_then_second(big, pg_url, tmp_path, desks)
     second.read_until(lambda line: line["event"] == "progress" and line["message"].startswith(WAITING))
     first.stop()  # SIGKILL: the server drops its lock with its connection
     big.clear_faults()
